@@ -1,0 +1,53 @@
+// Every bound of the hub, with its default. A plain value type.
+// Thread safety: Distinct objects: safe. Shared objects: unsafe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace ssehub {
+
+namespace http { struct request; }
+class connection;
+
+// What on_connect answers: accept, or reject with a status and a generic body.
+struct rejection {
+    int status = 403;
+    std::string body = "forbidden";
+};
+
+struct hub_config {
+    using ms = std::chrono::milliseconds;
+
+    // Delivery
+    ms flush_interval{2000};          // batched/coalesced lanes: base flush interval
+    std::size_t send_queue = 256;     // frames queued per connection before drops
+    std::size_t publish_intake = 65536;  // events waiting for the hub strand before publish() fails
+
+    // Connection lifetime
+    ms heartbeat_interval{30000};     // comment frame after this long without a write
+    ms max_lifetime{30 * 60 * 1000};  // close the stream after this long; 0 = unlimited
+    ms retry{3000};                   // `retry:` sent at connect: client reconnect delay
+    ms write_timeout{15000};          // a write that does not complete in this time drops the client
+    std::size_t max_connections = 10000;  // over this, new streams get 503
+
+    // Request head (async_serve reading the request itself)
+    std::size_t max_request_head = 8192;  // bytes; over → 431
+    ms request_head_timeout{10000};       // whole head must arrive in time; else 408
+
+    // Topics
+    std::size_t max_topic_length = 256;     // bytes per topic or pattern
+    std::size_t max_topics_per_connection = 64;  // more → 400
+
+    // Hooks. on_connect runs on the connection's strand before registration: it
+    // may set topics and metadata, or reject. Without it, topics come from
+    // `?topics=a,b.*`. on_disconnect runs exactly once per registered
+    // connection, on the hub strand: it must not block.
+    std::function<std::optional<rejection>(const http::request&, connection&)> on_connect;
+    std::function<void(const connection&)> on_disconnect;
+};
+
+}  // namespace ssehub

@@ -1,0 +1,45 @@
+// One client's event stream, as the application sees it in on_connect and
+// on_disconnect: identity, subscribed topics, metadata and counters.
+// Thread safety: topics and metadata may be changed only inside on_connect;
+// counters are atomic and safe to read from any thread.
+#pragma once
+
+#include "ssehub/event.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ssehub {
+
+class connection {
+public:
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    // 128-bit random id, 32 lowercase hex digits.
+    const std::string& id() const noexcept { return id_; }
+
+    const std::vector<std::string>& topics() const noexcept { return topics_; }
+    void set_topics(std::vector<std::string> topics) { topics_ = std::move(topics); }
+    void add_topic(std::string topic) { topics_.push_back(std::move(topic)); }
+
+    const ssehub::metadata& metadata() const noexcept { return metadata_; }
+    void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
+
+    std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
+    std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+
+protected:
+    explicit connection(std::string id) : id_(std::move(id)) {}
+    ~connection() = default;
+
+    std::string id_;
+    std::vector<std::string> topics_;
+    ssehub::metadata metadata_;
+    std::atomic<std::uint64_t> sent_{0};
+    std::atomic<std::uint64_t> dropped_{0};
+};
+
+}  // namespace ssehub

@@ -1,0 +1,222 @@
+// The connection body: request head, on_connect, registration, then one
+// writer coroutine draining the bounded queue and one reader watching for EOF.
+#include "hub_impl.hpp"
+
+#include "ssehub/json.hpp"
+#include "ssehub/topic.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <array>
+
+namespace ssehub::detail {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+
+constexpr std::size_t max_gather = 16;  // frames per gathered write
+
+// Reads until the parser has a whole head. Returns 0 or an HTTP status.
+asio::awaitable<int> read_head_loop(any_stream& stream, http::request_parser& parser) {
+    std::array<char, 1024> buf;
+    for (;;) {
+        std::error_code ec;
+        const std::size_t n = co_await stream.read_some(asio::buffer(buf), ec);
+        if (ec) co_return -1;  // client gone: no response
+        std::string_view data(buf.data(), n);
+        while (!data.empty()) {
+            std::size_t consumed = 0;
+            const auto r = parser.feed(data, consumed);
+            if (r == http::request_parser::result::done) co_return 0;
+            if (r == http::request_parser::result::error) co_return parser.error_status();
+            data.remove_prefix(consumed);
+            if (consumed == 0) break;
+        }
+    }
+}
+
+// 0: parsed; -1: client gone or timed out silently; otherwise a status to send.
+asio::awaitable<int> read_head(any_stream& stream, http::request_parser& parser, std::chrono::milliseconds timeout) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+    auto r = co_await (read_head_loop(stream, parser) || timer.async_wait(asio::use_awaitable));
+    if (r.index() == 1) co_return 408;
+    co_return std::get<0>(r);
+}
+
+asio::awaitable<void> send_error(any_stream& stream, int status, std::string_view body,
+                                 const std::vector<http::header>& extra = {}) {
+    const std::string response = http::make_response(status, "text/plain; charset=utf-8", body, extra, true);
+    std::error_code ec;
+    const asio::const_buffer b = asio::buffer(response);
+    co_await stream.write(std::span(&b, 1), ec);
+    stream.shutdown_send();
+    stream.close();
+}
+
+std::string stream_head(const connection& c, std::chrono::milliseconds retry) {
+    std::string head =
+        "HTTP/1.1 200 OK\r\n"
+        "Content-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\n"
+        "Connection: keep-alive\r\n"
+        "X-Accel-Buffering: no\r\n"
+        "\r\n";
+    head += wire::retry_field(retry);
+    std::string data = "{\"connection_id\":";
+    json::append_string(data, c.id());
+    data += ",\"topics\":[";
+    bool first = true;
+    for (const auto& t : c.topics()) {
+        if (!first) data += ',';
+        first = false;
+        json::append_string(data, t);
+    }
+    data += "]}";
+    wire::encode("", "connected", data, std::nullopt, head);
+    return head;
+}
+
+asio::awaitable<void> writer(std::shared_ptr<connection_impl> c, std::string head) {
+    std::error_code ec;
+    {
+        const asio::const_buffer b = asio::buffer(head);
+        c->write_started_ns.store(now_ns(), std::memory_order_relaxed);
+        co_await c->stream->write(std::span(&b, 1), ec);
+        c->write_started_ns.store(0, std::memory_order_relaxed);
+        c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
+        head = std::string();
+    }
+    std::array<frame, max_gather> batch;
+    std::array<asio::const_buffer, max_gather> bufs;
+    while (!ec) {
+        batch[0] = co_await c->queue.async_receive(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;  // closed: lifetime over, shutdown, or the reader saw EOF
+        const std::size_t n = 1 + c->queue.try_receive_some(batch.begin() + 1, max_gather - 1);
+        for (std::size_t i = 0; i < n; ++i) bufs[i] = asio::buffer(*batch[i]);
+        c->write_started_ns.store(now_ns(), std::memory_order_relaxed);
+        co_await c->stream->write(std::span(bufs.data(), n), ec);
+        c->write_started_ns.store(0, std::memory_order_relaxed);
+        c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
+        for (std::size_t i = 0; i < n; ++i) batch[i].reset();
+        if (!ec) c->count_sent(n);
+    }
+    c->queue.close();
+    c->stream->shutdown_send();  // a clean end of stream for the client
+    c->stream->close();          // also ends the reader
+}
+
+// Watches for the client's EOF so a disconnect is noticed at once.
+asio::awaitable<void> reader(std::shared_ptr<connection_impl> c) {
+    std::array<char, 16> sink;
+    for (;;) {
+        std::error_code ec;
+        co_await c->stream->read_some(asio::buffer(sink), ec);
+        if (ec) break;
+    }
+    c->queue.close();
+    c->stream->close();  // aborts a write in flight
+}
+
+std::vector<std::string> topics_from_query(const http::request& req) {
+    auto raw = req.query_param("topics");
+    if (!raw) return {};
+    return http::split_list(*raw);
+}
+
+}  // namespace
+
+asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
+                                     std::optional<http::request> request) {
+    const hub_config& cfg = hub->cfg;
+    http::request req;
+    if (request) {
+        req = std::move(*request);
+    } else {
+        http::request_parser parser(cfg.max_request_head);
+        const int status = co_await read_head(*stream, parser, cfg.request_head_timeout);
+        if (status < 0) {
+            stream->close();
+            co_return;
+        }
+        if (status != 0) {
+            co_await send_error(*stream, status, http::reason_phrase(status));
+            co_return;
+        }
+        req = std::move(parser.get());
+    }
+    if (hub->stopped.load(std::memory_order_acquire)) {
+        co_await send_error(*stream, 503, "shutting down");
+        co_return;
+    }
+    if (req.method != "GET") {
+        std::vector<http::header> allow(1);  // (built here: g++ 12 rejects brace-init arrays in co_await args)
+        allow[0].name = "Allow";
+        allow[0].value = "GET";
+        co_await send_error(*stream, 405, "method not allowed", allow);
+        co_return;
+    }
+
+    auto conn = std::make_shared<connection_impl>(random_connection_id(), std::move(stream),
+                                                  co_await asio::this_coro::executor, cfg.send_queue);
+    if (cfg.on_connect) {
+        std::optional<rejection> rejected;
+        try {
+            rejected = cfg.on_connect(req, *conn);
+        } catch (...) {
+            report_exception("on_connect", std::current_exception());
+            rejected = rejection{500, "internal error"};
+        }
+        if (rejected) {
+            co_await send_error(*conn->stream, rejected->status, rejected->body);
+            co_return;
+        }
+    } else {
+        conn->set_topics(topics_from_query(req));
+    }
+    if (conn->topics().empty()) {
+        co_await send_error(*conn->stream, 400, "no topics subscribed");
+        co_return;
+    }
+    if (conn->topics().size() > cfg.max_topics_per_connection) {
+        co_await send_error(*conn->stream, 400, "too many topics");
+        co_return;
+    }
+    for (const auto& t : conn->topics()) {
+        if (!topic::is_valid_pattern(t, cfg.max_topic_length)) {
+            co_await send_error(*conn->stream, 400, "invalid topic");
+            co_return;
+        }
+    }
+    // Deduplicate (keeping the client's order) so the index holds each pattern once per connection.
+    {
+        auto& list = conn->topic_list();
+        std::vector<std::string> unique;
+        for (auto& t : list)
+            if (std::find(unique.begin(), unique.end(), t) == unique.end()) unique.push_back(std::move(t));
+        list = std::move(unique);
+    }
+
+    const std::error_code reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
+    if (reg) {
+        co_await send_error(*conn->stream, 503,
+                            reg == error::too_many_connections ? "too many connections" : "shutting down");
+        co_return;
+    }
+    // Registered before the head is written: nothing published from here on is missed.
+    std::exception_ptr failure;
+    try {
+        co_await (writer(conn, stream_head(*conn, cfg.retry)) && reader(conn));
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    co_await asio::co_spawn(hub->strand, hub->remove_connection(conn), asio::use_awaitable);
+    if (failure) report_exception("connection", failure);
+}
+
+}  // namespace ssehub::detail

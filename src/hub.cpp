@@ -1,0 +1,344 @@
+#include "hub_impl.hpp"
+
+#include "ssehub/topic.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <random>
+
+namespace ssehub {
+namespace detail {
+
+void report_exception(const char* where, std::exception_ptr e) noexcept {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        std::fprintf(stderr, "ssehub: %s: %s\n", where, ex.what());
+    } catch (...) {
+        std::fprintf(stderr, "ssehub: %s: unknown exception\n", where);
+    }
+}
+
+std::string random_connection_id() {
+    thread_local std::random_device rd;
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id(32, '0');
+    for (int word = 0; word < 4; ++word) {
+        std::uint32_t v = rd();
+        for (int k = 0; k < 8; ++k) {
+            id[word * 8 + k] = hex[v & 0xF];
+            v >>= 4;
+        }
+    }
+    return id;
+}
+
+namespace {
+
+std::string hex_fixed(std::uint64_t v, int width) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string s(static_cast<std::size_t>(width), '0');
+    for (int i = width - 1; i >= 0 && v; --i, v >>= 4) s[static_cast<std::size_t>(i)] = hex[v & 0xF];
+    return s;
+}
+
+std::chrono::milliseconds pick_sweep_interval(const hub_config& c) {
+    using ms = std::chrono::milliseconds;
+    ms m = std::min(c.heartbeat_interval, c.write_timeout);
+    if (c.max_lifetime.count() > 0) m = std::min(m, c.max_lifetime);
+    return std::clamp(m / 4, ms(5), ms(1000));
+}
+
+}  // namespace
+
+hub_impl::hub_impl(asio::any_io_executor ex, hub_config c)
+    : cfg(std::move(c)),
+      strand(asio::make_strand(ex)),
+      wake(strand),
+      idle(strand),
+      sweep_interval(pick_sweep_interval(cfg)) {
+    // Ids sort by (hub start time, sequence): unique across restarts of a node
+    // that takes more than a millisecond to restart.
+    const auto start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    id_prefix = hex_fixed(static_cast<std::uint64_t>(start_ms), 11) + "-";
+}
+
+void hub_impl::start() {
+    asio::co_spawn(strand, run(), [self = shared_from_this()](std::exception_ptr e) {
+        report_exception("hub run loop", e);
+    });
+}
+
+std::string hub_impl::next_id() { return id_prefix + hex_fixed(++sequence, 12); }
+
+std::error_code hub_impl::submit(event ev, publish_completion done) {
+    if (stopped.load(std::memory_order_acquire)) return error::hub_stopped;
+    if (ev.topics.empty() && ev.group.empty()) return error::no_target;
+    for (const auto& t : ev.topics)
+        if (!topic::is_valid_subject(t, cfg.max_topic_length)) return error::invalid_topic;
+    if (auto ec = wire::validate_id(ev.id)) return ec;
+    if (auto ec = wire::validate_type(ev.type)) return ec;
+
+    intake_item item{std::move(ev), clock::time_point::max(), std::move(done)};
+    if (item.ev.ttl.count() > 0) item.expires = clock::now() + item.ev.ttl;
+    bool was_empty;
+    {
+        std::lock_guard lock(intake_mutex);
+        if (intake.size() >= cfg.publish_intake) {
+            rejected.fetch_add(1, std::memory_order_relaxed);
+            return error::intake_full;
+        }
+        was_empty = intake.empty();
+        intake.push_back(std::move(item));
+    }
+    // One wake-up per batch of publishes: the run loop drains everything queued.
+    if (was_empty) asio::post(strand, [self = shared_from_this()] { self->wake.cancel(); });
+    return {};
+}
+
+asio::awaitable<void> hub_impl::run() {
+    auto next_sweep = clock::now() + sweep_interval;
+    while (!run_done) {
+        bool pending;
+        {
+            std::lock_guard lock(intake_mutex);
+            pending = !intake.empty();
+        }
+        if (!pending) {
+            wake.expires_at(next_sweep);
+            std::error_code ec;
+            co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        drain_intake();
+        if (clock::now() >= next_sweep) {
+            sweep();
+            next_sweep = clock::now() + sweep_interval;
+        }
+    }
+}
+
+void hub_impl::drain_intake() {
+    {
+        std::lock_guard lock(intake_mutex);
+        intake_spare.swap(intake);
+    }
+    for (auto& item : intake_spare) route(item);
+    intake_spare.clear();
+}
+
+void hub_impl::route(intake_item& item) {
+    event& ev = item.ev;
+    if (item.expires != clock::time_point::max() && clock::now() >= item.expires) {
+        expired.fetch_add(1, std::memory_order_relaxed);
+        if (item.done) item.done(error::expired, {});
+        return;
+    }
+    std::string id = ev.id.empty() ? next_id() : std::move(ev.id);
+    frame f;
+    if (auto ec = wire::make_frame(ev, id, f)) {
+        if (item.done) item.done(ec, {});
+        return;
+    }
+    const std::uint64_t this_stamp = ++stamp;
+    std::size_t matched = 0;
+    auto deliver = [&](conn_slot s) {
+        connection_impl& c = *slots[s];
+        if (c.stamp == this_stamp) return;  // already reached through another topic
+        c.stamp = this_stamp;
+        if (c.closing) return;
+        if (!ev.group.empty() && !group_index::matches(c.metadata(), ev.group)) return;
+        ++matched;
+        if (!c.queue.try_send(f)) {
+            c.count_dropped();
+            dropped.fetch_add(1, std::memory_order_relaxed);
+        }
+    };
+    if (!ev.topics.empty()) {
+        for (const auto& t : ev.topics) subscriptions.for_each_match(t, deliver);
+    } else {
+        groups.for_each_candidate(ev.group, deliver);
+    }
+    published.fetch_add(1, std::memory_order_relaxed);
+    if (item.done) item.done({}, publish_result{std::move(id), matched});
+}
+
+void hub_impl::sweep() {
+    const auto now = clock::now();
+    const std::int64_t now_n = now_ns();
+    const std::int64_t heartbeat_n = std::chrono::nanoseconds(cfg.heartbeat_interval).count();
+    const std::int64_t write_timeout_n = std::chrono::nanoseconds(cfg.write_timeout).count();
+    for (auto& cp : slots) {
+        if (!cp) continue;
+        connection_impl& c = *cp;
+        if (!c.closing && now >= c.deadline) {
+            c.closing = true;  // max lifetime: writer drains what is queued, then ends
+            c.queue.close();
+        }
+        const std::int64_t started = c.write_started_ns.load(std::memory_order_relaxed);
+        if (started != 0 && now_n - started > write_timeout_n) {
+            if (!c.write_timed_out) {
+                c.write_timed_out = true;
+                c.closing = true;
+                c.queue.close();
+                asio::post(c.strand, [cp] { cp->stream->close(); });
+            }
+            continue;
+        }
+        if (!c.closing && heartbeat_n > 0 && started == 0 &&
+            now_n - c.last_write_ns.load(std::memory_order_relaxed) >= heartbeat_n && c.queue.size() == 0) {
+            c.queue.try_send(wire::heartbeat_frame());
+        }
+    }
+}
+
+asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connection_impl> c) {
+    if (stopped.load(std::memory_order_acquire)) co_return error::hub_stopped;
+    if (active.load(std::memory_order_relaxed) >= cfg.max_connections) co_return error::too_many_connections;
+    conn_slot s;
+    {
+        std::lock_guard lock(registry_mutex);
+        if (!free_slots.empty()) {
+            s = free_slots.back();
+            free_slots.pop_back();
+            slots[s] = c;
+        } else {
+            s = static_cast<conn_slot>(slots.size());
+            slots.push_back(c);
+        }
+    }
+    c->slot = s;
+    c->stamp = stamp;
+    c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
+    if (cfg.max_lifetime.count() > 0) c->deadline = clock::now() + cfg.max_lifetime;
+    for (const auto& t : c->topics()) subscriptions.add(t, s);
+    groups.add(s, c->metadata());
+    active.fetch_add(1, std::memory_order_relaxed);
+    connections_total.fetch_add(1, std::memory_order_relaxed);
+    co_return std::error_code{};
+}
+
+asio::awaitable<void> hub_impl::remove_connection(std::shared_ptr<connection_impl> c) {
+    for (const auto& t : c->topics()) subscriptions.remove(t, c->slot);
+    groups.remove(c->slot, c->metadata());
+    {
+        std::lock_guard lock(registry_mutex);
+        slots[c->slot].reset();
+        free_slots.push_back(c->slot);
+    }
+    if (cfg.on_disconnect) {
+        try {
+            cfg.on_disconnect(*c);
+        } catch (...) {
+            report_exception("on_disconnect", std::current_exception());
+        }
+    }
+    if (active.fetch_sub(1, std::memory_order_relaxed) == 1) idle.cancel();
+    co_return;
+}
+
+void hub_impl::close_all_queues() {
+    for (auto& c : slots) {
+        if (!c) continue;
+        c->closing = true;
+        c->queue.close();
+    }
+}
+
+void hub_impl::force_close_all() {
+    for (auto& c : slots) {
+        if (!c) continue;
+        c->closing = true;
+        c->queue.close();
+        asio::post(c->strand, [c] { c->stream->close(); });
+    }
+}
+
+asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
+    stopped.store(true, std::memory_order_release);
+    drain_intake();  // what was published before the shutdown still goes out
+    close_all_queues();
+    const auto deadline = clock::now() + grace;
+    bool forced = false;
+    while (active.load(std::memory_order_relaxed) != 0) {
+        if (!forced && clock::now() >= deadline) {
+            force_close_all();
+            forced = true;
+        }
+        idle.expires_at(forced ? clock::now() + std::chrono::milliseconds(100) : deadline);
+        std::error_code ec;
+        co_await idle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    run_done = true;
+    wake.cancel();
+    // Publishes that raced with the stop flag get a clear answer.
+    drain_intake();
+}
+
+void hub_impl::request_stop() {
+    asio::co_spawn(strand, shutdown(std::chrono::milliseconds(0)), [self = shared_from_this()](std::exception_ptr e) {
+        report_exception("hub stop", e);
+    });
+}
+
+}  // namespace detail
+
+hub::hub(asio::any_io_executor ex, hub_config cfg)
+    : impl_(std::make_shared<detail::hub_impl>(std::move(ex), std::move(cfg))) {
+    impl_->start();
+}
+
+hub::~hub() {
+    if (!impl_->stopped.load()) impl_->request_stop();
+}
+
+const hub_config& hub::config() const noexcept { return impl_->cfg; }
+
+asio::any_io_executor hub::get_executor() const noexcept { return impl_->strand; }
+
+std::error_code hub::publish(event ev) { return impl_->submit(std::move(ev), {}); }
+
+void hub::enqueue(event ev, detail::publish_completion done) {
+    // submit() only stores `done` on success; on a refusal it is still ours.
+    auto keep = std::make_shared<detail::publish_completion>(std::move(done));
+    auto ec = impl_->submit(std::move(ev), [keep](std::error_code e, publish_result r) { (*keep)(e, std::move(r)); });
+    if (ec) (*keep)(ec, {});
+}
+
+asio::awaitable<publish_result> hub::async_publish(event ev) {
+    co_return co_await async_publish(std::move(ev), asio::use_awaitable);
+}
+
+asio::awaitable<void> hub::serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request) {
+    auto conn_strand = asio::make_strand(stream->get_executor());
+    co_await asio::co_spawn(conn_strand, detail::run_connection(impl_, std::move(stream), std::move(request)),
+                            asio::use_awaitable);
+}
+
+asio::awaitable<void> hub::async_shutdown(std::chrono::milliseconds grace) {
+    co_await asio::co_spawn(impl_->strand, impl_->shutdown(grace), asio::use_awaitable);
+}
+
+hub_stats hub::stats() const {
+    hub_stats s;
+    s.active_connections = impl_->active.load();
+    s.connections_total = impl_->connections_total.load();
+    s.events_published = impl_->published.load();
+    s.events_rejected = impl_->rejected.load();
+    s.events_expired = impl_->expired.load();
+    s.events_dropped = impl_->dropped.load();
+    std::lock_guard lock(impl_->registry_mutex);
+    for (const auto& c : impl_->slots)
+        if (c) s.connections.push_back({c->id(), c->sent(), c->dropped()});
+    return s;
+}
+
+}  // namespace ssehub

@@ -1,0 +1,123 @@
+// Private: the hub's state and the per-connection state it shares with the
+// connection's writer. Everything marked "hub strand" is touched only there.
+#pragma once
+
+#include "group_index.hpp"
+#include "subscription_index.hpp"
+
+#include "ssehub/connection.hpp"
+#include "ssehub/hub.hpp"
+#include "ssehub/wire.hpp"
+
+#include <ssehub/coro/channel.hpp>
+
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace ssehub::detail {
+
+using clock = std::chrono::steady_clock;
+
+inline std::int64_t now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
+}
+
+class connection_impl final : public connection {
+public:
+    connection_impl(std::string id, std::unique_ptr<any_stream> s, asio::any_io_executor conn_strand,
+                    std::size_t queue_capacity)
+        : connection(std::move(id)), queue(queue_capacity), stream(std::move(s)), strand(std::move(conn_strand)) {}
+
+    std::vector<std::string>& topic_list() noexcept { return topics_; }
+    void count_sent(std::uint64_t n) noexcept { sent_.fetch_add(n, std::memory_order_relaxed); }
+    void count_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
+
+    coro::channel<frame> queue;          // the single hand-off hub → writer
+    std::unique_ptr<any_stream> stream;  // touched only on `strand`
+    asio::any_io_executor strand;        // the connection's strand: its coroutines run there
+    std::atomic<std::int64_t> last_write_ns{0};     // idle detection for heartbeats
+    std::atomic<std::int64_t> write_started_ns{0};  // 0 when no write is in flight
+
+    // Hub strand only.
+    conn_slot slot = 0;
+    std::uint64_t stamp = 0;  // last routed event, to deliver once per event
+    clock::time_point deadline = clock::time_point::max();
+    bool closing = false;
+    bool write_timed_out = false;
+};
+
+struct intake_item {
+    event ev;
+    clock::time_point expires = clock::time_point::max();
+    publish_completion done;  // may be empty
+};
+
+class hub_impl : public std::enable_shared_from_this<hub_impl> {
+public:
+    hub_impl(asio::any_io_executor ex, hub_config c);
+
+    void start();
+    std::error_code submit(event ev, publish_completion done);
+    void request_stop();
+
+    // Hub strand.
+    asio::awaitable<void> run();
+    asio::awaitable<std::error_code> add_connection(std::shared_ptr<connection_impl> c);
+    asio::awaitable<void> remove_connection(std::shared_ptr<connection_impl> c);
+    asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
+    void drain_intake();
+    void route(intake_item& item);
+    void sweep();
+    void close_all_queues();
+    void force_close_all();
+    std::string next_id();
+
+    hub_config cfg;
+    asio::strand<asio::any_io_executor> strand;
+    asio::steady_timer wake;       // run loop sleeps on it; cancel() wakes it
+    asio::steady_timer idle;       // shutdown waits on it for the last connection
+    std::atomic<bool> stopped{false};
+    std::chrono::milliseconds sweep_interval;
+
+    // Intake, guarded by intake_mutex.
+    std::mutex intake_mutex;
+    std::vector<intake_item> intake;
+    std::vector<intake_item> intake_spare;  // swapped in to drain without holding the lock
+
+    // Hub strand; slots also guarded by registry_mutex for stats() readers.
+    mutable std::mutex registry_mutex;
+    std::vector<std::shared_ptr<connection_impl>> slots;
+    std::vector<conn_slot> free_slots;
+    subscription_index subscriptions;
+    group_index groups;
+    std::uint64_t stamp = 0;
+    std::uint64_t sequence = 0;
+    std::string id_prefix;  // hub start time, so ids are unique across restarts
+    bool run_done = false;
+
+    std::atomic<std::size_t> active{0};
+    std::atomic<std::uint64_t> connections_total{0};
+    std::atomic<std::uint64_t> published{0};
+    std::atomic<std::uint64_t> rejected{0};
+    std::atomic<std::uint64_t> expired{0};
+    std::atomic<std::uint64_t> dropped{0};
+};
+
+// The connection body, on the connection's strand (connection.cpp).
+asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
+                                     std::optional<http::request> request);
+
+// 128 random bits as 32 hex digits.
+std::string random_connection_id();
+
+// Reports an exception escaping a spawned coroutine; never swallowed.
+void report_exception(const char* where, std::exception_ptr e) noexcept;
+
+}  // namespace ssehub::detail

@@ -1,0 +1,188 @@
+// Test support: a hub behind a real TCP acceptor on 127.0.0.1:0, and a
+// blocking SSE client that reads with deadlines (no sleeps anywhere).
+#pragma once
+
+#include <ssehub/hub.hpp>
+#include <ssehub/sse_parser.hpp>
+
+#include <asio.hpp>
+
+#include <poll.h>
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace test {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+// Polls pred until it holds or the deadline passes. Returns the last result.
+inline bool poll_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = clock::now() + timeout;
+    while (!pred()) {
+        if (clock::now() >= deadline) return pred();
+        std::this_thread::yield();
+    }
+    return true;
+}
+
+class server {
+public:
+    explicit server(ssehub::hub_config cfg = {}, int threads = 1)
+        : acceptor_(ioc_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+        hub_.emplace(ioc_.get_executor(), std::move(cfg));
+        port_ = acceptor_.local_endpoint().port();
+        asio::co_spawn(ioc_, accept_loop(), [](std::exception_ptr) {});
+        for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    }
+
+    ~server() { stop(); }
+
+    void stop() {
+        if (stopped_) return;
+        stopped_ = true;
+        auto done = asio::co_spawn(ioc_, shutdown(), asio::use_future);
+        done.wait_for(30s);
+        ioc_.stop();
+        for (auto& t : threads_) t.join();
+        hub_.reset();
+    }
+
+    ssehub::hub& hub() { return *hub_; }
+    unsigned short port() const { return port_; }
+    asio::io_context& context() { return ioc_; }
+
+    // Publishes and waits until routed; returns the matched count.
+    ssehub::publish_result publish_sync(ssehub::event ev) {
+        return asio::co_spawn(ioc_, hub_->async_publish(std::move(ev)), asio::use_future).get();
+    }
+
+private:
+    asio::awaitable<void> accept_loop() {
+        for (;;) {
+            std::error_code ec;
+            auto sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            asio::co_spawn(ioc_, hub_->async_serve(std::move(sock)), [](std::exception_ptr e) {
+                if (e) std::rethrow_exception(e);
+            });
+        }
+    }
+
+    asio::awaitable<void> shutdown() {
+        std::error_code ec;
+        acceptor_.close(ec);
+        co_await hub_->async_shutdown(2s);
+    }
+
+    asio::io_context ioc_;
+    asio::ip::tcp::acceptor acceptor_;
+    std::optional<ssehub::hub> hub_;
+    std::vector<std::thread> threads_;
+    unsigned short port_ = 0;
+    bool stopped_ = false;
+};
+
+// A blocking client over a real socket. Reads only within read_until/closed.
+class client {
+public:
+    // All clients share one io_context that never runs: their I/O is blocking.
+    client() : sock_(shared_io()) {}
+
+    static asio::io_context& shared_io() {
+        static asio::io_context io;
+        return io;
+    }
+
+    void connect(unsigned short port) {
+        sock_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    }
+
+    void send(std::string_view bytes) { asio::write(sock_, asio::buffer(bytes)); }
+
+    void get(unsigned short port, std::string_view target, std::string_view extra_headers = "") {
+        connect(port);
+        std::string req = "GET " + std::string(target) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        req += extra_headers;
+        req += "\r\n";
+        send(req);
+    }
+
+    // Reads until pred() holds, EOF, or the deadline. Returns pred().
+    bool read_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
+        const auto deadline = clock::now() + timeout;
+        while (!pred()) {
+            if (eof_) return pred();
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+            if (left.count() <= 0) return pred();
+            pollfd p{sock_.native_handle(), POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            read_available();
+        }
+        return true;
+    }
+
+    bool wait_events(std::size_t n, std::chrono::milliseconds timeout = 10s) {
+        return read_until([&] { return events.size() >= n; }, timeout);
+    }
+
+    bool wait_closed(std::chrono::milliseconds timeout = 10s) {
+        return read_until([&] { return eof_; }, timeout);
+    }
+
+    bool head_done() const { return head_done_; }
+    int status() const {
+        if (raw.size() < 12) return 0;
+        return std::stoi(raw.substr(9, 3));
+    }
+    std::string head() const { return raw.substr(0, head_end_); }
+    std::string body() const { return head_done_ ? raw.substr(head_end_) : std::string(); }
+    bool eof() const { return eof_; }
+    void close() {
+        std::error_code ec;
+        sock_.close(ec);
+    }
+
+    std::string raw;
+    std::vector<ssehub::parsed_event> events;
+    ssehub::sse_parser parser{ssehub::sse_parser::options{true}};
+
+private:
+    void read_available() {
+        char buf[65536];
+        std::error_code ec;
+        const std::size_t n = sock_.read_some(asio::buffer(buf), ec);
+        if (ec) {
+            eof_ = true;
+            return;
+        }
+        const std::size_t before = raw.size();
+        raw.append(buf, n);
+        std::size_t start = before;
+        if (!head_done_) {
+            const auto pos = raw.find("\r\n\r\n");
+            if (pos == std::string::npos) return;
+            head_done_ = true;
+            head_end_ = pos + 4;
+            start = head_end_;
+            if (status() != 200) return;
+        } else if (status() != 200) {
+            return;
+        }
+        parser.feed(std::string_view(raw).substr(start));
+        for (auto& e : parser.drain()) events.push_back(std::move(e));
+    }
+
+    asio::ip::tcp::socket sock_;
+    bool head_done_ = false;
+    std::size_t head_end_ = 0;
+    bool eof_ = false;
+};
+
+}  // namespace test
