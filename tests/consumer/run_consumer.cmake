@@ -1,0 +1,97 @@
+# Driver for the consumer tests; one ctest test = one `cmake -P` of this script.
+#   cmake -DMODE=install|subdirectory -DSOURCE_DIR=<ssehub> -DCONSUMER_DIR=<project>
+#         -DWORK_DIR=<scratch> [-DGENERATOR=..] [-DCXX_COMPILER=..] [-DBUILD_TYPE=..]
+#         [-DSHARED=ON|OFF] [-DJOBS=n] -P run_consumer.cmake
+# install:      configure + build + install ssehub (tests/examples/perf OFF) into WORK_DIR/prefix,
+#               check the exported targets carry no private flags, then build and run the
+#               find_package consumer against that prefix.
+# subdirectory: build and run the consumer that does add_subdirectory(<ssehub>).
+cmake_minimum_required(VERSION 3.20)
+
+foreach(v MODE SOURCE_DIR CONSUMER_DIR WORK_DIR)
+  if(NOT DEFINED ${v} OR "${${v}}" STREQUAL "")
+    message(FATAL_ERROR "run_consumer.cmake: -D${v}=... is required")
+  endif()
+endforeach()
+if(NOT BUILD_TYPE)
+  set(BUILD_TYPE Release)
+endif()
+if(NOT DEFINED SHARED OR "${SHARED}" STREQUAL "")
+  set(SHARED OFF)
+endif()
+if(NOT JOBS)
+  include(ProcessorCount)
+  ProcessorCount(JOBS)
+  if(JOBS EQUAL 0)
+    set(JOBS 2)
+  endif()
+endif()
+
+set(common_args -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
+if(GENERATOR)
+  list(APPEND common_args -G "${GENERATOR}")
+endif()
+if(CXX_COMPILER)
+  list(APPEND common_args -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
+endif()
+
+function(step what)
+  message(STATUS "[consumer/${MODE}] ${what}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "[consumer/${MODE}] ${what}: failed (${rc})")
+  endif()
+endfunction()
+
+set(consumer_build "${WORK_DIR}/consumer-build")
+file(REMOVE_RECURSE "${consumer_build}")
+
+if(MODE STREQUAL "install")
+  set(ssehub_build "${WORK_DIR}/ssehub-build")
+  set(prefix "${WORK_DIR}/prefix")
+  file(REMOVE_RECURSE "${prefix}")
+  step("configure ssehub"
+    "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${ssehub_build}" ${common_args}
+      -DBUILD_SHARED_LIBS=${SHARED}
+      -DSSEHUB_BUILD_TESTS=OFF -DSSEHUB_BUILD_EXAMPLES=OFF -DSSEHUB_BUILD_PERF=OFF
+      -DSSEHUB_INSTALL=ON -DSSEHUB_SANITIZE=
+      "-DCMAKE_INSTALL_PREFIX=${prefix}")
+  step("build ssehub" "${CMAKE_COMMAND}" --build "${ssehub_build}" --config ${BUILD_TYPE} --parallel ${JOBS})
+  step("install ssehub" "${CMAKE_COMMAND}" --install "${ssehub_build}" --config ${BUILD_TYPE})
+
+  # Consumers get include dirs, cxx_std_20 and dependency targets; never our own flags.
+  file(GLOB_RECURSE exported "${prefix}/*/ssehubTargets*.cmake")
+  if(NOT exported)
+    message(FATAL_ERROR "[consumer/install] no ssehubTargets.cmake under ${prefix}")
+  endif()
+  foreach(f IN LISTS exported)
+    file(READ "${f}" text)
+    foreach(bad ssehub_private_flags INTERFACE_COMPILE_OPTIONS INTERFACE_LINK_OPTIONS
+                ASIO_NO_DEPRECATED -Wall -fsanitize -std=)
+      string(FIND "${text}" "${bad}" at)
+      if(NOT at EQUAL -1)
+        message(FATAL_ERROR "[consumer/install] ${f} forces '${bad}' on consumers")
+      endif()
+    endforeach()
+  endforeach()
+  foreach(h ssehub/hub.hpp ssehub/coro/error.hpp)
+    if(NOT EXISTS "${prefix}/include/${h}")
+      message(FATAL_ERROR "[consumer/install] ${prefix}/include/${h} not installed")
+    endif()
+  endforeach()
+
+  step("configure find_package consumer"
+    "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${consumer_build}" ${common_args}
+      "-DCMAKE_PREFIX_PATH=${prefix}")
+elseif(MODE STREQUAL "subdirectory")
+  step("configure add_subdirectory consumer"
+    "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${consumer_build}" ${common_args}
+      -DBUILD_SHARED_LIBS=${SHARED}
+      "-DSSEHUB_SOURCE_DIR=${SOURCE_DIR}")
+else()
+  message(FATAL_ERROR "run_consumer.cmake: MODE must be install or subdirectory, not '${MODE}'")
+endif()
+
+step("build consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" --config ${BUILD_TYPE} --parallel ${JOBS})
+step("run consumer" "${consumer_build}/bin/consumer")
+message(STATUS "[consumer/${MODE}] passed")
