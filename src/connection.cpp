@@ -20,7 +20,7 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 
-constexpr std::size_t max_gather = 16;  // frames per gathered write
+constexpr std::size_t max_gather = 32;  // frames per gathered write
 
 // Reads until the parser has a whole head. Returns 0 or an HTTP status.
 asio::awaitable<int> read_head_loop(any_stream& stream, http::request_parser& parser) {
@@ -163,7 +163,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
     }
 
     auto conn = std::make_shared<connection_impl>(random_connection_id(), std::move(stream),
-                                                  co_await asio::this_coro::executor, cfg.send_queue);
+                                                  co_await asio::this_coro::executor, cfg.send_queue + 1);
     if (cfg.on_connect) {
         std::optional<rejection> rejected;
         try {

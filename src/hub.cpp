@@ -1,5 +1,6 @@
 #include "hub_impl.hpp"
 
+#include "ssehub/json.hpp"
 #include "ssehub/topic.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -105,6 +106,26 @@ std::error_code hub_impl::submit(event ev, publish_completion done) {
     return {};
 }
 
+frame resync_frame(std::string_view reason) {
+    std::string data = "{\"reason\":";
+    json::append_string(data, reason);
+    data += '}';
+    std::string out;
+    wire::encode("", "resync", data, std::nullopt, out);
+    return std::make_shared<const std::string>(std::move(out));
+}
+
+namespace {
+const frame& slow_consumer_resync() {
+    static const frame f = resync_frame("slow_consumer");
+    return f;
+}
+const frame& paused_resync() {
+    static const frame f = resync_frame("paused");
+    return f;
+}
+}  // namespace
+
 asio::awaitable<void> hub_impl::run() {
     auto next_sweep = clock::now() + sweep_interval;
     while (!run_done) {
@@ -114,12 +135,14 @@ asio::awaitable<void> hub_impl::run() {
             pending = !intake.empty();
         }
         if (!pending) {
-            wake.expires_at(next_sweep);
+            wake.expires_at(std::min(next_sweep, dirty.empty() ? clock::time_point::max() : next_flush_at));
             std::error_code ec;
             co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         }
         drain_intake();
-        if (clock::now() >= next_sweep) {
+        auto now = clock::now();
+        if (!dirty.empty() && now >= next_flush_at) flush_due(now);
+        if (now >= next_sweep) {
             sweep();
             next_sweep = clock::now() + sweep_interval;
         }
@@ -135,9 +158,73 @@ void hub_impl::drain_intake() {
     intake_spare.clear();
 }
 
+void hub_impl::missed(connection_impl& c, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) c.count_dropped();
+    dropped.fetch_add(n, std::memory_order_relaxed);
+    if (!c.needs_resync) {
+        c.needs_resync = true;
+        c.behind_since = clock::now();
+    }
+}
+
+void hub_impl::push_frame(connection_impl& c, frame f) {
+    // One slot past send_queue is reserved for heartbeats, so they never take
+    // a data event's place.
+    if (c.queue.size() >= cfg.send_queue || !c.queue.try_send(std::move(f))) missed(c);
+}
+
+void hub_impl::mark_dirty(connection_impl& c) {
+    const auto now = clock::now();
+    if (!c.dirty) {
+        c.dirty = true;
+        dirty.push_back(c.slot);
+    }
+    if (c.next_flush < now) c.next_flush = now + flush_interval_for(c.queue.size(), cfg.send_queue, cfg);
+    next_flush_at = std::min(next_flush_at, c.next_flush);
+}
+
+void hub_impl::flush_connection(connection_impl& c, clock::time_point now) {
+    flush_scratch.clear();
+    const std::size_t n_expired = c.lanes.take(now, flush_scratch);
+    if (n_expired) expired.fetch_add(n_expired, std::memory_order_relaxed);
+    // Batched then coalesced frames, queued back to back: the writer takes
+    // them in one gathered write.
+    for (auto& f : flush_scratch) push_frame(c, std::move(f));
+    flush_scratch.clear();
+    c.next_flush = now + flush_interval_for(c.queue.size(), cfg.send_queue, cfg);
+}
+
+void hub_impl::flush_due(clock::time_point now) {
+    next_flush_at = clock::time_point::max();
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < dirty.size(); ++i) {
+        const conn_slot s = dirty[i];
+        auto& cp = slots[s];
+        if (!cp) continue;  // left since
+        connection_impl& c = *cp;
+        if (c.closing || c.lanes.empty()) {
+            c.dirty = false;
+            continue;
+        }
+        if (!c.paused && now >= c.next_flush) {
+            flush_connection(c, now);
+            c.dirty = false;
+            continue;
+        }
+        if (c.paused) {  // held until resume: no timer needed for it
+            c.dirty = false;
+            continue;
+        }
+        next_flush_at = std::min(next_flush_at, c.next_flush);
+        dirty[keep++] = s;
+    }
+    dirty.resize(keep);
+}
+
 void hub_impl::route(intake_item& item) {
     event& ev = item.ev;
-    if (item.expires != clock::time_point::max() && clock::now() >= item.expires) {
+    const auto now = clock::now();
+    if (item.expires != clock::time_point::max() && now >= item.expires) {
         expired.fetch_add(1, std::memory_order_relaxed);
         if (item.done) item.done(error::expired, {});
         return;
@@ -148,6 +235,9 @@ void hub_impl::route(intake_item& item) {
         if (item.done) item.done(ec, {});
         return;
     }
+    std::shared_ptr<const std::string> key;
+    if (ev.lane == priority::coalesced)
+        key = std::make_shared<const std::string>(ev.coalesce_key.empty() ? ev.type : ev.coalesce_key);
     const std::uint64_t this_stamp = ++stamp;
     std::size_t matched = 0;
     auto deliver = [&](conn_slot s) {
@@ -157,9 +247,26 @@ void hub_impl::route(intake_item& item) {
         if (c.closing) return;
         if (!ev.group.empty() && !group_index::matches(c.metadata(), ev.group)) return;
         ++matched;
-        if (!c.queue.try_send(f)) {
-            c.count_dropped();
-            dropped.fetch_add(1, std::memory_order_relaxed);
+        switch (ev.lane) {
+        case priority::instant:
+            // Pending batched/coalesced frames go first: `complete` never overtakes `progress`.
+            if (!c.paused && !c.lanes.empty()) flush_connection(c, now);
+            push_frame(c, f);
+            break;
+        case priority::batched:
+            if (c.paused) {
+                c.resync_on_resume = true;
+                missed(c);
+            } else if (!c.lanes.add_batched(f, item.expires, cfg.max_batched)) {
+                missed(c);
+            } else {
+                mark_dirty(c);
+            }
+            break;
+        case priority::coalesced:
+            if (!c.lanes.add_coalesced(key, f, item.expires, cfg.max_coalesce_keys)) missed(c);
+            else if (!c.paused) mark_dirty(c);
+            break;
         }
     };
     if (!ev.topics.empty()) {
@@ -171,6 +278,12 @@ void hub_impl::route(intake_item& item) {
     if (item.done) item.done({}, publish_result{std::move(id), matched});
 }
 
+void hub_impl::drop_connection(const std::shared_ptr<connection_impl>& cp) {
+    cp->closing = true;
+    cp->queue.close();
+    asio::post(cp->strand, [cp] { cp->stream->close(); });
+}
+
 void hub_impl::sweep() {
     const auto now = clock::now();
     const std::int64_t now_n = now_ns();
@@ -179,24 +292,55 @@ void hub_impl::sweep() {
     for (auto& cp : slots) {
         if (!cp) continue;
         connection_impl& c = *cp;
-        if (!c.closing && now >= c.deadline) {
-            c.closing = true;  // max lifetime: writer drains what is queued, then ends
+        if (c.closing) continue;
+        if (now >= c.deadline) {
+            c.closing = true;  // max lifetime: the writer drains what is queued, then ends
             c.queue.close();
+            continue;
         }
         const std::int64_t started = c.write_started_ns.load(std::memory_order_relaxed);
         if (started != 0 && now_n - started > write_timeout_n) {
-            if (!c.write_timed_out) {
-                c.write_timed_out = true;
-                c.closing = true;
-                c.queue.close();
-                asio::post(c.strand, [cp] { cp->stream->close(); });
-            }
+            c.write_timed_out = true;
+            drop_connection(cp);
             continue;
         }
-        if (!c.closing && heartbeat_n > 0 && started == 0 &&
-            now_n - c.last_write_ns.load(std::memory_order_relaxed) >= heartbeat_n && c.queue.size() == 0) {
-            c.queue.try_send(wire::heartbeat_frame());
+        if (c.needs_resync) {
+            if (c.queue.size() < cfg.send_queue && c.queue.try_send(slow_consumer_resync())) {
+                c.needs_resync = false;
+            } else if (now - c.behind_since > cfg.slow_consumer_timeout) {
+                slow_disconnects.fetch_add(1, std::memory_order_relaxed);
+                drop_connection(cp);
+                continue;
+            }
         }
+        if (heartbeat_n > 0 && started == 0 &&
+            now_n - c.last_write_ns.load(std::memory_order_relaxed) >= heartbeat_n && c.queue.size() == 0) {
+            c.queue.try_send(wire::heartbeat_frame());  // uses the reserved slot; never counted as a drop
+        }
+    }
+}
+
+void hub_impl::set_paused(const std::shared_ptr<connection_impl>& cp, bool paused) {
+    connection_impl& c = *cp;
+    if (c.closing || c.paused == paused) return;
+    c.paused = paused;
+    if (paused) {
+        paused_count.fetch_add(1, std::memory_order_relaxed);
+        // What is already batched is discarded; the client learns it on resume.
+        if (const std::size_t n = c.lanes.discard_batched()) {
+            c.resync_on_resume = true;
+            missed(c, n);
+        }
+        if (cfg.on_pause) cfg.on_pause(c);
+    } else {
+        paused_count.fetch_sub(1, std::memory_order_relaxed);
+        if (c.resync_on_resume) {
+            c.resync_on_resume = false;
+            push_frame(c, paused_resync());
+            c.needs_resync = false;  // the resync just queued covers what it missed
+        }
+        flush_connection(c, clock::now());  // the latest coalesced state, at once
+        if (cfg.on_resume) cfg.on_resume(c);
     }
 }
 
@@ -214,11 +358,17 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
             s = static_cast<conn_slot>(slots.size());
             slots.push_back(c);
         }
+        by_id.emplace(c->id(), c);
     }
     c->slot = s;
     c->stamp = stamp;
     c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
-    if (cfg.max_lifetime.count() > 0) c->deadline = clock::now() + cfg.max_lifetime;
+    if (cfg.max_lifetime.count() > 0) {
+        // Jitter so that clients that connected together do not reconnect together.
+        std::uniform_real_distribution<double> jitter(-cfg.lifetime_jitter, cfg.lifetime_jitter);
+        const double factor = cfg.lifetime_jitter > 0 ? 1.0 + jitter(rng) : 1.0;
+        c->deadline = clock::now() + std::chrono::duration_cast<clock::duration>(cfg.max_lifetime * factor);
+    }
     for (const auto& t : c->topics()) subscriptions.add(t, s);
     groups.add(s, c->metadata());
     active.fetch_add(1, std::memory_order_relaxed);
@@ -233,7 +383,9 @@ asio::awaitable<void> hub_impl::remove_connection(std::shared_ptr<connection_imp
         std::lock_guard lock(registry_mutex);
         slots[c->slot].reset();
         free_slots.push_back(c->slot);
+        by_id.erase(c->id());
     }
+    if (c->paused) paused_count.fetch_sub(1, std::memory_order_relaxed);
     if (cfg.on_disconnect) {
         try {
             cfg.on_disconnect(*c);
@@ -254,12 +406,8 @@ void hub_impl::close_all_queues() {
 }
 
 void hub_impl::force_close_all() {
-    for (auto& c : slots) {
-        if (!c) continue;
-        c->closing = true;
-        c->queue.close();
-        asio::post(c->strand, [c] { c->stream->close(); });
-    }
+    for (auto& c : slots)
+        if (c) drop_connection(c);
 }
 
 asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
@@ -323,6 +471,18 @@ asio::awaitable<void> hub::serve(std::unique_ptr<detail::any_stream> stream, std
                             asio::use_awaitable);
 }
 
+bool hub::set_paused(std::string_view connection_id, bool paused) {
+    std::shared_ptr<detail::connection_impl> c;
+    {
+        std::lock_guard lock(impl_->registry_mutex);
+        auto it = impl_->by_id.find(std::string(connection_id));
+        if (it == impl_->by_id.end()) return false;
+        c = it->second;
+    }
+    asio::post(impl_->strand, [impl = impl_, c, paused] { impl->set_paused(c, paused); });
+    return true;
+}
+
 asio::awaitable<void> hub::async_shutdown(std::chrono::milliseconds grace) {
     co_await asio::co_spawn(impl_->strand, impl_->shutdown(grace), asio::use_awaitable);
 }
@@ -335,6 +495,8 @@ hub_stats hub::stats() const {
     s.events_rejected = impl_->rejected.load();
     s.events_expired = impl_->expired.load();
     s.events_dropped = impl_->dropped.load();
+    s.slow_consumer_disconnects = impl_->slow_disconnects.load();
+    s.paused_connections = impl_->paused_count.load();
     std::lock_guard lock(impl_->registry_mutex);
     for (const auto& c : impl_->slots)
         if (c) s.connections.push_back({c->id(), c->sent(), c->dropped()});

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "group_index.hpp"
+#include "lanes.hpp"
 #include "subscription_index.hpp"
 
 #include "ssehub/connection.hpp"
@@ -19,6 +20,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <random>
+#include <unordered_map>
 #include <vector>
 
 namespace ssehub::detail {
@@ -49,8 +52,15 @@ public:
     conn_slot slot = 0;
     std::uint64_t stamp = 0;  // last routed event, to deliver once per event
     clock::time_point deadline = clock::time_point::max();
+    lane_buffer lanes;                       // pending batched + coalesced frames
+    clock::time_point next_flush{};          // adaptive: earliest time of the next flush
+    clock::time_point behind_since{};        // when it first missed an event (slow consumer)
     bool closing = false;
     bool write_timed_out = false;
+    bool dirty = false;          // in hub_impl::dirty (has pending lanes)
+    bool paused = false;         // hidden tab: batched/coalesced held back
+    bool resync_on_resume = false;  // batched events were discarded while paused
+    bool needs_resync = false;   // missed events: owes the client a `resync`
 };
 
 struct intake_item {
@@ -74,6 +84,13 @@ public:
     asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
     void drain_intake();
     void route(intake_item& item);
+    void push_frame(connection_impl& c, frame f);
+    void missed(connection_impl& c, std::size_t n = 1);
+    void mark_dirty(connection_impl& c);
+    void flush_connection(connection_impl& c, clock::time_point now);
+    void flush_due(clock::time_point now);
+    void set_paused(const std::shared_ptr<connection_impl>& c, bool paused);
+    void drop_connection(const std::shared_ptr<connection_impl>& c);
     void sweep();
     void close_all_queues();
     void force_close_all();
@@ -94,11 +111,16 @@ public:
     // Hub strand; slots also guarded by registry_mutex for stats() readers.
     mutable std::mutex registry_mutex;
     std::vector<std::shared_ptr<connection_impl>> slots;
+    std::unordered_map<std::string, std::shared_ptr<connection_impl>> by_id;  // set_paused()
     std::vector<conn_slot> free_slots;
     subscription_index subscriptions;
     group_index groups;
+    std::vector<conn_slot> dirty;  // connections with pending lanes
+    clock::time_point next_flush_at = clock::time_point::max();
+    std::vector<frame> flush_scratch;
     std::uint64_t stamp = 0;
     std::uint64_t sequence = 0;
+    std::mt19937_64 rng{std::random_device{}()};  // lifetime jitter
     std::string id_prefix;  // hub start time, so ids are unique across restarts
     bool run_done = false;
 
@@ -108,7 +130,12 @@ public:
     std::atomic<std::uint64_t> rejected{0};
     std::atomic<std::uint64_t> expired{0};
     std::atomic<std::uint64_t> dropped{0};
+    std::atomic<std::uint64_t> slow_disconnects{0};
+    std::atomic<std::size_t> paused_count{0};
 };
+
+// A `resync` event: the client missed something and should refetch.
+frame resync_frame(std::string_view reason);
 
 // The connection body, on the connection's strand (connection.cpp).
 asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,

@@ -23,13 +23,38 @@ struct hub_config {
     using ms = std::chrono::milliseconds;
 
     // Delivery
-    ms flush_interval{2000};          // batched/coalesced lanes: base flush interval
     std::size_t send_queue = 256;     // frames queued per connection before drops
     std::size_t publish_intake = 65536;  // events waiting for the hub strand before publish() fails
+
+    // Batched and coalesced lanes: each connection is flushed at an adaptive
+    // interval chosen from the fill level of its queue (fill = queued/send_queue):
+    //   fill < throttle_low  → flush_interval × throttle_factor_idle
+    //   fill < throttle_mid  → flush_interval × throttle_factor_normal
+    //   fill < throttle_high → flush_interval × throttle_factor_busy
+    //   otherwise            → flush_interval × throttle_factor_congested
+    // clamped to [flush_min, flush_max].
+    ms flush_interval{2000};
+    ms flush_min{100};
+    ms flush_max{10000};
+    double throttle_low = 0.10;
+    double throttle_mid = 0.50;
+    double throttle_high = 0.80;
+    double throttle_factor_idle = 0.25;
+    double throttle_factor_normal = 1.0;
+    double throttle_factor_busy = 2.0;
+    double throttle_factor_congested = 4.0;
+    std::size_t max_batched = 256;        // batched frames held per connection; more → slow consumer
+    std::size_t max_coalesce_keys = 64;   // distinct coalesce keys held per connection; more → slow consumer
+
+    // Slow consumers: a connection that missed events (queue full, batch cap)
+    // gets a `resync` event as soon as its queue has room; one that stays
+    // behind longer than this is disconnected so its EventSource reconnects.
+    ms slow_consumer_timeout{30000};
 
     // Connection lifetime
     ms heartbeat_interval{30000};     // comment frame after this long without a write
     ms max_lifetime{30 * 60 * 1000};  // close the stream after this long; 0 = unlimited
+    double lifetime_jitter = 0.10;    // ±10 %: clients that connected together don't reconnect together
     ms retry{3000};                   // `retry:` sent at connect: client reconnect delay
     ms write_timeout{15000};          // a write that does not complete in this time drops the client
     std::size_t max_connections = 10000;  // over this, new streams get 503
@@ -48,6 +73,9 @@ struct hub_config {
     // connection, on the hub strand: it must not block.
     std::function<std::optional<rejection>(const http::request&, connection&)> on_connect;
     std::function<void(const connection&)> on_disconnect;
+    // Run on the hub strand when set_paused() changes a connection's state.
+    std::function<void(const connection&)> on_pause;
+    std::function<void(const connection&)> on_resume;
 };
 
 }  // namespace ssehub
