@@ -4,6 +4,7 @@
 
 #include "ssehub/json.hpp"
 #include "ssehub/topic.hpp"
+#include "ssehub/url_topic.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -123,7 +124,11 @@ asio::awaitable<void> reader(std::shared_ptr<connection_impl> c) {
     c->stream->close();  // aborts a write in flight
 }
 
-std::vector<std::string> topics_from_query(const http::request& req) {
+std::vector<std::string> topics_from_request(const http::request& req, const hub_config& cfg) {
+    if (cfg.topics_from_url) {
+        if (auto t = url_topic(req.target, cfg.max_topic_length)) return {std::move(*t)};
+        return {};
+    }
     auto raw = req.query_param("topics");
     if (!raw) return {};
     return http::split_list(*raw);
@@ -177,7 +182,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
             co_return;
         }
     } else {
-        conn->set_topics(topics_from_query(req));
+        conn->set_topics(topics_from_request(req, cfg));
     }
     if (conn->topics().empty()) {
         co_await send_error(*conn->stream, 400, "no topics subscribed");

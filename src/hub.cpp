@@ -221,7 +221,7 @@ void hub_impl::flush_due(clock::time_point now) {
     dirty.resize(keep);
 }
 
-void hub_impl::route(intake_item& item) {
+void hub_impl::route(intake_item& item, frame* routed) {
     event& ev = item.ev;
     const auto now = clock::now();
     if (item.expires != clock::time_point::max() && now >= item.expires) {
@@ -275,6 +275,7 @@ void hub_impl::route(intake_item& item) {
         groups.for_each_candidate(ev.group, deliver);
     }
     published.fetch_add(1, std::memory_order_relaxed);
+    if (routed) *routed = std::move(f);
     if (item.done) item.done({}, publish_result{std::move(id), matched});
 }
 
@@ -373,6 +374,7 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
     groups.add(s, c->metadata());
     active.fetch_add(1, std::memory_order_relaxed);
     connections_total.fetch_add(1, std::memory_order_relaxed);
+    pollers_on_connect(*c);
     co_return std::error_code{};
 }
 
@@ -393,7 +395,9 @@ asio::awaitable<void> hub_impl::remove_connection(std::shared_ptr<connection_imp
             report_exception("on_disconnect", std::current_exception());
         }
     }
-    if (active.fetch_sub(1, std::memory_order_relaxed) == 1) idle.cancel();
+    active.fetch_sub(1, std::memory_order_relaxed);
+    pollers_on_disconnect();
+    check_idle();
     co_return;
 }
 
@@ -410,13 +414,18 @@ void hub_impl::force_close_all() {
         if (c) drop_connection(c);
 }
 
+void hub_impl::check_idle() {
+    if (active.load(std::memory_order_relaxed) == 0 && poll_loops.load() == 0) idle.cancel();
+}
+
 asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
     stopped.store(true, std::memory_order_release);
     drain_intake();  // what was published before the shutdown still goes out
     close_all_queues();
+    for (auto& p : pollers) stop_poller(p, poller_stop_reason::shutdown);
     const auto deadline = clock::now() + grace;
     bool forced = false;
-    while (active.load(std::memory_order_relaxed) != 0) {
+    while (active.load(std::memory_order_relaxed) != 0 || poll_loops.load() != 0) {
         if (!forced && clock::now() >= deadline) {
             force_close_all();
             forced = true;
@@ -481,6 +490,41 @@ bool hub::set_paused(std::string_view connection_id, bool paused) {
     }
     asio::post(impl_->strand, [impl = impl_, c, paused] { impl->set_paused(c, paused); });
     return true;
+}
+
+std::error_code hub::attach_poller(std::string topic, poll_fetch fetch, poller_options options) {
+    if (!topic::is_valid_subject(topic, impl_->cfg.max_topic_length)) return error::invalid_topic;
+    if (impl_->stopped.load()) return error::hub_stopped;
+    auto p = std::make_shared<detail::poller_state>(asio::make_strand(impl_->strand.get_inner_executor()));
+    p->topic = std::move(topic);
+    p->fetch = std::move(fetch);
+    p->opts = std::move(options);
+    asio::post(impl_->strand, [impl = impl_, p] {
+        for (auto& old : impl->pollers) {
+            if (old->topic == p->topic) {
+                impl->stop_poller(old, poller_stop_reason::detached);
+                old = p;
+                if (impl->subscriptions.any_match(p->topic)) impl->start_poller(p);
+                return;
+            }
+        }
+        impl->pollers.push_back(p);
+        if (impl->subscriptions.any_match(p->topic)) impl->start_poller(p);
+    });
+    return {};
+}
+
+void hub::detach_poller(std::string topic) {
+    asio::post(impl_->strand, [impl = impl_, topic = std::move(topic)] {
+        auto& v = impl->pollers;
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            if ((*it)->topic == topic) {
+                impl->stop_poller(*it, poller_stop_reason::detached);
+                v.erase(it);
+                return;
+            }
+        }
+    });
 }
 
 asio::awaitable<void> hub::async_shutdown(std::chrono::milliseconds grace) {

@@ -12,6 +12,7 @@
 
 #include <ssehub/coro/channel.hpp>
 
+#include <asio/cancellation_signal.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 
@@ -63,6 +64,31 @@ public:
     bool needs_resync = false;   // missed events: owes the client a `resync`
 };
 
+// A poller: hub-strand state plus the loop that runs on its own strand.
+struct poller_state {
+    explicit poller_state(asio::strand<asio::any_io_executor> s) : strand(std::move(s)) {}
+    std::string topic;
+    poll_fetch fetch;
+    poller_options opts;
+    asio::strand<asio::any_io_executor> strand;  // the poll loop runs here, never on the hub strand
+    // Hub strand.
+    bool running = false;
+    bool finished = false;   // stop_when fired or detached: never restarts
+    std::uint64_t generation = 0;
+    unsigned failures = 0;
+    frame latest;            // for subscribers that arrive between polls
+    std::string last_payload;
+    bool has_last = false;
+    std::shared_ptr<asio::cancellation_signal> cancel;  // emitted on `strand`
+    std::shared_ptr<std::atomic<bool>> stop_flag;
+    std::atomic<int> stop_reason{0};
+};
+
+struct poll_step {
+    bool stop = false;
+    std::chrono::milliseconds delay{0};
+};
+
 struct intake_item {
     event ev;
     clock::time_point expires = clock::time_point::max();
@@ -83,7 +109,14 @@ public:
     asio::awaitable<void> remove_connection(std::shared_ptr<connection_impl> c);
     asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
     void drain_intake();
-    void route(intake_item& item);
+    void route(intake_item& item, frame* routed = nullptr);
+    // Pollers (poller.cpp).
+    void start_poller(const std::shared_ptr<poller_state>& p);
+    void stop_poller(const std::shared_ptr<poller_state>& p, poller_stop_reason why);
+    void pollers_on_connect(connection_impl& c);
+    void pollers_on_disconnect();
+    asio::awaitable<poll_step> poll_outcome(std::shared_ptr<poller_state> p, std::uint64_t generation, poll_result r);
+    void check_idle();
     void push_frame(connection_impl& c, frame f);
     void missed(connection_impl& c, std::size_t n = 1);
     void mark_dirty(connection_impl& c);
@@ -115,6 +148,8 @@ public:
     std::vector<conn_slot> free_slots;
     subscription_index subscriptions;
     group_index groups;
+    std::vector<std::shared_ptr<poller_state>> pollers;
+    std::atomic<std::size_t> poll_loops{0};  // running poll loop coroutines
     std::vector<conn_slot> dirty;  // connections with pending lanes
     clock::time_point next_flush_at = clock::time_point::max();
     std::vector<frame> flush_scratch;

@@ -66,6 +66,9 @@ struct hub_config {
     // Topics
     std::size_t max_topic_length = 256;     // bytes per topic or pattern
     std::size_t max_topics_per_connection = 64;  // more → 400
+    // Without on_connect, the topic is derived from the request path + query
+    // (ssehub::url_topic) instead of `?topics=`.
+    bool topics_from_url = false;
 
     // Hooks. on_connect runs on the connection's strand before registration: it
     // may set topics and metadata, or reject. Without it, topics come from

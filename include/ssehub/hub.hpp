@@ -12,6 +12,7 @@
 #include "ssehub/error.hpp"
 #include "ssehub/event.hpp"
 #include "ssehub/http.hpp"
+#include "ssehub/poller.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
@@ -121,6 +122,13 @@ public:
     // latest state, preceded by a `resync` event if batched events were
     // discarded. Returns false when no connection has this id.
     bool set_paused(std::string_view connection_id, bool paused);
+
+    // Polls `fetch` every interval while at least one connection subscribes
+    // to `topic` (exactly or through a wildcard), publishing the payload to
+    // it. A new subscriber gets the latest value at once. `topic` is a
+    // literal topic. Errors: invalid_topic; attaching twice replaces.
+    std::error_code attach_poller(std::string topic, poll_fetch fetch, poller_options options = {});
+    void detach_poller(std::string topic);
 
     // ---- kill-polling helpers (src/kill_polling.cpp) ----
     // One-line replacements for client polling, each a thin layer over
