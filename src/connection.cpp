@@ -60,6 +60,13 @@ asio::awaitable<void> send_error(any_stream& stream, int status, std::string_vie
     stream.close();
 }
 
+std::vector<http::header> retry_after(const hub_config& cfg) {
+    std::vector<http::header> h(1);
+    h[0].name = "Retry-After";
+    h[0].value = std::to_string(std::max<long long>(1, (cfg.retry.count() + 999) / 1000));
+    return h;
+}
+
 std::string stream_head(const connection& c, std::chrono::milliseconds retry) {
     std::string head =
         "HTTP/1.1 200 OK\r\n"
@@ -83,7 +90,7 @@ std::string stream_head(const connection& c, std::chrono::milliseconds retry) {
     return head;
 }
 
-asio::awaitable<void> writer(std::shared_ptr<connection_impl> c, std::string head) {
+asio::awaitable<void> writer(std::shared_ptr<hub_impl> hub, std::shared_ptr<connection_impl> c, std::string head) {
     std::error_code ec;
     {
         const asio::const_buffer b = asio::buffer(head);
@@ -93,19 +100,30 @@ asio::awaitable<void> writer(std::shared_ptr<connection_impl> c, std::string hea
         c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
         head = std::string();
     }
-    std::array<frame, max_gather> batch;
+    std::array<queued_frame, max_gather> batch;
     std::array<asio::const_buffer, max_gather> bufs;
     while (!ec) {
         batch[0] = co_await c->queue.async_receive(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;  // closed: lifetime over, shutdown, or the reader saw EOF
         const std::size_t n = 1 + c->queue.try_receive_some(batch.begin() + 1, max_gather - 1);
-        for (std::size_t i = 0; i < n; ++i) bufs[i] = asio::buffer(*batch[i]);
+        for (std::size_t i = 0; i < n; ++i) bufs[i] = asio::buffer(*batch[i].bytes);
         c->write_started_ns.store(now_ns(), std::memory_order_relaxed);
         co_await c->stream->write(std::span(bufs.data(), n), ec);
+        const std::int64_t done = now_ns();
         c->write_started_ns.store(0, std::memory_order_relaxed);
-        c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
-        for (std::size_t i = 0; i < n; ++i) batch[i].reset();
-        if (!ec) c->count_sent(n);
+        c->last_write_ns.store(done, std::memory_order_relaxed);
+        std::uint64_t events = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!ec && batch[i].published_ns != 0) {
+                ++events;
+                hub->observe_latency(done - batch[i].published_ns);
+            }
+            batch[i].bytes.reset();
+        }
+        if (!ec) {
+            c->count_sent(n);
+            hub->delivered.fetch_add(events, std::memory_order_relaxed);
+        }
     }
     c->queue.close();
     c->stream->shutdown_send();  // a clean end of stream for the client
@@ -156,7 +174,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
         req = std::move(parser.get());
     }
     if (hub->stopped.load(std::memory_order_acquire)) {
-        co_await send_error(*stream, 503, "shutting down");
+        co_await send_error(*stream, 503, "shutting down", retry_after(cfg));
         co_return;
     }
     if (req.method != "GET") {
@@ -210,13 +228,14 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
     const std::error_code reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
     if (reg) {
         co_await send_error(*conn->stream, 503,
-                            reg == error::too_many_connections ? "too many connections" : "shutting down");
+                            reg == error::too_many_connections ? "too many connections" : "shutting down",
+                            retry_after(cfg));
         co_return;
     }
     // Registered before the head is written: nothing published from here on is missed.
     std::exception_ptr failure;
     try {
-        co_await (writer(conn, stream_head(*conn, cfg.retry)) && reader(conn));
+        co_await (writer(hub, conn, stream_head(*conn, cfg.retry)) && reader(conn));
     } catch (...) {
         failure = std::current_exception();
     }

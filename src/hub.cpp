@@ -64,6 +64,7 @@ hub_impl::hub_impl(asio::any_io_executor ex, hub_config c)
       strand(asio::make_strand(ex)),
       wake(strand),
       idle(strand),
+      finished(strand),
       sweep_interval(pick_sweep_interval(cfg)) {
     // Ids sort by (hub start time, sequence): unique across restarts of a node
     // that takes more than a millisecond to restart.
@@ -89,7 +90,7 @@ std::error_code hub_impl::submit(event ev, publish_completion done) {
     if (auto ec = wire::validate_id(ev.id)) return ec;
     if (auto ec = wire::validate_type(ev.type)) return ec;
 
-    intake_item item{std::move(ev), clock::time_point::max(), std::move(done)};
+    intake_item item{std::move(ev), now_ns(), clock::time_point::max(), std::move(done)};
     if (item.ev.ttl.count() > 0) item.expires = clock::now() + item.ev.ttl;
     bool was_empty;
     {
@@ -158,19 +159,32 @@ void hub_impl::drain_intake() {
     intake_spare.clear();
 }
 
-void hub_impl::missed(connection_impl& c, std::size_t n) {
+void hub_impl::observe_latency(std::int64_t ns) noexcept {
+    const auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(0, ns / 1000));
+    std::size_t i = 0;
+    while (i < hub_stats::latency_bounds_us.size() && us > hub_stats::latency_bounds_us[i]) ++i;
+    latency[i].fetch_add(1, std::memory_order_relaxed);
+    latency_sum_us.fetch_add(us, std::memory_order_relaxed);
+}
+
+void hub_impl::missed(connection_impl& c, drop_reason why, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) c.count_dropped();
     dropped.fetch_add(n, std::memory_order_relaxed);
+    switch (why) {
+    case drop_reason::queue_full: dropped_queue_full.fetch_add(n, std::memory_order_relaxed); break;
+    case drop_reason::lane_cap: dropped_lane_cap.fetch_add(n, std::memory_order_relaxed); break;
+    case drop_reason::paused: dropped_paused.fetch_add(n, std::memory_order_relaxed); break;
+    }
     if (!c.needs_resync) {
         c.needs_resync = true;
         c.behind_since = clock::now();
     }
 }
 
-void hub_impl::push_frame(connection_impl& c, frame f) {
+void hub_impl::push_frame(connection_impl& c, queued_frame f) {
     // One slot past send_queue is reserved for heartbeats, so they never take
     // a data event's place.
-    if (c.queue.size() >= cfg.send_queue || !c.queue.try_send(std::move(f))) missed(c);
+    if (c.queue.size() >= cfg.send_queue || !c.queue.try_send(std::move(f))) missed(c, drop_reason::queue_full);
 }
 
 void hub_impl::mark_dirty(connection_impl& c) {
@@ -235,6 +249,7 @@ void hub_impl::route(intake_item& item, frame* routed) {
         if (item.done) item.done(ec, {});
         return;
     }
+    const queued_frame q{f, item.published_ns};
     std::shared_ptr<const std::string> key;
     if (ev.lane == priority::coalesced)
         key = std::make_shared<const std::string>(ev.coalesce_key.empty() ? ev.type : ev.coalesce_key);
@@ -251,20 +266,20 @@ void hub_impl::route(intake_item& item, frame* routed) {
         case priority::instant:
             // Pending batched/coalesced frames go first: `complete` never overtakes `progress`.
             if (!c.paused && !c.lanes.empty()) flush_connection(c, now);
-            push_frame(c, f);
+            push_frame(c, q);
             break;
         case priority::batched:
             if (c.paused) {
                 c.resync_on_resume = true;
-                missed(c);
-            } else if (!c.lanes.add_batched(f, item.expires, cfg.max_batched)) {
-                missed(c);
+                missed(c, drop_reason::paused);
+            } else if (!c.lanes.add_batched(q, item.expires, cfg.max_batched)) {
+                missed(c, drop_reason::lane_cap);
             } else {
                 mark_dirty(c);
             }
             break;
         case priority::coalesced:
-            if (!c.lanes.add_coalesced(key, f, item.expires, cfg.max_coalesce_keys)) missed(c);
+            if (!c.lanes.add_coalesced(key, q, item.expires, cfg.max_coalesce_keys)) missed(c, drop_reason::lane_cap);
             else if (!c.paused) mark_dirty(c);
             break;
         }
@@ -306,7 +321,7 @@ void hub_impl::sweep() {
             continue;
         }
         if (c.needs_resync) {
-            if (c.queue.size() < cfg.send_queue && c.queue.try_send(slow_consumer_resync())) {
+            if (c.queue.size() < cfg.send_queue && c.queue.try_send(queued_frame{slow_consumer_resync(), 0})) {
                 c.needs_resync = false;
             } else if (now - c.behind_since > cfg.slow_consumer_timeout) {
                 slow_disconnects.fetch_add(1, std::memory_order_relaxed);
@@ -316,7 +331,7 @@ void hub_impl::sweep() {
         }
         if (heartbeat_n > 0 && started == 0 &&
             now_n - c.last_write_ns.load(std::memory_order_relaxed) >= heartbeat_n && c.queue.size() == 0) {
-            c.queue.try_send(wire::heartbeat_frame());  // uses the reserved slot; never counted as a drop
+            c.queue.try_send(queued_frame{wire::heartbeat_frame(), 0});  // uses the reserved slot; never counted as a drop
         }
     }
 }
@@ -330,14 +345,14 @@ void hub_impl::set_paused(const std::shared_ptr<connection_impl>& cp, bool pause
         // What is already batched is discarded; the client learns it on resume.
         if (const std::size_t n = c.lanes.discard_batched()) {
             c.resync_on_resume = true;
-            missed(c, n);
+            missed(c, drop_reason::paused, n);
         }
         if (cfg.on_pause) cfg.on_pause(c);
     } else {
         paused_count.fetch_sub(1, std::memory_order_relaxed);
         if (c.resync_on_resume) {
             c.resync_on_resume = false;
-            push_frame(c, paused_resync());
+            push_frame(c, queued_frame{paused_resync(), 0});
             c.needs_resync = false;  // the resync just queued covers what it missed
         }
         flush_connection(c, clock::now());  // the latest coalesced state, at once
@@ -419,8 +434,29 @@ void hub_impl::check_idle() {
 }
 
 asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
+    if (shutdown_started) {  // twice is harmless: the second call waits for the first
+        while (!run_done) {
+            finished.expires_at(clock::time_point::max());
+            std::error_code ec;
+            co_await finished.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        co_return;
+    }
+    shutdown_started = true;
     stopped.store(true, std::memory_order_release);
     drain_intake();  // what was published before the shutdown still goes out
+    const auto now = clock::now();
+    frame bye;
+    if (!cfg.shutdown_event.empty()) {
+        std::string out;
+        wire::encode("", cfg.shutdown_event, "{\"reason\":\"shutdown\"}", std::nullopt, out);
+        bye = std::make_shared<const std::string>(std::move(out));
+    }
+    for (auto& c : slots) {
+        if (!c || c->closing) continue;
+        if (!c->paused) flush_connection(*c, now);  // pending lanes go out too
+        if (bye) c->queue.try_send(queued_frame{bye, 0});  // the reserved slot if the queue is full
+    }
     close_all_queues();
     for (auto& p : pollers) stop_poller(p, poller_stop_reason::shutdown);
     const auto deadline = clock::now() + grace;
@@ -436,6 +472,7 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
     }
     run_done = true;
     wake.cancel();
+    finished.cancel();
     // Publishes that raced with the stop flag get a clear answer.
     drain_intake();
 }
@@ -531,19 +568,41 @@ asio::awaitable<void> hub::async_shutdown(std::chrono::milliseconds grace) {
     co_await asio::co_spawn(impl_->strand, impl_->shutdown(grace), asio::use_awaitable);
 }
 
-hub_stats hub::stats() const {
+hub_stats hub::stats(bool with_connections, std::size_t max_topics) const {
+    const auto& im = *impl_;
     hub_stats s;
-    s.active_connections = impl_->active.load();
-    s.connections_total = impl_->connections_total.load();
-    s.events_published = impl_->published.load();
-    s.events_rejected = impl_->rejected.load();
-    s.events_expired = impl_->expired.load();
-    s.events_dropped = impl_->dropped.load();
-    s.slow_consumer_disconnects = impl_->slow_disconnects.load();
-    s.paused_connections = impl_->paused_count.load();
-    std::lock_guard lock(impl_->registry_mutex);
-    for (const auto& c : impl_->slots)
-        if (c) s.connections.push_back({c->id(), c->sent(), c->dropped()});
+    s.active_connections = im.active.load();
+    s.connections_total = im.connections_total.load();
+    s.events_published = im.published.load();
+    s.events_rejected = im.rejected.load();
+    s.events_expired = im.expired.load();
+    s.events_dropped = im.dropped.load();
+    s.slow_consumer_disconnects = im.slow_disconnects.load();
+    s.paused_connections = im.paused_count.load();
+    s.dropped_queue_full = im.dropped_queue_full.load();
+    s.dropped_lane_cap = im.dropped_lane_cap.load();
+    s.dropped_paused = im.dropped_paused.load();
+    s.events_delivered = im.delivered.load();
+    s.events_replayed = im.replayed.load();
+    for (std::size_t i = 0; i < s.latency_counts.size(); ++i) s.latency_counts[i] = im.latency[i].load();
+    s.latency_sum_us = im.latency_sum_us.load();
+    std::unordered_map<std::string_view, std::size_t> per_topic;
+    std::lock_guard lock(im.registry_mutex);
+    for (const auto& c : im.slots) {
+        if (!c) continue;
+        const std::size_t queued = c->queue.size();
+        s.queued_frames += queued;
+        s.max_queue_fill = std::max(s.max_queue_fill, static_cast<double>(queued) / static_cast<double>(im.cfg.send_queue));
+        if (max_topics)
+            for (const auto& t : c->topics()) ++per_topic[t];
+        if (with_connections) s.connections.push_back({c->id(), c->sent(), c->dropped()});
+    }
+    if (max_topics) {
+        s.topic_connections.assign(per_topic.begin(), per_topic.end());
+        std::sort(s.topic_connections.begin(), s.topic_connections.end(),
+                  [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+        if (s.topic_connections.size() > max_topics) s.topic_connections.resize(max_topics);
+    }
     return s;
 }
 

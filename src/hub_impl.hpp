@@ -16,6 +16,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -28,6 +29,8 @@
 namespace ssehub::detail {
 
 using clock = std::chrono::steady_clock;
+
+inline constexpr std::size_t latency_buckets = hub_stats::latency_bounds_us.size() + 1;  // + the +Inf bucket
 
 inline std::int64_t now_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch()).count();
@@ -43,7 +46,7 @@ public:
     void count_sent(std::uint64_t n) noexcept { sent_.fetch_add(n, std::memory_order_relaxed); }
     void count_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
 
-    coro::channel<frame> queue;          // the single hand-off hub → writer
+    coro::channel<queued_frame> queue;   // the single hand-off hub → writer
     std::unique_ptr<any_stream> stream;  // touched only on `strand`
     asio::any_io_executor strand;        // the connection's strand: its coroutines run there
     std::atomic<std::int64_t> last_write_ns{0};     // idle detection for heartbeats
@@ -89,8 +92,11 @@ struct poll_step {
     std::chrono::milliseconds delay{0};
 };
 
+enum class drop_reason { queue_full, lane_cap, paused };
+
 struct intake_item {
     event ev;
+    std::int64_t published_ns = 0;
     clock::time_point expires = clock::time_point::max();
     publish_completion done;  // may be empty
 };
@@ -117,8 +123,8 @@ public:
     void pollers_on_disconnect();
     asio::awaitable<poll_step> poll_outcome(std::shared_ptr<poller_state> p, std::uint64_t generation, poll_result r);
     void check_idle();
-    void push_frame(connection_impl& c, frame f);
-    void missed(connection_impl& c, std::size_t n = 1);
+    void push_frame(connection_impl& c, queued_frame f);
+    void missed(connection_impl& c, drop_reason why, std::size_t n = 1);
     void mark_dirty(connection_impl& c);
     void flush_connection(connection_impl& c, clock::time_point now);
     void flush_due(clock::time_point now);
@@ -133,6 +139,8 @@ public:
     asio::strand<asio::any_io_executor> strand;
     asio::steady_timer wake;       // run loop sleeps on it; cancel() wakes it
     asio::steady_timer idle;       // shutdown waits on it for the last connection
+    asio::steady_timer finished;   // a second shutdown waits on it for the first
+    bool shutdown_started = false;
     std::atomic<bool> stopped{false};
     std::chrono::milliseconds sweep_interval;
 
@@ -152,7 +160,7 @@ public:
     std::atomic<std::size_t> poll_loops{0};  // running poll loop coroutines
     std::vector<conn_slot> dirty;  // connections with pending lanes
     clock::time_point next_flush_at = clock::time_point::max();
-    std::vector<frame> flush_scratch;
+    std::vector<queued_frame> flush_scratch;
     std::uint64_t stamp = 0;
     std::uint64_t sequence = 0;
     std::mt19937_64 rng{std::random_device{}()};  // lifetime jitter
@@ -165,6 +173,15 @@ public:
     std::atomic<std::uint64_t> rejected{0};
     std::atomic<std::uint64_t> expired{0};
     std::atomic<std::uint64_t> dropped{0};
+    std::atomic<std::uint64_t> dropped_queue_full{0};
+    std::atomic<std::uint64_t> dropped_lane_cap{0};
+    std::atomic<std::uint64_t> dropped_paused{0};
+    std::atomic<std::uint64_t> delivered{0};
+    std::atomic<std::uint64_t> replayed{0};
+    // Publish-to-write latency, bucket upper bounds in hub_stats::latency_bounds_us.
+    std::array<std::atomic<std::uint64_t>, latency_buckets> latency{};
+    std::atomic<std::uint64_t> latency_sum_us{0};
+    void observe_latency(std::int64_t ns) noexcept;
     std::atomic<std::uint64_t> slow_disconnects{0};
     std::atomic<std::size_t> paused_count{0};
 };

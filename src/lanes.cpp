@@ -20,19 +20,19 @@ std::chrono::milliseconds fastest_flush_interval(const hub_config& cfg) noexcept
     return flush_interval_for(0, 1, cfg);
 }
 
-bool lane_buffer::add_batched(frame f, lane_clock::time_point expires, std::size_t cap) {
+bool lane_buffer::add_batched(queued_frame f, lane_clock::time_point expires, std::size_t cap) {
     if (batched_.size() >= cap) return false;
     batched_.push_back({std::move(f), expires});
     return true;
 }
 
-bool lane_buffer::add_coalesced(const std::shared_ptr<const std::string>& key, frame f,
+bool lane_buffer::add_coalesced(const std::shared_ptr<const std::string>& key, queued_frame f,
                                 lane_clock::time_point expires, std::size_t max_keys) {
     // Connections hold few keys (a progress bar, a signal per topic): a linear
     // scan beats hashing here and allocates nothing on the replace path.
     for (auto& e : coalesced_) {
         if (e.key == key || *e.key == *key) {
-            e.bytes = std::move(f);
+            e.q = std::move(f);
             e.expires = expires;
             return true;
         }
@@ -42,15 +42,15 @@ bool lane_buffer::add_coalesced(const std::shared_ptr<const std::string>& key, f
     return true;
 }
 
-std::size_t lane_buffer::take(lane_clock::time_point now, std::vector<frame>& out) {
+std::size_t lane_buffer::take(lane_clock::time_point now, std::vector<queued_frame>& out) {
     std::size_t expired = 0;
     for (auto& e : batched_) {
         if (now >= e.expires) ++expired;
-        else out.push_back(std::move(e.bytes));
+        else out.push_back(std::move(e.q));
     }
     for (auto& e : coalesced_) {
         if (now >= e.expires) ++expired;
-        else out.push_back(std::move(e.bytes));
+        else out.push_back(std::move(e.q));
     }
     // Keep nothing allocated for an idle connection.
     std::vector<entry>().swap(batched_);

@@ -98,7 +98,7 @@ void hub_impl::pollers_on_connect(connection_impl& c) {
     for (auto& p : pollers) {
         if (!subscribed_to(c, p->topic)) continue;
         if (!p->running) start_poller(p);
-        else if (p->latest) push_frame(c, p->latest);  // no waiting for the next poll
+        else if (p->latest) push_frame(c, queued_frame{p->latest, 0});  // no waiting for the next poll
     }
 }
 

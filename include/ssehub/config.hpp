@@ -59,6 +59,11 @@ struct hub_config {
     ms write_timeout{15000};          // a write that does not complete in this time drops the client
     std::size_t max_connections = 10000;  // over this, new streams get 503
 
+    // Shutdown: every client gets this event (data {"reason":"shutdown"})
+    // before its stream ends; empty = none. New streams get 503 with
+    // Retry-After = retry (rounded up to seconds) while the hub drains.
+    std::string shutdown_event = "server-shutdown";
+
     // Request head (async_serve reading the request itself)
     std::size_t max_request_head = 8192;  // bytes; over → 431
     ms request_head_timeout{10000};       // whole head must arrive in time; else 408

@@ -21,6 +21,7 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -51,7 +52,27 @@ struct hub_stats {
     std::uint64_t events_dropped = 0;     // per-connection drops (queue full, batch cap), summed
     std::uint64_t slow_consumer_disconnects = 0;
     std::size_t paused_connections = 0;
-    std::vector<connection_stats> connections;
+    // Drops by reason (they sum to events_dropped).
+    std::uint64_t dropped_queue_full = 0;  // the connection's queue was full
+    std::uint64_t dropped_lane_cap = 0;    // max_batched / max_coalesce_keys exceeded
+    std::uint64_t dropped_paused = 0;      // batched events discarded while paused
+    std::uint64_t events_delivered = 0;    // published events written to clients (per receiver)
+    std::uint64_t events_replayed = 0;     // events sent from the replayer at reconnect
+    // Queue saturation, now: frames queued over all connections, and the fullest queue's fill (0..1).
+    std::size_t queued_frames = 0;
+    double max_queue_fill = 0;
+    // Publish-to-write latency histogram (cumulative counts as Prometheus wants
+    // them are the running sum of these): latency_counts[i] counts writes with
+    // latency <= latency_bounds_us[i] (and > the previous bound); the last
+    // element counts the rest.
+    static constexpr std::array<std::uint64_t, 14> latency_bounds_us{
+        100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
+    std::array<std::uint64_t, latency_bounds_us.size() + 1> latency_counts{};
+    std::uint64_t latency_sum_us = 0;
+    // Connections per subscribed pattern, the most subscribed first, at most
+    // `max_topics` entries (the argument of stats()).
+    std::vector<std::pair<std::string, std::size_t>> topic_connections;
+    std::vector<connection_stats> connections;  // empty unless asked for
 };
 
 namespace detail {
@@ -114,7 +135,9 @@ public:
     // `grace` are closed).
     asio::awaitable<void> async_shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
-    hub_stats stats() const;
+    // A snapshot. Per-connection entries only with `with_connections`
+    // (10k connections make a big list); topic counts capped at `max_topics`.
+    hub_stats stats(bool with_connections = true, std::size_t max_topics = 0) const;
 
     // Pauses or resumes a connection (a hidden browser tab). While paused,
     // instant events still flow; batched events are discarded and coalesced

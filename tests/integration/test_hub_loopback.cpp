@@ -336,6 +336,57 @@ TEST_CASE("shutdown ends every stream after queued events", "[loopback]") {
     s.hub().publish(ev({"a"}, "last words"));
     s.stop();
     REQUIRE(c.wait_closed());
-    REQUIRE(c.events.size() == 2);
+    REQUIRE(c.events.size() == 3);
     CHECK(c.events[1].data == "last words");
+    CHECK(c.events[2].type == "server-shutdown");
+    CHECK(c.events[2].data == R"({"reason":"shutdown"})");
+}
+
+TEST_CASE("drain: new streams get 503 with Retry-After; shutdown twice is harmless; publish fails fast", "[loopback]") {
+    server s;
+    client c;
+    c.get(s.port(), "/events?topics=a");
+    REQUIRE(c.wait_events(1));
+    REQUIRE(wait_active(s, 1));
+    // A slow shutdown: the client keeps its stream until the grace period ends,
+    // so the hub is draining while a newcomer arrives.
+    auto first = asio::co_spawn(s.context(), s.hub().async_shutdown(10s), asio::use_future);
+    REQUIRE(c.wait_events(2));  // server-shutdown arrived: the hub is draining
+    CHECK(c.events[1].type == "server-shutdown");
+    CHECK(s.hub().publish(ev({"a"}, "late")) == ssehub::error::hub_stopped);
+    client late;
+    late.get(s.port(), "/events?topics=a");
+    REQUIRE(late.wait_closed());
+    CHECK(late.status() == 503);
+    CHECK(late.head().find("Retry-After: 3\r\n") != std::string::npos);
+    auto second = asio::co_spawn(s.context(), s.hub().async_shutdown(10s), asio::use_future);
+    REQUIRE(c.wait_closed());
+    REQUIRE(first.wait_for(10s) == std::future_status::ready);
+    REQUIRE(second.wait_for(10s) == std::future_status::ready);
+    first.get();
+    second.get();
+    CHECK(c.events.size() == 2);  // one server-shutdown, not two
+}
+
+TEST_CASE("stats: delivered events, latency histogram, topic counts", "[loopback]") {
+    server s;
+    client a, b;
+    a.get(s.port(), "/events?topics=x,y");
+    b.get(s.port(), "/events?topics=x");
+    REQUIRE(a.wait_events(1));
+    REQUIRE(b.wait_events(1));
+    REQUIRE(wait_active(s, 2));
+    for (int i = 0; i < 10; ++i) s.hub().publish(ev({"x"}, "e"));
+    REQUIRE(a.wait_events(11));
+    REQUIRE(b.wait_events(11));
+    REQUIRE(test::poll_until([&] { return s.hub().stats().events_delivered == 20; }));
+    const auto st = s.hub().stats(false, 10);
+    CHECK(st.connections.empty());
+    std::uint64_t observed = 0;
+    for (auto n : st.latency_counts) observed += n;
+    CHECK(observed == 20);
+    REQUIRE(st.topic_connections.size() == 2);
+    CHECK(st.topic_connections[0] == std::pair<std::string, std::size_t>{"x", 2});
+    CHECK(st.topic_connections[1] == std::pair<std::string, std::size_t>{"y", 1});
+    CHECK(s.hub().stats(false, 1).topic_connections.size() == 1);
 }

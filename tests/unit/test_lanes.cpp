@@ -11,13 +11,13 @@ using ssehub::detail::lane_clock;
 
 namespace {
 
-ssehub::frame fr(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+ssehub::detail::queued_frame fr(std::string s) { return {std::make_shared<const std::string>(std::move(s)), 0}; }
 std::shared_ptr<const std::string> key(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
 const auto never = lane_clock::time_point::max();
 
-std::vector<std::string> strings(const std::vector<ssehub::frame>& v) {
+std::vector<std::string> strings(const std::vector<ssehub::detail::queued_frame>& v) {
     std::vector<std::string> out;
-    for (auto& f : v) out.push_back(*f);
+    for (auto& f : v) out.push_back(*f.bytes);
     return out;
 }
 
@@ -55,7 +55,7 @@ TEST_CASE("coalesced: last writer wins, a key keeps its first position", "[lanes
     for (int i = 2; i <= 10000; ++i) REQUIRE(b.add_coalesced(k1, fr("p" + std::to_string(i)), never, 8));
     REQUIRE(b.add_coalesced(key("signal:orders"), fr("s2"), never, 8));  // equal text, other pointer
     CHECK(b.coalesced_size() == 2);
-    std::vector<ssehub::frame> out;
+    std::vector<ssehub::detail::queued_frame> out;
     CHECK(b.take(lane_clock::now(), out) == 0);
     CHECK(strings(out) == std::vector<std::string>{"p10000", "s2"});
     CHECK(b.empty());
@@ -69,7 +69,7 @@ TEST_CASE("batched: publish order, batched before coalesced, caps", "[lanes]") {
     CHECK_FALSE(b.add_batched(fr("b3"), never, 2));               // over the batch cap
     CHECK_FALSE(b.add_coalesced(key("other"), fr("x"), never, 1));  // over the key cap
     CHECK(b.add_coalesced(key("k"), fr("c2"), never, 1));          // replacing is always fine
-    std::vector<ssehub::frame> out;
+    std::vector<ssehub::detail::queued_frame> out;
     b.take(lane_clock::now(), out);
     CHECK(strings(out) == std::vector<std::string>{"b1", "b2", "c2"});
 }
@@ -80,7 +80,7 @@ TEST_CASE("TTL at flush: expired frames are dropped and counted", "[lanes]") {
     b.add_batched(fr("old"), t0 + 10ms, 8);
     b.add_batched(fr("fresh"), t0 + 1h, 8);
     b.add_coalesced(key("k"), fr("stale"), t0 + 5ms, 8);
-    std::vector<ssehub::frame> out;
+    std::vector<ssehub::detail::queued_frame> out;
     CHECK(b.take(t0 + 20ms, out) == 2);
     CHECK(strings(out) == std::vector<std::string>{"fresh"});
 }
@@ -91,7 +91,7 @@ TEST_CASE("discarding batched frames keeps the coalesced state", "[lanes]") {
     b.add_coalesced(key("k"), fr("latest"), never, 8);
     CHECK(b.discard_batched() == 1);
     CHECK_FALSE(b.has_batched());
-    std::vector<ssehub::frame> out;
+    std::vector<ssehub::detail::queued_frame> out;
     b.take(lane_clock::now(), out);
     CHECK(strings(out) == std::vector<std::string>{"latest"});
 }
