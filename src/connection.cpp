@@ -67,7 +67,7 @@ std::vector<http::header> retry_after(const hub_config& cfg) {
     return h;
 }
 
-std::string stream_head(const connection& c, std::chrono::milliseconds retry) {
+std::string stream_head(const connection_impl& c, std::chrono::milliseconds retry) {
     std::string head =
         "HTTP/1.1 200 OK\r\n"
         "Content-Type: text/event-stream\r\n"
@@ -86,7 +86,7 @@ std::string stream_head(const connection& c, std::chrono::milliseconds retry) {
         json::append_string(data, t);
     }
     data += "]}";
-    wire::encode("", "connected", data, std::nullopt, head);
+    wire::encode(c.resume_id, "connected", data, std::nullopt, head);
     return head;
 }
 
@@ -187,6 +187,23 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
 
     auto conn = std::make_shared<connection_impl>(random_connection_id(), std::move(stream),
                                                   co_await asio::this_coro::executor, cfg.send_queue + 1);
+    auth_outcome auth;
+    if (cfg.authenticate) {
+        try {
+            auth = co_await cfg.authenticate(req);
+        } catch (...) {
+            report_exception("authenticate", std::current_exception());
+            auth.status = 401;
+            auth.log_reason = "authenticator threw";
+        }
+        if (auth.status != 0) {
+            if (cfg.on_auth_failure) cfg.on_auth_failure(req, auth.log_reason);
+            co_await send_error(*conn->stream, auth.status, auth.status == 403 ? "forbidden" : "unauthorized");
+            co_return;
+        }
+        for (auto& [k, v] : auth.metadata) conn->set_metadata(k, std::move(v));
+        if (auth.topics) conn->set_topics(std::move(*auth.topics));
+    }
     if (cfg.on_connect) {
         std::optional<rejection> rejected;
         try {
@@ -199,7 +216,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
             co_await send_error(*conn->stream, rejected->status, rejected->body);
             co_return;
         }
-    } else {
+    } else if (!auth.topics) {
         conn->set_topics(topics_from_request(req, cfg));
     }
     if (conn->topics().empty()) {
@@ -216,6 +233,22 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
             co_return;
         }
     }
+    if (auth.allowed_topics) {
+        for (const auto& t : conn->topics()) {
+            const auto& allowed = *auth.allowed_topics;
+            if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& a) { return pattern_covers(a, t); })) {
+                if (cfg.on_auth_failure) cfg.on_auth_failure(req, "topic not allowed: " + t);
+                co_await send_error(*conn->stream, 403, "forbidden");
+                co_return;
+            }
+        }
+    }
+    // Last-Event-ID: the header beats the query parameter (for clients that cannot send headers).
+    if (const std::string* h = req.find("Last-Event-ID")) conn->last_event_id = *h;
+    else if (auto q = req.query_param("lastEventId")) conn->last_event_id = std::move(*q);
+    if (conn->last_event_id &&
+        (conn->last_event_id->size() > cfg.max_last_event_id || wire::validate_id(*conn->last_event_id)))
+        conn->last_event_id = std::string();  // unknown: replay answers with `resync`
     // Deduplicate (keeping the client's order) so the index holds each pattern once per connection.
     {
         auto& list = conn->topic_list();

@@ -22,6 +22,12 @@ public:
         case error::method_not_allowed: return "method not allowed";
         case error::unauthorized: return "unauthorized";
         case error::forbidden: return "forbidden";
+        case error::invalid_token: return "invalid token";
+        case error::token_expired: return "token expired";
+        case error::token_not_yet_valid: return "token not yet valid";
+        case error::auth_unavailable: return "token verification unavailable: ssehub was built without OpenSSL";
+        case error::ticket_invalid: return "ticket unknown, already used or expired";
+        case error::ticket_store_full: return "ticket store is full";
         }
         return "unknown ssehub error";
     }

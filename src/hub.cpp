@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <exception>
 #include <random>
+#include <unordered_set>
 
 namespace ssehub {
 namespace detail {
@@ -65,7 +66,8 @@ hub_impl::hub_impl(asio::any_io_executor ex, hub_config c)
       wake(strand),
       idle(strand),
       finished(strand),
-      sweep_interval(pick_sweep_interval(cfg)) {
+      sweep_interval(pick_sweep_interval(cfg)),
+      memory(cfg.replayer.target<memory_replayer>()) {
     // Ids sort by (hub start time, sequence): unique across restarts of a node
     // that takes more than a millisecond to restart.
     const auto start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -262,6 +264,10 @@ void hub_impl::route(intake_item& item, frame* routed) {
         if (c.closing) return;
         if (!ev.group.empty() && !group_index::matches(c.metadata(), ev.group)) return;
         ++matched;
+        if (c.replaying) {  // after the replay, in order, without duplicates
+            c.held.emplace_back(id, q);
+            return;
+        }
         switch (ev.lane) {
         case priority::instant:
             // Pending batched/coalesced frames go first: `complete` never overtakes `progress`.
@@ -290,6 +296,16 @@ void hub_impl::route(intake_item& item, frame* routed) {
         groups.for_each_candidate(ev.group, deliver);
     }
     published.fetch_add(1, std::memory_order_relaxed);
+    if (cfg.replayer) {
+        stored_event se{id, f, ev.topics, ev.group, now, item.expires};
+        if (memory) {
+            memory->store(std::move(se));
+        } else {
+            asio::co_spawn(strand, cfg.replayer.async_store(std::move(se)),
+                           [](std::exception_ptr e) { report_exception("replayer store", e); });
+        }
+        last_routed_id = id;
+    }
     if (routed) *routed = std::move(f);
     if (item.done) item.done({}, publish_result{std::move(id), matched});
 }
@@ -389,6 +405,19 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
     groups.add(s, c->metadata());
     active.fetch_add(1, std::memory_order_relaxed);
     connections_total.fetch_add(1, std::memory_order_relaxed);
+    if (cfg.replayer && c->last_event_id) {
+        if (memory) {
+            // Registration and the replay snapshot at one point on the strand:
+            // nothing is lost or sent twice.
+            auto r = memory->replay(*c->last_event_id, c->topics(), c->metadata(), cfg.max_replay);
+            deliver_replay(*c, r);
+        } else {
+            c->replaying = true;
+            asio::co_spawn(strand, replay_async(c), [](std::exception_ptr e) { report_exception("replay", e); });
+        }
+    } else if (cfg.replayer) {
+        c->resume_id = last_routed_id;  // a reconnect with it replays what follows
+    }
     pollers_on_connect(*c);
     co_return std::error_code{};
 }
@@ -427,6 +456,58 @@ void hub_impl::close_all_queues() {
 void hub_impl::force_close_all() {
     for (auto& c : slots)
         if (c) drop_connection(c);
+}
+
+namespace {
+
+const frame& unknown_id_resync() {
+    static const frame f = resync_frame("unknown_last_event_id");
+    return f;
+}
+const frame& truncated_resync() {
+    static const frame f = resync_frame("replay_truncated");
+    return f;
+}
+
+// The id a frame carries (wire::encode writes `id:` first).
+std::string_view frame_id(const frame& f) {
+    std::string_view b(*f);
+    if (b.substr(0, 4) != "id: ") return {};
+    b.remove_prefix(4);
+    return b.substr(0, b.find('\n'));
+}
+
+}  // namespace
+
+void hub_impl::deliver_replay(connection_impl& c, replay_result& r) {
+    if (!r.known) {
+        push_frame(c, queued_frame{unknown_id_resync(), 0});
+        return;
+    }
+    for (auto& f : r.frames) push_frame(c, queued_frame{std::move(f), 0});
+    replayed.fetch_add(r.frames.size(), std::memory_order_relaxed);
+    if (r.truncated) push_frame(c, queued_frame{truncated_resync(), 0});
+}
+
+asio::awaitable<void> hub_impl::replay_async(std::shared_ptr<connection_impl> c) {
+    replay_result r;
+    try {
+        r = co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), cfg.max_replay);
+    } catch (...) {
+        report_exception("replayer", std::current_exception());
+        r = replay_result{};  // unknown: the client resyncs
+    }
+    // Back on the strand: replayed events, then the live ones that arrived
+    // meanwhile and were not part of the replay.
+    std::unordered_set<std::string> seen;
+    for (const auto& f : r.frames) seen.emplace(frame_id(f));
+    auto held = std::move(c->held);
+    c->held.clear();
+    c->replaying = false;
+    if (c->closing) co_return;
+    deliver_replay(*c, r);
+    for (auto& [id, q] : held)
+        if (!seen.contains(id)) push_frame(*c, std::move(q));
 }
 
 void hub_impl::check_idle() {

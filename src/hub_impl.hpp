@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <unordered_map>
 #include <vector>
@@ -65,6 +66,11 @@ public:
     bool paused = false;         // hidden tab: batched/coalesced held back
     bool resync_on_resume = false;  // batched events were discarded while paused
     bool needs_resync = false;   // missed events: owes the client a `resync`
+    // Replay (set before registration; then hub strand).
+    std::optional<std::string> last_event_id;  // from Last-Event-ID or ?lastEventId=
+    std::string resume_id;       // id for the `connected` event (empty: none)
+    bool replaying = false;      // an awaitable replayer is answering: live events are held
+    std::vector<std::pair<std::string, queued_frame>> held;
 };
 
 // A poller: hub-strand state plus the loop that runs on its own strand.
@@ -116,6 +122,8 @@ public:
     asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
     void drain_intake();
     void route(intake_item& item, frame* routed = nullptr);
+    void deliver_replay(connection_impl& c, replay_result& r);
+    asio::awaitable<void> replay_async(std::shared_ptr<connection_impl> c);
     // Pollers (poller.cpp).
     void start_poller(const std::shared_ptr<poller_state>& p);
     void stop_poller(const std::shared_ptr<poller_state>& p, poller_stop_reason why);
@@ -165,6 +173,8 @@ public:
     std::uint64_t sequence = 0;
     std::mt19937_64 rng{std::random_device{}()};  // lifetime jitter
     std::string id_prefix;  // hub start time, so ids are unique across restarts
+    std::string last_routed_id;
+    memory_replayer* memory = nullptr;  // the built-in replayer, called synchronously
     bool run_done = false;
 
     std::atomic<std::size_t> active{0};

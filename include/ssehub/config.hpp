@@ -2,6 +2,9 @@
 // Thread safety: Distinct objects: safe. Shared objects: unsafe.
 #pragma once
 
+#include "ssehub/auth.hpp"
+#include "ssehub/replayer.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -75,12 +78,25 @@ struct hub_config {
     // (ssehub::url_topic) instead of `?topics=`.
     bool topics_from_url = false;
 
+    // Authentication (jwt_auth, ticket_auth, or your own), run before
+    // on_connect. Empty: no authentication.
+    authenticator authenticate;
+
+    // Last-Event-ID replay. Empty: no replay. memory_replayer is built in; any
+    // type satisfying ssehub::replayer plugs in.
+    any_replayer replayer;
+    std::size_t max_replay = 1000;     // events sent at most per reconnect (then `resync`)
+    std::size_t max_last_event_id = 256;  // longer Last-Event-ID → treated as unknown
+
     // Hooks. on_connect runs on the connection's strand before registration: it
     // may set topics and metadata, or reject. Without it, topics come from
     // `?topics=a,b.*`. on_disconnect runs exactly once per registered
     // connection, on the hub strand: it must not block.
     std::function<std::optional<rejection>(const http::request&, connection&)> on_connect;
     std::function<void(const connection&)> on_disconnect;
+    // An authentication failure, with the reason (never sent to the client;
+    // never contains the token or ticket). On the connection's strand.
+    std::function<void(const http::request&, std::string_view reason)> on_auth_failure;
     // Run on the hub strand when set_paused() changes a connection's state.
     std::function<void(const connection&)> on_pause;
     std::function<void(const connection&)> on_resume;

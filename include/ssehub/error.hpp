@@ -24,6 +24,13 @@ enum class error {
     method_not_allowed,     // not GET on the event stream
     unauthorized,           // rejected by authentication
     forbidden,              // rejected by authorization
+    // auth
+    invalid_token,          // malformed JWT, bad signature, wrong alg/typ/iss/aud, bad claim types
+    token_expired,          // JWT `exp` (plus leeway) has passed
+    token_not_yet_valid,    // JWT `nbf` or `iat` is in the future (beyond leeway)
+    auth_unavailable,       // HS256 verification asked of an ssehub built without OpenSSL
+    ticket_invalid,         // ticket unknown, already used, or expired
+    ticket_store_full,      // ticket store at capacity even after purging expired tickets
 };
 
 const std::error_category& error_category() noexcept;

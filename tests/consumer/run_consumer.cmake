@@ -49,7 +49,8 @@ file(REMOVE_RECURSE "${consumer_build}")
 if(MODE STREQUAL "install")
   set(ssehub_build "${WORK_DIR}/ssehub-build")
   set(prefix "${WORK_DIR}/prefix")
-  file(REMOVE_RECURSE "${prefix}")
+  # From scratch: a cache left by an older configure would hide changed option defaults.
+  file(REMOVE_RECURSE "${ssehub_build}" "${prefix}")
   step("configure ssehub"
     "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${ssehub_build}" ${common_args}
       -DBUILD_SHARED_LIBS=${SHARED}

@@ -67,6 +67,12 @@ void barrier(server& s) {
     s.publish_sync(e);
 }
 
+ssehub::poller_options every(std::chrono::milliseconds interval) {
+    ssehub::poller_options o;
+    o.interval = interval;
+    return o;
+}
+
 std::size_t count_type(const client& c, std::string_view type) {
     std::size_t n = 0;
     for (const auto& e : c.events) n += e.type == type;
@@ -78,7 +84,7 @@ std::size_t count_type(const client& c, std::string_view type) {
 TEST_CASE("poller: no fetch before the first subscriber, then at once", "[poller]") {
     server s;
     auto src = std::make_shared<fake_source>();
-    REQUIRE(!s.hub().attach_poller("devices.d1", fetch_from(src), {.interval = 1h}));
+    REQUIRE(!s.hub().attach_poller("devices.d1", fetch_from(src), every(1h)));
     barrier(s);
     CHECK(src->calls == 0);
     client c;
@@ -92,7 +98,7 @@ TEST_CASE("poller: no fetch before the first subscriber, then at once", "[poller
 TEST_CASE("poller: one loop for many subscribers, unchanged payloads not re-published", "[poller]") {
     server s;
     auto src = std::make_shared<fake_source>();
-    REQUIRE(!s.hub().attach_poller("prices", fetch_from(src), {.interval = 10ms}));
+    REQUIRE(!s.hub().attach_poller("prices", fetch_from(src), every(10ms)));
     std::vector<std::unique_ptr<client>> clients;
     for (int i = 0; i < 5; ++i) {
         clients.push_back(std::make_unique<client>());
@@ -201,7 +207,7 @@ TEST_CASE("poller: errors publish an error event and back off", "[poller]") {
 TEST_CASE("poller: a late subscriber gets the latest value at once", "[poller]") {
     server s;
     auto src = std::make_shared<fake_source>();
-    REQUIRE(!s.hub().attach_poller("state", fetch_from(src), {.interval = 1h}));
+    REQUIRE(!s.hub().attach_poller("state", fetch_from(src), every(1h)));
     client first;
     first.get(s.port(), "/events?topics=state");
     REQUIRE(first.wait_events(2));

@@ -1,0 +1,53 @@
+// Authentication of event streams, run by the hub before on_connect.
+// Failures never register a connection and never call on_disconnect; the
+// client gets a generic 401/403 body, the reason goes to the log only.
+// Thread safety: authenticators are called concurrently from connection
+// strands; the ones made here are safe for that.
+#pragma once
+
+#include "ssehub/event.hpp"
+#include "ssehub/http.hpp"
+#include "ssehub/jwt.hpp"
+#include "ssehub/ticket_store.hpp"
+
+#include <asio/awaitable.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace ssehub {
+
+struct auth_outcome {
+    int status = 0;              // 0: accepted; otherwise 401 or 403
+    std::string log_reason;      // for the log, never sent to the client
+    ssehub::metadata metadata;   // becomes the connection's metadata
+    std::optional<std::vector<std::string>> allowed_topics;  // requested patterns must be covered by these
+    std::optional<std::vector<std::string>> topics;          // topics decided by the credential (tickets)
+};
+
+using authenticator = std::function<asio::awaitable<auth_outcome>(const http::request&)>;
+
+// Bearer token from `Authorization: Bearer <t>` (scheme case-insensitive),
+// else `?token=`, checked by the built-in HS256 verifier (needs OpenSSL).
+authenticator jwt_auth(jwt_options options);
+
+// Same token lookup, checked by your validator (e.g. RS256 with your library).
+using token_validator = std::function<std::error_code(std::string_view token, auth_result& out)>;
+authenticator jwt_auth(token_validator validator);
+
+// `?ticket=` taken once from the store; the ticket's value is decoded by
+// `decode` (default: ticket_value's JSON, {"topics":[...],"metadata":{...}}).
+using ticket_decoder = std::function<bool(std::string_view value, auth_outcome& out)>;
+authenticator ticket_auth(any_ticket_store store, ticket_decoder decode = {});
+
+// The value the default decoder understands.
+std::string ticket_value(const std::vector<std::string>& topics, const ssehub::metadata& metadata);
+
+// True when `allowed` (a pattern) covers every subject that `requested` (a
+// pattern) can match: `orders.>` covers `orders.*` and `orders.eu`.
+bool pattern_covers(std::string_view allowed, std::string_view requested);
+
+}  // namespace ssehub

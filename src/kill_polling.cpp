@@ -1,0 +1,515 @@
+// Kill-polling payloads and the hub helpers that publish them.
+#include "ssehub/kill_polling.hpp"
+
+#include "ssehub/json.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace ssehub {
+namespace {
+
+// ---- JSON validation (for hint_value::json) ----
+// Recursive descent over RFC 8259; copies the value without insignificant
+// whitespace so the payload stays on one SSE data line.
+class json_checker {
+public:
+    static constexpr int max_depth = 64;
+
+    explicit json_checker(std::string_view in) : in_(in) {}
+
+    bool run(std::string* out) {
+        out_ = out;
+        skip_ws();
+        if (!value(0)) return false;
+        skip_ws();
+        return pos_ == in_.size();
+    }
+
+private:
+    bool at_end() const { return pos_ >= in_.size(); }
+    char peek() const { return in_[pos_]; }
+    void emit(char c) {
+        if (out_) out_->push_back(c);
+    }
+    void emit(std::string_view s) {
+        if (out_) out_->append(s);
+    }
+    void skip_ws() {
+        while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r')) ++pos_;
+    }
+    bool literal(std::string_view word) {
+        if (in_.substr(pos_, word.size()) != word) return false;
+        pos_ += word.size();
+        emit(word);
+        return true;
+    }
+
+    bool value(int depth) {
+        if (at_end()) return false;
+        switch (peek()) {
+        case '{': return object(depth + 1);
+        case '[': return array(depth + 1);
+        case '"': return string();
+        case 't': return literal("true");
+        case 'f': return literal("false");
+        case 'n': return literal("null");
+        default: return number();
+        }
+    }
+
+    bool object(int depth) {
+        if (depth > max_depth) return false;
+        ++pos_;
+        emit('{');
+        skip_ws();
+        if (!at_end() && peek() == '}') {
+            ++pos_;
+            emit('}');
+            return true;
+        }
+        for (;;) {
+            skip_ws();
+            if (at_end() || peek() != '"' || !string()) return false;
+            skip_ws();
+            if (at_end() || peek() != ':') return false;
+            ++pos_;
+            emit(':');
+            skip_ws();
+            if (!value(depth)) return false;
+            skip_ws();
+            if (at_end()) return false;
+            const char c = in_[pos_++];
+            emit(c);
+            if (c == '}') return true;
+            if (c != ',') return false;
+        }
+    }
+
+    bool array(int depth) {
+        if (depth > max_depth) return false;
+        ++pos_;
+        emit('[');
+        skip_ws();
+        if (!at_end() && peek() == ']') {
+            ++pos_;
+            emit(']');
+            return true;
+        }
+        for (;;) {
+            skip_ws();
+            if (!value(depth)) return false;
+            skip_ws();
+            if (at_end()) return false;
+            const char c = in_[pos_++];
+            emit(c);
+            if (c == ']') return true;
+            if (c != ',') return false;
+        }
+    }
+
+    static bool is_hex(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    }
+
+    // Length of the valid UTF-8 sequence at pos_ (lead byte >= 0x80), or 0.
+    std::size_t utf8_sequence() const {
+        const auto b = [&](std::size_t k) { return static_cast<unsigned char>(in_[pos_ + k]); };
+        const unsigned char c = b(0);
+        std::size_t n = 0;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 3;
+            if (c == 0xE0) lo = 0xA0;
+            else if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 4;
+            if (c == 0xF0) lo = 0x90;
+            else if (c == 0xF4) hi = 0x8F;
+        } else {
+            return 0;
+        }
+        if (in_.size() - pos_ < n || b(1) < lo || b(1) > hi) return 0;
+        for (std::size_t k = 2; k < n; ++k)
+            if (b(k) < 0x80 || b(k) > 0xBF) return 0;
+        return n;
+    }
+
+    bool string() {
+        const std::size_t start = pos_++;
+        while (!at_end()) {
+            const auto c = static_cast<unsigned char>(in_[pos_]);
+            if (c == '"') {
+                ++pos_;
+                emit(in_.substr(start, pos_ - start));
+                return true;
+            }
+            if (c < 0x20) return false;
+            if (c == '\\') {
+                if (++pos_ >= in_.size()) return false;
+                const char e = in_[pos_];
+                if (e == 'u') {
+                    if (in_.size() - pos_ < 5) return false;
+                    for (std::size_t k = 1; k <= 4; ++k)
+                        if (!is_hex(in_[pos_ + k])) return false;
+                    pos_ += 5;
+                    continue;
+                }
+                if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) return false;
+                ++pos_;
+                continue;
+            }
+            if (c >= 0x80) {
+                const std::size_t n = utf8_sequence();
+                if (n == 0) return false;
+                pos_ += n;
+                continue;
+            }
+            ++pos_;
+        }
+        return false;
+    }
+
+    bool digits() {
+        const std::size_t start = pos_;
+        while (!at_end() && peek() >= '0' && peek() <= '9') ++pos_;
+        return pos_ > start;
+    }
+
+    bool number() {
+        const std::size_t start = pos_;
+        if (!at_end() && peek() == '-') ++pos_;
+        if (at_end()) return false;
+        if (peek() == '0') {
+            ++pos_;
+        } else if (peek() >= '1' && peek() <= '9') {
+            digits();
+        } else {
+            return false;
+        }
+        if (!at_end() && peek() == '.') {
+            ++pos_;
+            if (!digits()) return false;
+        }
+        if (!at_end() && (peek() == 'e' || peek() == 'E')) {
+            ++pos_;
+            if (!at_end() && (peek() == '+' || peek() == '-')) ++pos_;
+            if (!digits()) return false;
+        }
+        emit(in_.substr(start, pos_ - start));
+        return true;
+    }
+
+    std::string_view in_;
+    std::size_t pos_ = 0;
+    std::string* out_ = nullptr;
+};
+
+template <class T>
+void append_number(std::string& out, T v) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+// Appends `,"key":value` for each hint entry whose key is neither one of
+// `fixed` (already written) nor seen earlier in the hint. Keys are compared
+// as written (after escaping), so two keys that escape alike count as one.
+void append_members(std::string& out, const hub::hint& h, std::initializer_list<std::string_view> fixed,
+                    bool leading_comma) {
+    std::vector<std::string> written;
+    written.reserve(fixed.size() + h.size());
+    for (auto k : fixed) written.push_back(json::quote(k));
+    bool comma = leading_comma;
+    for (const auto& [key, value] : h) {
+        std::string quoted = json::quote(key);
+        if (std::find(written.begin(), written.end(), quoted) != written.end()) continue;
+        if (comma) out += ',';
+        comma = true;
+        out += quoted;
+        out += ':';
+        value.append_to(out);
+        written.push_back(std::move(quoted));
+    }
+}
+
+void append_member(std::string& out, std::string_view key, std::string_view value) {
+    json::append_string(out, key);
+    out += ':';
+    json::append_string(out, value);
+}
+
+void append_invalidate(std::string& out, std::string_view resource, std::string_view resource_id,
+                       std::string_view action, const hub::hint& h) {
+    out += '{';
+    append_member(out, "resource", resource);
+    out += ',';
+    append_member(out, "action", action);
+    if (!resource_id.empty()) {
+        out += ',';
+        append_member(out, "resource_id", resource_id);
+    }
+    if (!h.empty()) {
+        out += ",\"hint\":{";
+        append_members(out, h, {}, false);
+        out += '}';
+    }
+    out += '}';
+}
+
+// kind:"part1":"part2"... (JSON quoting keeps the parts apart whatever they hold)
+std::string coalesce_key(std::string_view kind, std::initializer_list<std::string_view> parts) {
+    std::string key(kind);
+    for (auto p : parts) {
+        key += ':';
+        json::append_string(key, p);
+    }
+    return key;
+}
+
+metadata tenant_group(std::string_view tenant) {
+    metadata g;
+    g.emplace(std::string("tenant_id"), std::string(tenant));
+    return g;
+}
+
+event make_event(std::string type, std::string data, std::string_view topic, priority lane) {
+    event ev;
+    ev.type = std::move(type);
+    ev.data = std::move(data);
+    ev.topics.emplace_back(topic);
+    ev.lane = lane;
+    return ev;
+}
+
+}  // namespace
+
+// ---- hint_value ----
+
+hub::hint_value hub::hint_value::json(std::string_view text) {
+    std::string compact;
+    compact.reserve(text.size());
+    if (!json_checker(text).run(&compact)) throw std::invalid_argument("ssehub: hint value is not valid JSON");
+    return hint_value(raw_json{std::move(compact)});
+}
+
+void hub::hint_value::append_to(std::string& out) const {
+    struct visitor {
+        std::string& out;
+        void operator()(std::nullptr_t) const { out += "null"; }
+        void operator()(bool b) const { out += b ? "true" : "false"; }
+        void operator()(std::int64_t i) const { append_number(out, i); }
+        void operator()(std::uint64_t u) const { append_number(out, u); }
+        void operator()(double d) const {
+            if (std::isfinite(d)) append_number(out, d);
+            else out += "null";
+        }
+        void operator()(const std::string& s) const { ssehub::json::append_string(out, s); }
+        void operator()(const raw_json& r) const { out += r.text; }
+    };
+    std::visit(visitor{out}, v_);
+}
+
+namespace kill_polling {
+
+bool is_valid_json(std::string_view text) noexcept { return json_checker(text).run(nullptr); }
+
+// ---- payloads ----
+
+std::string invalidate_payload(std::string_view resource, std::string_view resource_id, std::string_view action,
+                               const hint& h) {
+    std::string out;
+    append_invalidate(out, resource, resource_id, action, h);
+    return out;
+}
+
+std::string batch_payload(std::span<const domain_event_spec> specs) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        if (i) out += ',';
+        append_invalidate(out, specs[i].resource, specs[i].resource_id, specs[i].action, specs[i].hint);
+    }
+    out += ']';
+    return out;
+}
+
+std::string signal_payload() { return "{\"signal\":\"refresh\"}"; }
+
+int progress_pct(std::int64_t current, std::int64_t total) noexcept {
+    if (total <= 0 || current <= 0) return 0;
+    if (current >= total) return 100;
+    // 0 < current < total: the exact floor when 100 * current cannot overflow.
+    if (current <= std::numeric_limits<std::int64_t>::max() / 100) return static_cast<int>(current * 100 / total);
+    const auto pct = static_cast<int>(static_cast<long double>(current) * 100 / static_cast<long double>(total));
+    return std::clamp(pct, 0, 99);
+}
+
+std::string progress_payload(std::string_view resource_id, std::int64_t current, std::int64_t total, const hint& h) {
+    std::string out = "{";
+    append_member(out, "resource_id", resource_id);
+    out += ",\"current\":";
+    append_number(out, current);
+    out += ",\"total\":";
+    append_number(out, total);
+    out += ",\"pct\":";
+    append_number(out, progress_pct(current, total));
+    append_members(out, h, {"resource_id", "current", "total", "pct"}, true);
+    out += '}';
+    return out;
+}
+
+std::string complete_payload(std::string_view resource_id, bool success, const hint& h) {
+    std::string out = "{";
+    append_member(out, "resource_id", resource_id);
+    out += ',';
+    append_member(out, "status", success ? "completed" : "failed");
+    append_members(out, h, {"resource_id", "status"}, true);
+    out += '}';
+    return out;
+}
+
+// ---- events ----
+
+event invalidate_event(std::string_view resource, std::string_view resource_id, std::string_view action,
+                       const hint& h) {
+    return make_event("invalidate", invalidate_payload(resource, resource_id, action, h), resource,
+                      priority::instant);
+}
+
+event invalidate_for_tenant_event(std::string_view tenant, std::string_view resource, std::string_view resource_id,
+                                  std::string_view action, const hint& h) {
+    event ev = invalidate_event(resource, resource_id, action, h);
+    ev.group = tenant_group(tenant);
+    return ev;
+}
+
+event domain_event(std::string_view resource, std::string_view action, std::string_view resource_id,
+                   std::string_view tenant, const hint& h) {
+    event ev = invalidate_event(resource, resource_id, action, h);
+    if (!tenant.empty()) ev.group = tenant_group(tenant);
+    return ev;
+}
+
+std::optional<event> batch_event(std::string_view tenant, std::span<const domain_event_spec> specs) {
+    if (specs.empty()) return std::nullopt;
+    event ev;
+    ev.type = "batch";
+    ev.data = batch_payload(specs);
+    ev.lane = priority::instant;
+    for (const auto& s : specs)
+        if (std::find(ev.topics.begin(), ev.topics.end(), s.resource) == ev.topics.end())
+            ev.topics.push_back(s.resource);
+    if (!tenant.empty()) ev.group = tenant_group(tenant);
+    return ev;
+}
+
+event signal_event(std::string_view topic, std::chrono::milliseconds ttl) {
+    event ev = make_event("signal", signal_payload(), topic, priority::coalesced);
+    ev.coalesce_key = coalesce_key("signal", {topic});
+    ev.ttl = ttl;
+    return ev;
+}
+
+event signal_for_tenant_event(std::string_view tenant, std::string_view topic) {
+    event ev = make_event("signal", signal_payload(), topic, priority::coalesced);
+    ev.coalesce_key = coalesce_key("signal", {topic, tenant});
+    ev.group = tenant_group(tenant);
+    return ev;
+}
+
+event progress_event(std::string_view resource, std::string_view resource_id, std::string_view tenant,
+                     std::int64_t current, std::int64_t total, const hint& h) {
+    event ev = make_event("progress", progress_payload(resource_id, current, total, h), resource,
+                          priority::coalesced);
+    if (tenant.empty()) {
+        ev.coalesce_key = coalesce_key("progress", {resource, resource_id});
+    } else {
+        ev.coalesce_key = coalesce_key("progress", {resource, resource_id, tenant});
+        ev.group = tenant_group(tenant);
+    }
+    return ev;
+}
+
+event complete_event(std::string_view resource, std::string_view resource_id, std::string_view tenant, bool success,
+                     const hint& h) {
+    event ev = make_event("complete", complete_payload(resource_id, success, h), resource, priority::instant);
+    if (!tenant.empty()) ev.group = tenant_group(tenant);
+    return ev;
+}
+
+}  // namespace kill_polling
+
+// ---- hub helpers: each one publish() ----
+
+std::error_code hub::invalidate(std::string_view resource, std::string_view resource_id, std::string_view action) {
+    return publish(kill_polling::invalidate_event(resource, resource_id, action));
+}
+
+std::error_code hub::invalidate_with_hint(std::string_view resource, std::string_view resource_id,
+                                          std::string_view action, const hint& h) {
+    return publish(kill_polling::invalidate_event(resource, resource_id, action, h));
+}
+
+std::error_code hub::invalidate_for_tenant(std::string_view tenant, std::string_view resource,
+                                           std::string_view resource_id, std::string_view action) {
+    return publish(kill_polling::invalidate_for_tenant_event(tenant, resource, resource_id, action));
+}
+
+std::error_code hub::invalidate_for_tenant_with_hint(std::string_view tenant, std::string_view resource,
+                                                     std::string_view resource_id, std::string_view action,
+                                                     const hint& h) {
+    return publish(kill_polling::invalidate_for_tenant_event(tenant, resource, resource_id, action, h));
+}
+
+std::error_code hub::signal(std::string_view topic) { return publish(kill_polling::signal_event(topic)); }
+
+std::error_code hub::signal_for_tenant(std::string_view tenant, std::string_view topic) {
+    return publish(kill_polling::signal_for_tenant_event(tenant, topic));
+}
+
+std::error_code hub::signal_throttled(std::string_view topic, std::chrono::milliseconds ttl) {
+    return publish(kill_polling::signal_event(topic, ttl));
+}
+
+std::error_code hub::domain_event(std::string_view resource, std::string_view action, std::string_view resource_id,
+                                  std::string_view tenant) {
+    return publish(kill_polling::domain_event(resource, action, resource_id, tenant));
+}
+
+std::error_code hub::domain_event(std::string_view resource, std::string_view action, std::string_view resource_id,
+                                  std::string_view tenant, const hint& h) {
+    return publish(kill_polling::domain_event(resource, action, resource_id, tenant, h));
+}
+
+std::error_code hub::batch_domain_events(std::string_view tenant, const std::vector<domain_event_spec>& specs) {
+    auto ev = kill_polling::batch_event(tenant, specs);
+    if (!ev) return {};
+    return publish(std::move(*ev));
+}
+
+std::error_code hub::progress(std::string_view resource, std::string_view resource_id, std::string_view tenant,
+                              std::int64_t current, std::int64_t total) {
+    return publish(kill_polling::progress_event(resource, resource_id, tenant, current, total));
+}
+
+std::error_code hub::progress(std::string_view resource, std::string_view resource_id, std::string_view tenant,
+                              std::int64_t current, std::int64_t total, const hint& h) {
+    return publish(kill_polling::progress_event(resource, resource_id, tenant, current, total, h));
+}
+
+std::error_code hub::complete(std::string_view resource, std::string_view resource_id, std::string_view tenant,
+                              bool success) {
+    return publish(kill_polling::complete_event(resource, resource_id, tenant, success));
+}
+
+std::error_code hub::complete(std::string_view resource, std::string_view resource_id, std::string_view tenant,
+                              bool success, const hint& h) {
+    return publish(kill_polling::complete_event(resource, resource_id, tenant, success, h));
+}
+
+}  // namespace ssehub

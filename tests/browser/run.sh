@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs the dashboard test in real headless Chromium.
+#   tests/browser/run.sh SERVER_BINARY [WORK_DIR]
+# SERVER_BINARY: the built ssehub_kill_polling. WORK_DIR (default: a temporary
+# directory) receives node_modules/playwright-core and the server's log.
+# Installs what is missing: chromium, nodejs and npm (apt), playwright-core (npm).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+server=${1:?usage: run.sh SERVER_BINARY [WORK_DIR]}
+work=${2:-$(mktemp -d)}
+mkdir -p "$work"
+chromium=${SSEHUB_CHROMIUM:-/usr/bin/chromium}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+apt_install() {
+  echo "== installing: $*"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+missing=()
+[ -x "$chromium" ] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+version=$(node -p "require('$here/package.json').devDependencies['playwright-core']")
+installed=$(node -p "try { require('$work/node_modules/playwright-core/package.json').version } catch { '' }")
+if [ "$installed" != "$version" ]; then
+  echo "== npm: playwright-core@$version into $work"
+  npm install --prefix "$work" --no-audit --no-fund --no-save --loglevel=error "playwright-core@$version"
+fi
+
+log="$work/server.log"
+: > "$log"
+# Short flush so the test is quick; 10,000 progress calls spread over 2 s.
+"$server" --host 127.0.0.1 --port 0 --flush-ms 200 --import-rows 10000 --import-ms 2000 > "$log" 2>&1 &
+pid=$!
+cleanup() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+url=""
+for _ in $(seq 1 200); do  # up to 10 s for the first line
+  url=$(sed -n '1s/^listening on \(http:[^ ]*\)$/\1/p' "$log")
+  [ -n "$url" ] && break
+  kill -0 "$pid" 2>/dev/null || { echo "server exited:"; cat "$log"; exit 1; }
+  sleep 0.05
+done
+[ -n "$url" ] || { echo "server printed no URL:"; cat "$log"; exit 1; }
+echo "== server at $url"
+
+status=0
+SSEHUB_URL="$url" SSEHUB_NODE_MODULES="$work/node_modules" SSEHUB_CHROMIUM="$chromium" \
+  node --test --test-reporter=spec "$here/dashboard.test.mjs" || status=$?
+if [ -s "$log" ] && [ "$(wc -l < "$log")" -gt 1 ]; then
+  echo "== server log"
+  cat "$log"
+fi
+exit "$status"

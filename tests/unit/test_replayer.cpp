@@ -1,0 +1,353 @@
+#include <catch2/catch.hpp>
+
+#include <ssehub/replayer.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using ssehub::stored_event;
+
+namespace {
+
+using time_point = std::chrono::steady_clock::time_point;
+const time_point t0 = time_point(std::chrono::hours(1000));
+
+struct mock_clock {
+    std::shared_ptr<time_point> now = std::make_shared<time_point>(t0);
+    std::function<time_point()> fn() const {
+        return [n = now] { return *n; };
+    }
+    void advance(std::chrono::milliseconds d) const { *now += d; }
+};
+
+stored_event ev(std::string id, std::vector<std::string> topics, ssehub::metadata group = {}, time_point at = t0) {
+    stored_event e;
+    e.bytes = std::make_shared<const std::string>("id: " + id + "\n\n");
+    e.id = std::move(id);
+    e.topics = std::move(topics);
+    e.group = std::move(group);
+    e.at = at;
+    return e;
+}
+
+// The ids of replayed frames, from their "id: X" line.
+std::vector<std::string> ids(const ssehub::replay_result& r) {
+    std::vector<std::string> out;
+    for (const auto& f : r.frames) out.push_back(f->substr(4, f->find('\n') - 4));
+    return out;
+}
+
+template <class T>
+T run(asio::awaitable<T> op) {
+    asio::io_context ioc;
+    auto fut = asio::co_spawn(ioc, std::move(op), asio::use_future);
+    ioc.run();
+    return fut.get();
+}
+
+ssehub::memory_replayer_config config(std::size_t max_events, std::chrono::milliseconds max_age = 5min,
+                                      std::function<time_point()> clock = {}) {
+    ssehub::memory_replayer_config c;
+    c.max_events = max_events;
+    c.max_age = max_age;
+    c.clock = std::move(clock);
+    return c;
+}
+
+const std::vector<std::string> all = {">"};
+const ssehub::metadata no_meta;
+
+// ---- concept checks ----
+
+struct missing_replay_type {
+    asio::awaitable<void> async_store(stored_event);
+};
+struct missing_store_type {
+    asio::awaitable<ssehub::replay_result> async_replay(std::string_view, const std::vector<std::string>&,
+                                                        const ssehub::metadata&, std::size_t);
+};
+struct wrong_result_type {
+    asio::awaitable<void> async_store(stored_event);
+    asio::awaitable<std::vector<ssehub::frame>> async_replay(std::string_view, const std::vector<std::string>&,
+                                                             const ssehub::metadata&, std::size_t);
+};
+struct sync_only_type {  // right names, not awaitable
+    void async_store(stored_event);
+    ssehub::replay_result async_replay(std::string_view, const std::vector<std::string>&, const ssehub::metadata&,
+                                       std::size_t);
+};
+
+static_assert(ssehub::replayer<ssehub::memory_replayer>);
+static_assert(ssehub::replayer<ssehub::any_replayer>);
+static_assert(!ssehub::replayer<missing_replay_type>);
+static_assert(!ssehub::replayer<missing_store_type>);
+static_assert(!ssehub::replayer<wrong_result_type>);
+static_assert(!ssehub::replayer<sync_only_type>);
+static_assert(!ssehub::replayer<int>);
+static_assert(!std::is_constructible_v<ssehub::any_replayer, missing_replay_type>);
+static_assert(std::is_constructible_v<ssehub::any_replayer, ssehub::memory_replayer>);
+static_assert(std::is_constructible_v<ssehub::any_replayer, std::shared_ptr<ssehub::memory_replayer>>);
+
+// A replayer defined only here: records every call, replays a fixed answer.
+struct recording_replayer {
+    std::vector<std::string> stored;
+    std::vector<std::string> replayed_after;
+    std::vector<std::string> last_patterns;
+    ssehub::metadata last_meta;
+    std::size_t last_max = 0;
+
+    asio::awaitable<void> async_store(stored_event e) {
+        stored.push_back(e.id);
+        co_return;
+    }
+    asio::awaitable<ssehub::replay_result> async_replay(std::string_view last_id,
+                                                        const std::vector<std::string>& patterns,
+                                                        const ssehub::metadata& meta, std::size_t max_events) {
+        replayed_after.emplace_back(last_id);
+        last_patterns = patterns;
+        last_meta = meta;
+        last_max = max_events;
+        ssehub::replay_result r;
+        r.known = last_id == "known";
+        if (r.known) r.frames.push_back(std::make_shared<const std::string>("id: r1\n\n"));
+        co_return r;
+    }
+};
+static_assert(ssehub::replayer<recording_replayer>);
+
+}  // namespace
+
+TEST_CASE("replayer: resume after an id, in order", "[replayer]") {
+    ssehub::memory_replayer r;
+    for (int i = 1; i <= 5; ++i) r.store(ev(std::to_string(i), {"a"}));
+    auto res = r.replay("2", all, no_meta, 100);
+    CHECK(res.known);
+    CHECK_FALSE(res.truncated);
+    CHECK(ids(res) == std::vector<std::string>{"3", "4", "5"});
+    // The newest id: known, nothing to send.
+    res = r.replay("5", all, no_meta, 100);
+    CHECK(res.known);
+    CHECK(res.frames.empty());
+    // Unknown and empty ids.
+    CHECK_FALSE(r.replay("nope", all, no_meta, 100).known);
+    CHECK_FALSE(r.replay("", all, no_meta, 100).known);
+    // Frames are shared with the store, not copied.
+    CHECK(r.replay("4", all, no_meta, 1).frames.at(0).use_count() >= 2);
+}
+
+TEST_CASE("replayer: eviction by count", "[replayer]") {
+    ssehub::memory_replayer r(config(3));
+    for (int i = 1; i <= 5; ++i) r.store(ev(std::to_string(i), {"a"}));
+    CHECK(r.size() == 3);
+    CHECK_FALSE(r.replay("1", all, no_meta, 100).known);
+    CHECK_FALSE(r.replay("2", all, no_meta, 100).known);
+    auto res = r.replay("3", all, no_meta, 100);
+    CHECK(res.known);
+    CHECK(ids(res) == std::vector<std::string>{"4", "5"});
+    for (int i = 6; i <= 100; ++i) r.store(ev(std::to_string(i), {"a"}));
+    CHECK(r.size() == 3);
+    CHECK_FALSE(r.replay("97", all, no_meta, 100).known);
+    CHECK(ids(r.replay("98", all, no_meta, 100)) == std::vector<std::string>{"99", "100"});
+
+    ssehub::memory_replayer none(config(0));
+    none.store(ev("1", {"a"}));
+    CHECK(none.size() == 0);
+    CHECK_FALSE(none.replay("1", all, no_meta, 10).known);
+}
+
+TEST_CASE("replayer: eviction by age with a mock clock", "[replayer]") {
+    mock_clock clock;
+    ssehub::memory_replayer r(config(100, 10s, clock.fn()));
+    r.store(ev("1", {"a"}, {}, t0));
+    clock.advance(5s);
+    r.store(ev("2", {"a"}, {}, t0 + 5s));
+    clock.advance(4s);  // t0+9s: both young
+    CHECK(ids(r.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2"});
+    clock.advance(1s);  // t0+10s: "1" is max_age old
+    CHECK_FALSE(r.replay("1", all, no_meta, 10).known);  // expired in place, before any store
+    auto res = r.replay("2", all, no_meta, 10);
+    CHECK(res.known);
+    CHECK(res.frames.empty());
+    CHECK(r.size() == 2);
+    clock.advance(2s);  // t0+12s: a store evicts "1" for good
+    r.store(ev("3", {"a"}, {}, t0 + 12s));
+    CHECK(r.size() == 2);
+    CHECK(ids(r.replay("2", all, no_meta, 10)) == std::vector<std::string>{"3"});
+    clock.advance(20s);  // everything old
+    CHECK_FALSE(r.replay("2", all, no_meta, 10).known);
+    r.store(ev("4", {"a"}, {}, t0 + 32s));
+    CHECK(r.size() == 1);
+    CHECK_FALSE(r.replay("3", all, no_meta, 10).known);
+
+    // max_age 0: no age limit.
+    ssehub::memory_replayer forever(config(10, 0ms, clock.fn()));
+    forever.store(ev("1", {"a"}, {}, t0));
+    forever.store(ev("2", {"a"}, {}, t0));
+    clock.advance(std::chrono::hours(24 * 365));
+    CHECK(ids(forever.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2"});
+}
+
+TEST_CASE("replayer: event TTL is honoured on replay", "[replayer]") {
+    mock_clock clock;
+    ssehub::memory_replayer r(config(10, 1h, clock.fn()));
+    r.store(ev("1", {"a"}));
+    auto short_lived = ev("2", {"a"});
+    short_lived.expires = t0 + 1s;
+    r.store(short_lived);
+    r.store(ev("3", {"a"}));
+    CHECK(ids(r.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2", "3"});
+    clock.advance(1s);
+    CHECK(ids(r.replay("1", all, no_meta, 10)) == std::vector<std::string>{"3"});
+}
+
+TEST_CASE("replayer: filtered by wildcard patterns", "[replayer]") {
+    ssehub::memory_replayer r;
+    r.store(ev("0", {"x"}));
+    r.store(ev("1", {"prices.acme"}));
+    r.store(ev("2", {"prices.acme.eu"}));  // one token too many for prices.*
+    r.store(ev("3", {"news.eu.fr"}));
+    r.store(ev("4", {"chat.room1"}));
+    r.store(ev("5", {"chat.room2", "prices.globex"}));  // any topic may match
+    r.store(ev("6", {"news"}));                         // news.> needs one more token
+    const std::vector<std::string> patterns = {"prices.*", "news.>"};
+    CHECK(ids(r.replay("0", patterns, no_meta, 100)) == std::vector<std::string>{"1", "3", "5"});
+    CHECK(ids(r.replay("0", {"chat.room1"}, no_meta, 100)) == std::vector<std::string>{"4"});
+    CHECK(ids(r.replay("0", {}, no_meta, 100)).empty());
+    CHECK(r.replay("0", {}, no_meta, 100).known);
+}
+
+TEST_CASE("replayer: filtered by group (tenant isolation)", "[replayer]") {
+    ssehub::memory_replayer r;
+    r.store(ev("0", {"t"}));
+    r.store(ev("a1", {"orders"}, {{"tenant_id", "A"}}));
+    r.store(ev("b1", {"orders"}, {{"tenant_id", "B"}}));
+    r.store(ev("all", {"orders"}));                                 // topic only: every subscriber
+    r.store(ev("a-only", {}, {{"tenant_id", "A"}}));                // group-only: by metadata alone
+    r.store(ev("a-admin", {"orders"}, {{"tenant_id", "A"}, {"role", "admin"}}));
+    r.store(ev("nobody", {}, {}));                                  // no target at all
+
+    const std::vector<std::string> orders = {"orders"};
+    const ssehub::metadata a = {{"tenant_id", "A"}, {"sub", "u1"}};
+    const ssehub::metadata a_admin = {{"tenant_id", "A"}, {"role", "admin"}};
+    const ssehub::metadata b = {{"tenant_id", "B"}};
+    CHECK(ids(r.replay("0", orders, a, 100)) == std::vector<std::string>{"a1", "all", "a-only"});
+    CHECK(ids(r.replay("0", orders, a_admin, 100)) == std::vector<std::string>{"a1", "all", "a-only", "a-admin"});
+    CHECK(ids(r.replay("0", orders, b, 100)) == std::vector<std::string>{"b1", "all"});
+    CHECK(ids(r.replay("0", orders, no_meta, 100)) == std::vector<std::string>{"all"});
+    // Group-only events ignore the patterns; topic events need both.
+    CHECK(ids(r.replay("0", {"other"}, a, 100)) == std::vector<std::string>{"a-only"});
+}
+
+TEST_CASE("replayer: capped, with truncated", "[replayer]") {
+    ssehub::memory_replayer r;
+    r.store(ev("0", {"a"}));
+    for (int i = 1; i <= 10; ++i) r.store(ev(std::to_string(i), {i % 2 ? "odd" : "even"}));
+    auto res = r.replay("0", {"odd"}, no_meta, 3);
+    CHECK(res.known);
+    CHECK(res.truncated);
+    CHECK(ids(res) == std::vector<std::string>{"1", "3", "5"});
+    res = r.replay("0", {"odd"}, no_meta, 5);  // exactly the number that match
+    CHECK_FALSE(res.truncated);
+    CHECK(ids(res) == std::vector<std::string>{"1", "3", "5", "7", "9"});
+    res = r.replay("8", {"odd"}, no_meta, 1);  // non-matching events after the cap do not truncate
+    CHECK_FALSE(res.truncated);
+    CHECK(ids(res) == std::vector<std::string>{"9"});
+    res = r.replay("0", {"odd"}, no_meta, 0);
+    CHECK(res.truncated);
+    CHECK(res.frames.empty());
+}
+
+TEST_CASE("replayer: repeated and empty ids", "[replayer]") {
+    ssehub::memory_replayer r(config(4));
+    r.store(ev("x", {"a"}));
+    r.store(ev("1", {"a"}));
+    r.store(ev("x", {"a"}));  // the id repeats: resume after the newest
+    r.store(ev("2", {"a"}));
+    CHECK(ids(r.replay("x", all, no_meta, 10)) == std::vector<std::string>{"2"});
+    r.store(ev("3", {"a"}));  // evicts the first "x": the index keeps the second
+    CHECK(ids(r.replay("x", all, no_meta, 10)) == std::vector<std::string>{"2", "3"});
+    r.store(ev("", {"a"}));  // stored and replayed, never a resume point
+    CHECK(r.replay("2", all, no_meta, 10).frames.size() == 2);
+    CHECK_FALSE(r.replay("", all, no_meta, 10).known);
+}
+
+TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
+    SECTION("memory_replayer through any_replayer") {
+        ssehub::any_replayer any = ssehub::memory_replayer(config(10));
+        REQUIRE(any);
+        REQUIRE(any.target<ssehub::memory_replayer>() != nullptr);
+        CHECK(any.target<recording_replayer>() == nullptr);
+        const auto copy = any;  // a handle: copies share the store
+        run([](ssehub::any_replayer a) -> asio::awaitable<int> {
+            // Events built outside the co_await expression: GCC 12 miscompiles
+            // braced lists inside it ("array used as initializer").
+            auto e1 = ev("1", {"a"});
+            auto e2 = ev("2", {"a"});
+            co_await a.async_store(std::move(e1));
+            co_await a.async_store(std::move(e2));
+            co_return 0;
+        }(any));
+        CHECK(copy.target<ssehub::memory_replayer>()->size() == 2);
+        const std::vector<std::string> patterns = {"a"};
+        const auto res = run(copy.async_replay("1", patterns, no_meta, 10));
+        CHECK(res.known);
+        CHECK(ids(res) == std::vector<std::string>{"2"});
+        CHECK_FALSE(ssehub::any_replayer{});
+    }
+    SECTION("a custom replayer plugged in through the concept") {
+        auto rec = std::make_shared<recording_replayer>();
+        ssehub::any_replayer any(rec);
+        CHECK(any.target<recording_replayer>() == rec.get());
+        const std::vector<std::string> patterns = {"p.*"};
+        const ssehub::metadata meta = {{"tenant_id", "A"}};
+        auto res = run([](ssehub::any_replayer a, std::vector<std::string> p,
+                          ssehub::metadata m) -> asio::awaitable<ssehub::replay_result> {
+            auto e1 = ev("e1", {"p.x"});
+            auto e2 = ev("e2", {"p.y"});
+            co_await a.async_store(std::move(e1));
+            co_await a.async_store(std::move(e2));
+            auto unknown = co_await a.async_replay("old", p, m, 7);
+            if (unknown.known) throw std::logic_error("expected unknown");
+            co_return co_await a.async_replay("known", p, m, 5);
+        }(any, patterns, meta));
+        CHECK(res.known);
+        CHECK(ids(res) == std::vector<std::string>{"r1"});
+        CHECK(rec->stored == std::vector<std::string>{"e1", "e2"});
+        CHECK(rec->replayed_after == std::vector<std::string>{"old", "known"});
+        CHECK(rec->last_patterns == patterns);
+        CHECK(rec->last_meta == meta);
+        CHECK(rec->last_max == 5);
+    }
+    SECTION("the handle keeps the replayer alive during a call") {
+        auto rec = std::make_shared<recording_replayer>();
+        std::weak_ptr<recording_replayer> weak = rec;
+        auto op = ssehub::any_replayer(std::move(rec)).async_store(ev("z", {"a"}));  // every handle gone
+        CHECK_FALSE(weak.expired());
+        run([](asio::awaitable<void> o) -> asio::awaitable<int> {
+            co_await std::move(o);
+            co_return 0;
+        }(std::move(op)));
+        CHECK(weak.expired());
+    }
+}
+
+TEST_CASE("replayer: a moved replayer keeps its index", "[replayer]") {
+    ssehub::memory_replayer a(config(3));
+    for (int i = 1; i <= 3; ++i) a.store(ev("long-id-beyond-sso-" + std::to_string(i), {"t"}));
+    ssehub::memory_replayer b(std::move(a));
+    CHECK(ids(b.replay("long-id-beyond-sso-1", all, no_meta, 10)) ==
+          std::vector<std::string>{"long-id-beyond-sso-2", "long-id-beyond-sso-3"});
+    b.store(ev("x", {"t"}));  // evicts -1 through the moved index
+    CHECK_FALSE(b.replay("long-id-beyond-sso-1", all, no_meta, 10).known);
+    ssehub::memory_replayer c;
+    c = std::move(b);
+    CHECK(ids(c.replay("long-id-beyond-sso-3", all, no_meta, 10)) == std::vector<std::string>{"x"});
+    static_assert(!std::is_copy_constructible_v<ssehub::memory_replayer>);
+}
