@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine misses, builds ssehub and runs every
-# test: the release build, then the ASan+UBSan build, then the TSan build.
-#   tests/run.sh                 # everything
-#   SSEHUB_SANITIZERS=0 tests/run.sh   # only the plain build (quick local loop)
+# test: the release build (unit, loopback, daemon, browser, consumer and perf
+# smoke tests), then the ASan+UBSan build of the unit and loopback suite.
+#   tests/run.sh              # release + asan (what CI runs)
+#   tests/run.sh tsan         # the TSan build of the unit and loopback suite
+#   tests/run.sh release      # one suite only (quick local loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 
-packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev)
+packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev libssl-dev nlohmann-json3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,9 +34,15 @@ run_suite() {  # name, extra cmake args...
   ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 300
 }
 
-run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo
-if [ "${SSEHUB_SANITIZERS:-1}" != 0 ]; then
-  run_suite asan -DCMAKE_BUILD_TYPE=Debug -DSSEHUB_SANITIZE=address,undefined -DSSEHUB_BUILD_PERF=OFF -DSSEHUB_BUILD_EXAMPLES=OFF
-  run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSEHUB_SANITIZE=thread -DSSEHUB_BUILD_PERF=OFF -DSSEHUB_BUILD_EXAMPLES=OFF
-fi
-echo "== all tests passed"
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(release asan)
+sanitized=(-DSSEHUB_BUILD_PERF=OFF -DSSEHUB_BUILD_EXAMPLES=OFF -DSSEHUB_BUILD_CONSUMER_TESTS=OFF)
+for suite in "${suites[@]}"; do
+  case "$suite" in
+    release) run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+    asan) run_suite asan -DCMAKE_BUILD_TYPE=Debug -DSSEHUB_SANITIZE=address,undefined "${sanitized[@]}" ;;
+    tsan) run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSEHUB_SANITIZE=thread "${sanitized[@]}" ;;
+    *) echo "unknown suite: $suite (release, asan, tsan)"; exit 2 ;;
+  esac
+done
+echo "== all tests passed: ${suites[*]}"
