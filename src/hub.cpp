@@ -409,7 +409,7 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
         if (memory) {
             // Registration and the replay snapshot at one point on the strand:
             // nothing is lost or sent twice.
-            auto r = memory->replay(*c->last_event_id, c->topics(), c->metadata(), cfg.max_replay);
+            auto r = memory->replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
             deliver_replay(*c, r);
         } else {
             c->replaying = true;
@@ -479,6 +479,12 @@ std::string_view frame_id(const frame& f) {
 
 }  // namespace
 
+std::size_t hub_impl::replay_limit() const noexcept {
+    // A replay never overflows the queue it goes into: the rest is a `resync`
+    // (one slot is kept for it).
+    return std::min(cfg.max_replay, cfg.send_queue > 1 ? cfg.send_queue - 1 : 1);
+}
+
 void hub_impl::deliver_replay(connection_impl& c, replay_result& r) {
     if (!r.known) {
         push_frame(c, queued_frame{unknown_id_resync(), 0});
@@ -492,7 +498,7 @@ void hub_impl::deliver_replay(connection_impl& c, replay_result& r) {
 asio::awaitable<void> hub_impl::replay_async(std::shared_ptr<connection_impl> c) {
     replay_result r;
     try {
-        r = co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), cfg.max_replay);
+        r = co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
     } catch (...) {
         report_exception("replayer", std::current_exception());
         r = replay_result{};  // unknown: the client resyncs

@@ -123,6 +123,7 @@ public:
     void drain_intake();
     void route(intake_item& item, frame* routed = nullptr);
     void deliver_replay(connection_impl& c, replay_result& r);
+    std::size_t replay_limit() const noexcept;
     asio::awaitable<void> replay_async(std::shared_ptr<connection_impl> c);
     // Pollers (poller.cpp).
     void start_poller(const std::shared_ptr<poller_state>& p);

@@ -165,23 +165,24 @@ TEST_CASE("replay: every id exactly once while publishing during reconnects", "[
     if (async_store) cfg.replayer = recording_replayer{};  // awaitable path: live events held during replay
     else cfg = with_replay();
     server s(cfg);
-    std::atomic<bool> stop{false};
-    std::atomic<int> published{0};
-    std::thread publisher([&] {
-        // A steady publisher; paced by the hub's own routing, not by sleeping.
-        while (!stop) {
-            s.publish_sync(ev("feed", std::to_string(published.load())));
-            ++published;
-            if (published % 50 == 0) std::this_thread::yield();
+    // A publisher at 50 events/s on the server's own io_context, as a backend would.
+    auto stop = std::make_shared<std::atomic<bool>>(false);
+    auto publisher = [](ssehub::hub& h, std::shared_ptr<std::atomic<bool>> stop) -> asio::awaitable<void> {
+        asio::steady_timer pace(co_await asio::this_coro::executor);
+        for (int n = 0; !*stop; ++n) {
+            co_await h.async_publish(ev("feed", std::to_string(n)));
+            pace.expires_after(20ms);
+            co_await pace.async_wait(asio::use_awaitable);
         }
-    });
+    };
+    auto done = asio::co_spawn(s.context(), publisher(s.hub(), stop), asio::use_future);
     std::vector<std::string> seen;  // data in arrival order across all connections
     std::string last;
-    for (int round = 0; round < 8; ++round) {
+    for (int round = 0; round < 6; ++round) {
         client c;
         c.get(s.port(), "/events?topics=feed", last.empty() ? "" : "Last-Event-ID: " + last + "\r\n");
         REQUIRE(c.wait_events(1));
-        const std::size_t want = 1 + 40;
+        const std::size_t want = 1 + 10;
         REQUIRE(c.wait_events(want));
         for (std::size_t i = 1; i < c.events.size(); ++i) {
             REQUIRE(c.events[i].type != "resync");
@@ -190,8 +191,8 @@ TEST_CASE("replay: every id exactly once while publishing during reconnects", "[
         }
         c.close();
     }
-    stop = true;
-    publisher.join();
+    *stop = true;
+    REQUIRE(done.wait_for(10s) == std::future_status::ready);
     // Contiguous, no gap and no duplicate from the first event this client saw.
     const int first = std::stoi(seen.front());
     for (std::size_t i = 0; i < seen.size(); ++i) REQUIRE(seen[i] == std::to_string(first + static_cast<int>(i)));
@@ -293,4 +294,26 @@ TEST_CASE("pattern_covers", "[auth]") {
     CHECK(pattern_covers("a", "a"));
     CHECK_FALSE(pattern_covers("a", "b"));
     CHECK_FALSE(pattern_covers("a", "*"));
+}
+
+TEST_CASE("replay: bounded by max_replay, then resync", "[replay][loopback]") {
+    auto cfg = with_replay();
+    cfg.max_replay = 3;
+    server s(cfg);
+    client c;
+    c.get(s.port(), "/events?topics=t");
+    REQUIRE(c.wait_events(1));
+    s.publish_sync(ev("t", "seen"));
+    REQUIRE(c.wait_events(2));
+    const std::string last = c.events[1].id;
+    c.close();
+    REQUIRE(wait_active(s, 0));
+    for (int i = 0; i < 5; ++i) s.publish_sync(ev("t", "m" + std::to_string(i)));
+    client again;
+    again.get(s.port(), "/events?topics=t", "Last-Event-ID: " + last + "\r\n");
+    REQUIRE(again.wait_events(5));
+    CHECK(again.events[1].data == "m0");
+    CHECK(again.events[3].data == "m2");
+    CHECK(again.events[4].type == "resync");
+    CHECK(again.events[4].data == R"({"reason":"replay_truncated"})");
 }
