@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine misses, builds ssehub and starts the
-# main program on 127.0.0.1 (PORT, default 8080).
+# main program, the ssehubd daemon with the kill-polling demo page, on
+# http://127.0.0.1:${PORT:-8080}/ (extra arguments go to ssehubd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev)
+packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev libssl-dev nlohmann-json3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,5 +14,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   else sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; fi
 fi
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/release -j"$(nproc)" --target ssehub_basic
-exec build/release/examples/ssehub_basic --host 127.0.0.1 --port "${PORT:-8080}"
+cmake --build build/release -j"$(nproc)" --target ssehubd
+exec build/release/examples/ssehubd/ssehubd --listen "127.0.0.1:${PORT:-8080}" "$@"

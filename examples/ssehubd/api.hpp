@@ -1,0 +1,71 @@
+// The JSON bodies of ssehubd's POST routes, parsed and checked into hub
+// events (sans-io: pure functions, no sockets). Every refusal names the field
+// that is wrong, e.g. `topics[1]: not a valid topic`.
+// Thread safety: pure functions. Distinct objects: safe. Shared objects: unsafe.
+#pragma once
+
+#include <ssehub/event.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace ssehubd::api {
+
+struct error {
+    int status = 400;
+    std::string field;    // "" when the body as a whole is wrong
+    std::string message;  // names the field; never echoes the input
+};
+
+template <class T>
+using result = std::variant<T, error>;
+
+struct limits {
+    std::size_t max_topic_length = 256;
+    std::size_t max_topics = 64;  // subscription patterns per ticket
+    std::size_t max_depth = 64;   // JSON nesting
+};
+
+// POST /publish:
+// {"topics":[..], "type":"..", "data": <string or any JSON value>, "id":"..",
+//  "priority":"instant|batched|coalesced", "coalesce_key":"..", "ttl_ms":n,
+//  "group":{"k":"v"}, "retry_ms":n}
+// Unknown members are refused (a typo would otherwise publish to nobody).
+result<ssehub::event> parse_publish(std::string_view body, const limits& lim);
+
+// POST /publish/<kind>, kind one of invalidate, signal, progress, complete,
+// batch: the event the C++ helper of the same name publishes. nullopt for an
+// empty batch (nothing to publish, like hub::batch_domain_events).
+result<std::optional<ssehub::event>> parse_kill_polling(std::string_view kind, std::string_view body,
+                                                        const limits& lim);
+bool is_kill_polling_kind(std::string_view kind);
+
+// POST /tickets: {"topics":[patterns], "metadata":{"k":"v"}, "ttl_ms":n}
+struct ticket_request {
+    std::vector<std::string> topics;
+    ssehub::metadata metadata;
+    std::optional<std::chrono::milliseconds> ttl;
+};
+result<ticket_request> parse_ticket_request(std::string_view body, const limits& lim);
+
+// POST /events/visibility: JSON {"connection_id":"..","hidden":bool,"owner":".."}
+// or the form ssehub.js sends: connection_id=..&owner=..&paused=1|0.
+struct visibility_request {
+    std::string connection_id;
+    bool hidden = false;
+    std::string owner;  // "" if not given
+};
+result<visibility_request> parse_visibility(std::string_view body, std::string_view content_type);
+
+// Whether a per-page owner secret is acceptable: 16..128 of [A-Za-z0-9_-].
+bool valid_owner(std::string_view owner);
+
+// {"error":message[,"field":field]}
+std::string error_body(const error& e);
+
+}  // namespace ssehubd::api

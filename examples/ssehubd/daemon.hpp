@@ -1,0 +1,102 @@
+// The ssehubd server: one hub, one acceptor, HTTP routes around the hub's
+// event stream, metrics, and a graceful drain on SIGTERM/SIGINT.
+// Thread safety: construct and start on one thread; afterwards every member
+// is used from the io_context's threads only (shared state is locked or atomic).
+#pragma once
+
+#include "log.hpp"
+#include "metrics.hpp"
+#include "options.hpp"
+
+#include <ssehub/hub.hpp>
+#include <ssehub/ticket_store.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ssehubd {
+
+class daemon {
+public:
+    // Binds the listening socket (throws std::system_error when it cannot).
+    daemon(asio::io_context& ioc, options opts, logger& log);
+    ~daemon();
+    daemon(const daemon&) = delete;
+    daemon& operator=(const daemon&) = delete;
+
+    // "http://127.0.0.1:8080" (the bound port, also when --listen asked for 0).
+    std::string url() const;
+
+    // Starts accepting, watching signals and the stats watcher.
+    void start();
+
+    // Refuses new streams (503) and publishes, sends every client the
+    // shutdown event, waits for them up to --drain-timeout-ms, then stops the
+    // io_context. Calling it again does nothing.
+    void begin_drain(std::string_view why);
+
+    struct conn_record {
+        std::string owner;          // ?owner= secret of the page that opened it ("" if none)
+        ssehub::metadata metadata;  // what auth said about the subscriber
+        std::vector<std::string> topics;
+    };
+
+    struct response;
+    struct request_context;
+
+private:
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> session(asio::ip::tcp::socket sock);
+    asio::awaitable<void> serve_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::string cors,
+                                       std::string remote);
+    asio::awaitable<response> route(request_context& ctx);
+    asio::awaitable<response> publish(request_context& ctx, std::string_view kind);
+    asio::awaitable<response> tickets(request_context& ctx);
+    response visibility(request_context& ctx);
+    response stats(request_context& ctx);
+    asio::awaitable<void> drain();
+    asio::awaitable<void> watch();
+
+    ssehub::hub_config hub_config();
+    bool publisher_ok(const ssehub::http::request& req) const;
+    std::optional<std::string> cors_origin(const ssehub::http::request& req) const;
+    int retry_after_seconds() const;
+
+    asio::io_context& ioc_;
+    const options opts_;
+    logger& log_;
+    daemon_counters counters_;
+    std::shared_ptr<ssehub::memory_ticket_store> tickets_;  // --auth tickets only
+    asio::ip::tcp::acceptor acceptor_;
+    asio::signal_set signals_;
+    asio::steady_timer watch_timer_;
+    std::atomic<bool> draining_{false};
+    std::atomic<std::uint64_t> next_session_{1};
+
+    // Connections by id (for visibility ownership), and per stream session
+    // its peer and connection id (so the hooks can log the peer, and a stream
+    // the hub refused after on_connect leaves nothing behind).
+    struct stream_session {
+        std::string remote;
+        std::string conn_id;
+    };
+    std::mutex conns_mu_;
+    std::unordered_map<std::string, conn_record> conns_;
+    std::unordered_map<std::uint64_t, stream_session> sessions_;
+
+    std::optional<ssehub::hub> hub_;  // last member: destroyed first
+};
+
+}  // namespace ssehubd

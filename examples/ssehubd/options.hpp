@@ -1,0 +1,85 @@
+// ssehubd's configuration: every flag, its SSEHUBD_* environment variable and
+// its default, in one table that also prints `--help`.
+// Thread safety: a plain value type. Distinct objects: safe. Shared objects: unsafe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ssehubd {
+
+enum class auth_mode { none, jwt, tickets };
+enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
+
+struct options {
+    using ms = std::chrono::milliseconds;
+
+    // Network
+    std::string host = "127.0.0.1";
+    unsigned short port = 8080;
+
+    // Auth
+    auth_mode auth = auth_mode::none;
+    std::string jwt_secret;
+    std::string jwt_issuer;    // empty: not checked
+    std::string jwt_audience;  // empty: not checked
+    std::string publisher_key; // empty: publish routes are open (default listen is loopback only)
+    ms ticket_ttl{30000};
+    std::size_t max_tickets = 100000;
+    std::vector<std::string> cors_origins;  // exact origins, or "*" for any (echoed, never a literal "*")
+
+    // Hub limits (ssehub::hub_config)
+    std::size_t send_queue = 256;
+    std::size_t publish_intake = 65536;
+    ms flush{2000};
+    ms flush_min{100};
+    ms flush_max{10000};
+    std::size_t max_batched = 256;
+    std::size_t max_coalesce_keys = 64;
+    ms slow_consumer_timeout{30000};
+    ms heartbeat{30000};
+    ms max_lifetime{30 * 60 * 1000};
+    ms retry{3000};
+    ms write_timeout{15000};
+    std::size_t max_connections = 10000;
+    std::size_t max_head = 8192;
+    ms head_timeout{10000};
+    std::size_t max_topic_length = 256;
+    std::size_t max_topics = 64;
+
+    // Replay
+    std::size_t replay_size = 1000;  // 0: no replay
+    ms replay_max_age{5 * 60 * 1000};
+    std::size_t max_replay = 1000;   // events replayed to one reconnecting client
+
+    // Daemon
+    std::size_t max_body = 64 * 1024;
+    ms drain_timeout{10000};
+    bool demo = true;
+    log_level level = log_level::info;
+    std::size_t metrics_topic_series = 100;
+};
+
+struct parse_outcome {
+    std::optional<options> opts;  // set when the daemon should run
+    int exit_code = 0;            // otherwise: exit with this (0 after --help / --version)
+    std::string message;          // for stderr (errors) or stdout (help)
+};
+
+// Reads `environ`-style variables first (SSEHUBD_LISTEN=...), then argv
+// (`--flag value` or `--flag=value`), so flags win. `getenv` is injected for
+// tests; nullptr uses ::getenv.
+parse_outcome parse_options(int argc, const char* const* argv, const char* (*getenv)(const char*) = nullptr);
+
+// The `--help` text.
+std::string help_text();
+
+std::string_view to_string(auth_mode m);
+std::string_view to_string(log_level l);
+
+}  // namespace ssehubd

@@ -1,0 +1,357 @@
+// ssehubd over HTTP: flags, health, publish and the kill-polling routes,
+// with their error cases.
+#include "daemon_process.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace daemon_test;
+using json = nlohmann::json;
+
+namespace {
+
+json body_json(const reply& r) {
+    auto j = json::parse(r.body, nullptr, false);
+    INFO(r.head << r.body);
+    REQUIRE(!j.is_discarded());
+    return j;
+}
+
+// Runs ssehubd with these args and returns its exit code and output (stdout+stderr).
+std::pair<int, std::string> run_to_end(const std::string& args) {
+    const std::string cmd = std::string(SSEHUBD_PATH) + " " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    std::string out;
+    char buf[4096];
+    while (const auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    const int st = ::pclose(p);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+}  // namespace
+
+TEST_CASE("ssehubd: --help documents every flag and its environment variable", "[daemon]") {
+    auto [code, out] = run_to_end("--help");
+    CHECK(code == 0);
+    for (const char* flag : {"--listen", "--auth", "--jwt-secret", "--jwt-issuer", "--jwt-audience", "--publisher-key",
+                             "--cors-origins", "--send-queue", "--heartbeat-ms", "--max-lifetime-ms", "--flush-ms",
+                             "--max-connections", "--write-timeout-ms", "--max-head", "--replay-size",
+                             "--replay-max-age-ms", "--drain-timeout-ms", "--no-demo", "--log-level",
+                             "--metrics-topic-series", "--max-body"}) {
+        INFO(flag);
+        CHECK(out.find(flag) != std::string::npos);
+    }
+    CHECK(out.find("SSEHUBD_LISTEN") != std::string::npos);
+    CHECK(out.find("SSEHUBD_PUBLISHER_KEY") != std::string::npos);
+}
+
+TEST_CASE("ssehubd: bad flags exit 2 with a message", "[daemon]") {
+    CHECK(run_to_end("--no-such-flag").first == 2);
+    CHECK(run_to_end("--send-queue abc").first == 2);
+    CHECK(run_to_end("--listen nope").first == 2);
+    CHECK(run_to_end("--auth maybe").first == 2);
+    auto [code, out] = run_to_end("--auth jwt");
+    CHECK(code == 2);
+    CHECK(out.find("jwt-secret") != std::string::npos);
+    CHECK(run_to_end("--auth tickets").first == 2);  // tickets need a publisher key
+}
+
+TEST_CASE("ssehubd: port 0 prints the URL first, health routes answer", "[daemon]") {
+    daemon_process d({});
+    REQUIRE(d.first_line().starts_with("ssehubd listening on http://127.0.0.1:"));
+    REQUIRE(d.port() != 0);
+
+    auto h = get(d.port(), "/healthz");
+    CHECK(h.status == 200);
+    CHECK(body_json(h)["status"] == "ok");
+    auto r = get(d.port(), "/readyz");
+    CHECK(r.status == 200);
+    CHECK(body_json(r)["status"] == "ready");
+    CHECK(r.header("Connection") == "close");
+
+    CHECK(get(d.port(), "/nope").status == 404);
+    auto m = post(d.port(), "/healthz", "");
+    CHECK(m.status == 405);
+    CHECK(m.header("Allow") == "GET");
+    auto pm = get(d.port(), "/publish");
+    CHECK(pm.status == 405);
+    CHECK(pm.header("Allow") == "POST");
+    CHECK(post(d.port(), "/events", "").status == 405);
+    CHECK(post(d.port(), "/publish/unknown", "{}").status == 404);
+}
+
+TEST_CASE("ssehubd: demo page and ssehub.js are embedded, --no-demo turns them off", "[daemon]") {
+    {
+        daemon_process d({});
+        auto page = get(d.port(), "/");
+        CHECK(page.status == 200);
+        CHECK(page.header("Content-Type").starts_with("text/html"));
+        CHECK(page.body.find("EventSource") != std::string::npos);
+        CHECK(page.body.find("/publish/invalidate") != std::string::npos);
+        auto js = get(d.port(), "/ssehub.js");
+        CHECK((js.status == 200 || js.status == 404));  // 404 when examples/web/ssehub.js was absent at build time
+        if (js.status == 200) CHECK(js.header("Content-Type").starts_with("text/javascript"));
+    }
+    {
+        daemon_process d({"--no-demo"});
+        CHECK(get(d.port(), "/").status == 404);
+    }
+    {
+        daemon_process d({}, {"SSEHUBD_NO_DEMO=1"});
+        CHECK(get(d.port(), "/").status == 404);
+    }
+}
+
+TEST_CASE("ssehubd: environment variables configure it, flags win", "[daemon]") {
+    daemon_process d({"--publisher-key=from-flag"}, {"SSEHUBD_PUBLISHER_KEY=from-env", "SSEHUBD_MAX_BODY=100"});
+    const std::string body = R"({"topics":["t"],"data":"x"})";
+    CHECK(post(d.port(), "/publish", body, "X-Publisher-Key: from-env\r\n").status == 401);
+    CHECK(post(d.port(), "/publish", body, "X-Publisher-Key: from-flag\r\n").status == 202);
+    CHECK(post(d.port(), "/publish", std::string(101, ' '), "X-Publisher-Key: from-flag\r\n").status == 413);
+}
+
+TEST_CASE("ssehubd: POST /publish reaches subscribers and answers 202 {id, matched}", "[daemon]") {
+    daemon_process d({});
+    subscriber a(d.port(), "/events?topics=orders.*");
+    subscriber b(d.port(), "/events?topics=orders.eu,other");
+    REQUIRE(a.connected());
+    REQUIRE(b.connected());
+
+    auto r = post(d.port(), "/publish",
+                  R"({"topics":["orders.eu"],"type":"created","data":{"id":1,"items":["a","b"]},"id":"ev-1"})");
+    REQUIRE(r.status == 202);
+    auto j = body_json(r);
+    CHECK(j["id"] == "ev-1");
+    CHECK(j["matched"] == 2);
+    auto ev = a.wait_for("created");
+    REQUIRE(ev);
+    CHECK(ev->id == "ev-1");
+    CHECK(json::parse(ev->data) == json::parse(R"({"id":1,"items":["a","b"]})"));
+    REQUIRE(b.wait_for("created"));
+
+    // A string is sent as is (several lines become several data lines).
+    auto s = post(d.port(), "/publish", R"({"topics":["orders.us"],"data":"line one\nline two"})");
+    REQUIRE(s.status == 202);
+    auto sj = body_json(s);
+    CHECK(sj["matched"] == 1);
+    CHECK(!sj["id"].get<std::string>().empty());
+    auto msg = a.wait_for("message");
+    REQUIRE(msg);
+    CHECK(msg->data == "line one\nline two");
+
+    // Lanes, TTL and group are accepted.
+    CHECK(post(d.port(), "/publish",
+               R"({"topics":["orders.eu"],"type":"tick","priority":"coalesced","coalesce_key":"k","ttl_ms":60000})")
+              .status == 202);
+    CHECK(post(d.port(), "/publish", R"({"topics":["orders.eu"],"priority":"batched","data":1})").status == 202);
+    auto g = post(d.port(), "/publish", R"({"topics":["orders.eu"],"group":{"tenant_id":"t1"},"data":1})");
+    CHECK(g.status == 202);
+    CHECK(body_json(g)["matched"] == 0);  // nobody has tenant_id=t1
+}
+
+TEST_CASE("ssehubd: POST /publish refuses bad bodies with 400 naming the field", "[daemon]") {
+    daemon_process d({"--max-body", "2048"});
+    const auto p = d.port();
+    struct bad {
+        const char* body;
+        const char* field;  // expected in the message; "" for body-level errors
+    };
+    const bad cases[] = {
+        {"{not json", "body"},
+        {"[1,2]", "body"},
+        {"\"text\"", "body"},
+        {R"({"topics":"orders"})", "topics"},
+        {R"({"topics":[1]})", "topics[0]"},
+        {R"({"topics":["ok","a..b"]})", "topics[1]"},
+        {R"({"topics":["orders.*"]})", "topics[0]"},  // wildcards are for subscribers
+        {R"({"topics":["has space"]})", "topics[0]"},
+        {R"({"topics":[]})", "topics"},
+        {R"({})", "topics"},
+        {R"({"topics":["t"],"type":5})", "type"},
+        {R"({"topics":["t"],"type":"a\nb"})", "type"},
+        {R"({"topics":["t"],"id":"a\rb"})", "id"},
+        {R"({"topics":["t"],"priority":"urgent"})", "priority"},
+        {R"({"topics":["t"],"priority":1})", "priority"},
+        {R"({"topics":["t"],"ttl_ms":-1})", "ttl_ms"},
+        {R"({"topics":["t"],"ttl_ms":"5"})", "ttl_ms"},
+        {R"({"topics":["t"],"ttl_ms":1.5})", "ttl_ms"},
+        {R"({"topics":["t"],"group":{"k":1}})", "group.k"},
+        {R"({"topics":["t"],"group":[]})", "group"},
+        {R"({"topics":["t"],"coalesce_key":{}})", "coalesce_key"},
+        {R"({"topics":["t"],"topic":"typo"})", "topic"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.body);
+        auto r = post(p, "/publish", c.body);
+        CHECK(r.status == 400);
+        auto j = body_json(r);
+        const std::string msg = j["error"].get<std::string>();
+        CHECK(msg.starts_with(c.field));
+        CHECK(r.header("Content-Type") == "application/json");
+    }
+    // Deep nesting is refused before parsing.
+    CHECK(post(p, "/publish", std::string(1000, '[') + std::string(1000, ']')).status == 400);
+    // Invalid UTF-8 is malformed JSON.
+    CHECK(post(p, "/publish", "{\"topics\":[\"t\"],\"data\":\"\xff\"}").status == 400);
+}
+
+TEST_CASE("ssehubd: body limits: 413 over --max-body, 411 without Content-Length, chunked refused", "[daemon]") {
+    daemon_process d({"--max-body", "1024"});
+    const auto p = d.port();
+    const std::string big = R"({"topics":["t"],"data":")" + std::string(2000, 'x') + "\"}";
+    auto r = post(p, "/publish", big);
+    CHECK(r.status == 413);
+    CHECK(body_json(r)["error"].get<std::string>().find("1024") != std::string::npos);
+    // Announced but not sent: refused from the head alone.
+    auto announced = raw_request(p, "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n");
+    CHECK(announced.status == 413);
+
+    auto no_length = raw_request(p, "POST /publish HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(no_length.status == 411);
+    auto chunked =
+        raw_request(p, "POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+    CHECK(chunked.status == 411);
+    // Smuggling attempts never reach a handler.
+    auto both = raw_request(
+        p, "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello");
+    CHECK(both.status == 400);
+    auto twice = raw_request(p, "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
+    CHECK(twice.status == 400);
+    CHECK(raw_request(p, "GARBAGE\r\n\r\n").status == 400);
+    // Head over --max-head.
+    auto huge_head = raw_request(p, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n");
+    CHECK(huge_head.status == 431);
+    // The daemon still works.
+    CHECK(post(p, "/publish", R"({"topics":["t"]})").status == 202);
+}
+
+TEST_CASE("ssehubd: a publisher key guards publish routes", "[daemon]") {
+    daemon_process d({"--publisher-key", "s3cret-key"});
+    const auto p = d.port();
+    const std::string body = R"({"topics":["t"],"data":"x"})";
+    auto missing = post(p, "/publish", body);
+    CHECK(missing.status == 401);
+    CHECK(missing.header("WWW-Authenticate").starts_with("Bearer"));
+    CHECK(post(p, "/publish", body, "X-Publisher-Key: wrong\r\n").status == 401);
+    CHECK(post(p, "/publish", body, "X-Publisher-Key: s3cret-ke\r\n").status == 401);
+    CHECK(post(p, "/publish", body, "Authorization: Bearer nope\r\n").status == 401);
+    CHECK(post(p, "/publish/signal", R"({"topic":"t"})").status == 401);
+    CHECK(post(p, "/publish", body, "X-Publisher-Key: s3cret-key\r\n").status == 202);
+    CHECK(post(p, "/publish", body, "Authorization: Bearer s3cret-key\r\n").status == 202);
+    CHECK(post(p, "/publish/signal", R"({"topic":"t"})", "X-Publisher-Key: s3cret-key\r\n").status == 202);
+    // The key is checked before the body: a bad body without the key is still 401.
+    CHECK(post(p, "/publish", "{bad", "X-Publisher-Key: x\r\n").status == 401);
+    CHECK(d.log().find("s3cret-key") == std::string::npos);
+}
+
+TEST_CASE("ssehubd: kill-polling routes publish what the C++ helpers publish", "[daemon]") {
+    daemon_process d({"--flush-ms", "20", "--flush-min-ms", "5"});
+    const auto p = d.port();
+    subscriber s(d.port(), "/events?topics=orders,dashboard,import");
+    REQUIRE(s.connected());
+
+    auto inv = post(p, "/publish/invalidate",
+                    R"({"resource":"orders","resource_id":"42","action":"updated","hint":{"status":"shipped","n":2}})");
+    REQUIRE(inv.status == 202);
+    CHECK(body_json(inv)["matched"] == 1);
+    auto e = s.wait_for("invalidate");
+    REQUIRE(e);
+    auto ej = json::parse(e->data);
+    CHECK(ej["resource"] == "orders");
+    CHECK(ej["resource_id"] == "42");
+    CHECK(ej["action"] == "updated");
+    CHECK(ej["hint"]["status"] == "shipped");
+    CHECK(ej["hint"]["n"] == 2);
+
+    REQUIRE(post(p, "/publish/signal", R"({"topic":"dashboard"})").status == 202);
+    auto sig = s.wait_for("signal");
+    REQUIRE(sig);
+    CHECK(json::parse(sig->data) == json::parse(R"({"signal":"refresh"})"));
+
+    REQUIRE(post(p, "/publish/progress", R"({"resource":"import","resource_id":"imp_1","current":5,"total":10})").status ==
+            202);
+    auto prog = s.wait_for("progress");
+    REQUIRE(prog);
+    CHECK(json::parse(prog->data)["pct"] == 50);
+
+    REQUIRE(post(p, "/publish/complete", R"({"resource":"import","resource_id":"imp_1","success":true})").status == 202);
+    auto done = s.wait_for("complete");
+    REQUIRE(done);
+    CHECK(json::parse(done->data)["status"] == "completed");
+
+    auto batch = post(p, "/publish/batch",
+                      R"({"events":[{"resource":"orders","action":"deleted","resource_id":"7"},{"resource":"dashboard","action":"updated"}]})");
+    REQUIRE(batch.status == 202);
+    auto b = s.wait_for("batch");
+    REQUIRE(b);
+    auto bj = json::parse(b->data);
+    REQUIRE(bj.is_array());
+    CHECK(bj.size() == 2);
+    CHECK(bj[0]["resource"] == "orders");
+    // An empty batch publishes nothing.
+    auto empty = post(p, "/publish/batch", R"({"events":[]})");
+    CHECK(empty.status == 202);
+    CHECK(body_json(empty)["matched"] == 0);
+
+    // Tenant-scoped: this subscriber has no tenant_id, so nothing reaches it.
+    auto scoped = post(p, "/publish/invalidate", R"({"tenant":"acme","resource":"orders","action":"created"})");
+    CHECK(scoped.status == 202);
+    CHECK(body_json(scoped)["matched"] == 0);
+}
+
+TEST_CASE("ssehubd: kill-polling routes refuse bad payloads naming the field", "[daemon]") {
+    daemon_process d({});
+    const auto p = d.port();
+    struct bad {
+        const char* route;
+        const char* body;
+        const char* field;
+    };
+    const bad cases[] = {
+        {"/publish/invalidate", R"({"action":"x"})", "resource"},
+        {"/publish/invalidate", R"({"resource":"a..b","action":"x"})", "resource"},
+        {"/publish/invalidate", R"({"resource":"orders"})", "action"},
+        {"/publish/invalidate", R"({"resource":"orders","action":"x","hint":[1]})", "hint"},
+        {"/publish/invalidate", R"({"resource":"orders","action":"x","tenant":7})", "tenant"},
+        {"/publish/signal", R"({})", "topic"},
+        {"/publish/signal", R"({"topic":"x","ttl_ms":"1"})", "ttl_ms"},
+        {"/publish/progress", R"({"resource":"import","resource_id":"i","current":"1","total":2})", "current"},
+        {"/publish/progress", R"({"resource":"import","resource_id":"i","current":1})", "total"},
+        {"/publish/complete", R"({"resource":"import","resource_id":"i","success":"yes"})", "success"},
+        {"/publish/complete", R"({"resource":"import","success":true})", "resource_id"},
+        {"/publish/batch", R"({"events":{}})", "events"},
+        {"/publish/batch", R"({"events":[{"resource":"orders"}]})", "events[0].action"},
+        {"/publish/batch", R"({"events":[{"resource":"o","action":"a"},{"resource":"","action":"a"}]})",
+         "events[1].resource"},
+        {"/publish/batch", R"({"events":[{"resource":"o","action":"a","extra":1}]})", "events[0].extra"},
+        {"/publish/batch", R"({"events":[5]})", "events[0]"},
+        {"/publish/signal", R"(nope)", "body"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.route << " " << c.body);
+        auto r = post(p, c.route, c.body);
+        CHECK(r.status == 400);
+        CHECK(body_json(r)["error"].get<std::string>().starts_with(c.field));
+    }
+}
+
+TEST_CASE("ssehubd: subscriptions with bad topics get 400", "[daemon]") {
+    daemon_process d({"--max-topics", "2"});
+    CHECK(get(d.port(), "/events").status == 400);
+    CHECK(get(d.port(), "/events?topics=a..b").status == 400);
+    CHECK(get(d.port(), "/events?topics=a,b,c").status == 400);
+    subscriber ok(d.port(), "/events?topics=a,b");
+    CHECK(ok.connected());
+}
+
+TEST_CASE("ssehubd: streams over --max-connections get 503, counted under /events", "[daemon]") {
+    daemon_process d({"--max-connections", "1"});
+    subscriber first(d.port(), "/events?topics=a");
+    REQUIRE(first.connected());
+    auto second = get(d.port(), "/events?topics=a");
+    CHECK(second.status == 503);
+    const auto metrics = get(d.port(), "/metrics").body;
+    CHECK(metrics.find("ssehubd_http_requests_total{route=\"/events\",code=\"503\"} 1") != std::string::npos);
+    CHECK(metrics.find("ssehubd_http_requests_total{route=\"/events\",code=\"200\"} 1") != std::string::npos);
+}
