@@ -1,3 +1,4 @@
+# Embeds files into a C++ header (used by the examples).
 # cmake -DOUTPUT=x.hpp -DNAMESPACE=ns -DNAMES="a|b" -DFILES="a.html|b.js" -P embed.cmake
 # Writes a header with one `inline constexpr std::string_view NAME` per file,
 # as hex escapes (exact bytes). A FILES entry that does not exist becomes an
