@@ -3,6 +3,8 @@
 #include "ssehub/json.hpp"
 #include "ssehub/json_value.hpp"
 
+#include "topic_token.hpp"
+
 #include <memory>
 
 namespace ssehub {
@@ -10,13 +12,8 @@ namespace {
 
 std::vector<std::string_view> tokens(std::string_view s) {
     std::vector<std::string_view> out;
-    std::size_t pos = 0;
-    for (;;) {
-        const auto dot = s.find('.', pos);
-        out.push_back(s.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos));
-        if (dot == std::string_view::npos) return out;
-        pos = dot + 1;
-    }
+    for (std::size_t pos = 0; pos != std::string_view::npos;) out.push_back(detail::next_token(s, pos));
+    return out;
 }
 
 auth_outcome reject(int status, std::string reason) {

@@ -9,6 +9,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <exception>
 #include <random>
@@ -119,15 +120,14 @@ frame resync_frame(std::string_view reason) {
 }
 
 namespace {
-const frame& slow_consumer_resync() {
-    static const frame f = resync_frame("slow_consumer");
-    return f;
-}
-const frame& paused_resync() {
-    static const frame f = resync_frame("paused");
-    return f;
+// The hub's resync reasons, each encoded once for the life of the process.
+const frame& resync(resync_reason why) {
+    static const std::array<frame, 4> frames{resync_frame("slow_consumer"), resync_frame("paused"),
+                                             resync_frame("unknown_last_event_id"), resync_frame("replay_truncated")};
+    return frames[static_cast<std::size_t>(why)];
 }
 }  // namespace
+
 
 asio::awaitable<void> hub_impl::run() {
     auto next_sweep = clock::now() + sweep_interval;
@@ -337,7 +337,7 @@ void hub_impl::sweep() {
             continue;
         }
         if (c.needs_resync) {
-            if (c.queue.size() < cfg.send_queue && c.queue.try_send(queued_frame{slow_consumer_resync(), 0})) {
+            if (c.queue.size() < cfg.send_queue && c.queue.try_send(queued_frame{resync(resync_reason::slow_consumer), 0})) {
                 c.needs_resync = false;
             } else if (now - c.behind_since > cfg.slow_consumer_timeout) {
                 slow_disconnects.fetch_add(1, std::memory_order_relaxed);
@@ -368,7 +368,7 @@ void hub_impl::set_paused(const std::shared_ptr<connection_impl>& cp, bool pause
         paused_count.fetch_sub(1, std::memory_order_relaxed);
         if (c.resync_on_resume) {
             c.resync_on_resume = false;
-            push_frame(c, queued_frame{paused_resync(), 0});
+            push_frame(c, queued_frame{resync(resync_reason::paused), 0});
             c.needs_resync = false;  // the resync just queued covers what it missed
         }
         flush_connection(c, clock::now());  // the latest coalesced state, at once
@@ -460,14 +460,6 @@ void hub_impl::force_close_all() {
 
 namespace {
 
-const frame& unknown_id_resync() {
-    static const frame f = resync_frame("unknown_last_event_id");
-    return f;
-}
-const frame& truncated_resync() {
-    static const frame f = resync_frame("replay_truncated");
-    return f;
-}
 
 // The id a frame carries (wire::encode writes `id:` first).
 std::string_view frame_id(const frame& f) {
@@ -487,12 +479,12 @@ std::size_t hub_impl::replay_limit() const noexcept {
 
 void hub_impl::deliver_replay(connection_impl& c, replay_result& r) {
     if (!r.known) {
-        push_frame(c, queued_frame{unknown_id_resync(), 0});
+        push_frame(c, queued_frame{resync(resync_reason::unknown_last_event_id), 0});
         return;
     }
     for (auto& f : r.frames) push_frame(c, queued_frame{std::move(f), 0});
     replayed.fetch_add(r.frames.size(), std::memory_order_relaxed);
-    if (r.truncated) push_frame(c, queued_frame{truncated_resync(), 0});
+    if (r.truncated) push_frame(c, queued_frame{resync(resync_reason::replay_truncated), 0});
 }
 
 asio::awaitable<void> hub_impl::replay_async(std::shared_ptr<connection_impl> c) {

@@ -199,6 +199,7 @@ public:
 
 // A `resync` event: the client missed something and should refetch.
 frame resync_frame(std::string_view reason);
+enum class resync_reason { slow_consumer, paused, unknown_last_event_id, replay_truncated };
 
 // The connection body, on the connection's strand (connection.cpp).
 asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,

@@ -2,6 +2,7 @@
 #include "ssehub/kill_polling.hpp"
 
 #include "ssehub/json.hpp"
+#include "ssehub/json_value.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -12,203 +13,40 @@
 namespace ssehub {
 namespace {
 
-// ---- JSON validation (for hint_value::json) ----
-// Recursive descent over RFC 8259; copies the value without insignificant
-// whitespace so the payload stays on one SSE data line.
-class json_checker {
-public:
-    static constexpr int max_depth = 64;
-
-    explicit json_checker(std::string_view in) : in_(in) {}
-
-    bool run(std::string* out) {
-        out_ = out;
-        skip_ws();
-        if (!value(0)) return false;
-        skip_ws();
-        return pos_ == in_.size();
-    }
-
-private:
-    bool at_end() const { return pos_ >= in_.size(); }
-    char peek() const { return in_[pos_]; }
-    void emit(char c) {
-        if (out_) out_->push_back(c);
-    }
-    void emit(std::string_view s) {
-        if (out_) out_->append(s);
-    }
-    void skip_ws() {
-        while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r')) ++pos_;
-    }
-    bool literal(std::string_view word) {
-        if (in_.substr(pos_, word.size()) != word) return false;
-        pos_ += word.size();
-        emit(word);
-        return true;
-    }
-
-    bool value(int depth) {
-        if (at_end()) return false;
-        switch (peek()) {
-        case '{': return object(depth + 1);
-        case '[': return array(depth + 1);
-        case '"': return string();
-        case 't': return literal("true");
-        case 'f': return literal("false");
-        case 'n': return literal("null");
-        default: return number();
-        }
-    }
-
-    bool object(int depth) {
-        if (depth > max_depth) return false;
-        ++pos_;
-        emit('{');
-        skip_ws();
-        if (!at_end() && peek() == '}') {
-            ++pos_;
-            emit('}');
-            return true;
-        }
-        for (;;) {
-            skip_ws();
-            if (at_end() || peek() != '"' || !string()) return false;
-            skip_ws();
-            if (at_end() || peek() != ':') return false;
-            ++pos_;
-            emit(':');
-            skip_ws();
-            if (!value(depth)) return false;
-            skip_ws();
-            if (at_end()) return false;
-            const char c = in_[pos_++];
-            emit(c);
-            if (c == '}') return true;
-            if (c != ',') return false;
-        }
-    }
-
-    bool array(int depth) {
-        if (depth > max_depth) return false;
-        ++pos_;
-        emit('[');
-        skip_ws();
-        if (!at_end() && peek() == ']') {
-            ++pos_;
-            emit(']');
-            return true;
-        }
-        for (;;) {
-            skip_ws();
-            if (!value(depth)) return false;
-            skip_ws();
-            if (at_end()) return false;
-            const char c = in_[pos_++];
-            emit(c);
-            if (c == ']') return true;
-            if (c != ',') return false;
-        }
-    }
-
-    static bool is_hex(char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    }
-
-    // Length of the valid UTF-8 sequence at pos_ (lead byte >= 0x80), or 0.
-    std::size_t utf8_sequence() const {
-        const auto b = [&](std::size_t k) { return static_cast<unsigned char>(in_[pos_ + k]); };
-        const unsigned char c = b(0);
-        std::size_t n = 0;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 3;
-            if (c == 0xE0) lo = 0xA0;
-            else if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 4;
-            if (c == 0xF0) lo = 0x90;
-            else if (c == 0xF4) hi = 0x8F;
-        } else {
-            return 0;
-        }
-        if (in_.size() - pos_ < n || b(1) < lo || b(1) > hi) return 0;
-        for (std::size_t k = 2; k < n; ++k)
-            if (b(k) < 0x80 || b(k) > 0xBF) return 0;
-        return n;
-    }
-
-    bool string() {
-        const std::size_t start = pos_++;
-        while (!at_end()) {
-            const auto c = static_cast<unsigned char>(in_[pos_]);
-            if (c == '"') {
-                ++pos_;
-                emit(in_.substr(start, pos_ - start));
-                return true;
-            }
-            if (c < 0x20) return false;
-            if (c == '\\') {
-                if (++pos_ >= in_.size()) return false;
-                const char e = in_[pos_];
-                if (e == 'u') {
-                    if (in_.size() - pos_ < 5) return false;
-                    for (std::size_t k = 1; k <= 4; ++k)
-                        if (!is_hex(in_[pos_ + k])) return false;
-                    pos_ += 5;
-                    continue;
-                }
-                if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) return false;
-                ++pos_;
-                continue;
-            }
-            if (c >= 0x80) {
-                const std::size_t n = utf8_sequence();
-                if (n == 0) return false;
-                pos_ += n;
-                continue;
-            }
-            ++pos_;
-        }
+// ---- hint_value::json ----
+// Validation is json::parse's (the project's strict RFC 8259 parser, depth
+// 64); the text is then kept as written, minus the whitespace between tokens,
+// so the payload stays on one SSE data line.
+bool valid_json(std::string_view text) noexcept {
+    json::parse_options o;
+    o.allow_duplicate_names = true;
+    json::value ignored;
+    try {
+        return json::parse(text, ignored, nullptr, o);
+    } catch (...) {
         return false;
     }
+}
 
-    bool digits() {
-        const std::size_t start = pos_;
-        while (!at_end() && peek() >= '0' && peek() <= '9') ++pos_;
-        return pos_ > start;
+std::string without_whitespace(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            out.push_back(c);
+            if (c == '\\') out.push_back(text[++i]);  // valid JSON: an escape is never last
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+            out.push_back(c);
+        } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+            out.push_back(c);
+        }
     }
-
-    bool number() {
-        const std::size_t start = pos_;
-        if (!at_end() && peek() == '-') ++pos_;
-        if (at_end()) return false;
-        if (peek() == '0') {
-            ++pos_;
-        } else if (peek() >= '1' && peek() <= '9') {
-            digits();
-        } else {
-            return false;
-        }
-        if (!at_end() && peek() == '.') {
-            ++pos_;
-            if (!digits()) return false;
-        }
-        if (!at_end() && (peek() == 'e' || peek() == 'E')) {
-            ++pos_;
-            if (!at_end() && (peek() == '+' || peek() == '-')) ++pos_;
-            if (!digits()) return false;
-        }
-        emit(in_.substr(start, pos_ - start));
-        return true;
-    }
-
-    std::string_view in_;
-    std::size_t pos_ = 0;
-    std::string* out_ = nullptr;
-};
+    return out;
+}
 
 template <class T>
 void append_number(std::string& out, T v) {
@@ -292,10 +130,8 @@ event make_event(std::string type, std::string data, std::string_view topic, pri
 // ---- hint_value ----
 
 hub::hint_value hub::hint_value::json(std::string_view text) {
-    std::string compact;
-    compact.reserve(text.size());
-    if (!json_checker(text).run(&compact)) throw std::invalid_argument("ssehub: hint value is not valid JSON");
-    return hint_value(raw_json{std::move(compact)});
+    if (!valid_json(text)) throw std::invalid_argument("ssehub: hint value is not valid JSON");
+    return hint_value(raw_json{without_whitespace(text)});
 }
 
 void hub::hint_value::append_to(std::string& out) const {
@@ -317,7 +153,7 @@ void hub::hint_value::append_to(std::string& out) const {
 
 namespace kill_polling {
 
-bool is_valid_json(std::string_view text) noexcept { return json_checker(text).run(nullptr); }
+bool is_valid_json(std::string_view text) noexcept { return valid_json(text); }
 
 // ---- payloads ----
 

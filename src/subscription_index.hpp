@@ -8,6 +8,8 @@
 // Thread safety: Distinct objects: safe. Shared objects: unsafe (hub strand only).
 #pragma once
 
+#include "topic_token.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -56,19 +58,6 @@ private:
     std::unique_ptr<std::unordered_map<conn_slot, std::uint32_t>> pos_;
 };
 
-// Splits off the token at `pos`; sets pos past its dot, or to npos after the last one.
-inline std::string_view next_token(std::string_view s, std::size_t& pos) noexcept {
-    const std::size_t dot = s.find('.', pos);
-    std::string_view tok;
-    if (dot == std::string_view::npos) {
-        tok = s.substr(pos);
-        pos = std::string_view::npos;
-    } else {
-        tok = s.substr(pos, dot - pos);
-        pos = dot + 1;
-    }
-    return tok;
-}
 
 class subscription_index {
 public:

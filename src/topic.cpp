@@ -1,7 +1,11 @@
 #include "ssehub/topic.hpp"
 
+#include "topic_token.hpp"
+
 namespace ssehub::topic {
 namespace {
+
+using detail::next_token;
 
 // Length of the valid UTF-8 sequence starting at s[i] with lead byte >= 0x80,
 // or 0 when invalid (overlong, surrogate, above U+10FFFF, truncated).
@@ -81,19 +85,6 @@ bool is_valid(std::string_view s, std::size_t max_len, bool wildcards) noexcept 
     return !token_has_wildcard || s.size() - token_start == 1;
 }
 
-// Splits off the token at `pos`; sets pos past its dot, or to npos after the last one.
-std::string_view next_token(std::string_view s, std::size_t& pos) noexcept {
-    const std::size_t dot = s.find('.', pos);
-    std::string_view tok;
-    if (dot == std::string_view::npos) {
-        tok = s.substr(pos);
-        pos = std::string_view::npos;
-    } else {
-        tok = s.substr(pos, dot - pos);
-        pos = dot + 1;
-    }
-    return tok;
-}
 
 }  // namespace
 
