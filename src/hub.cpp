@@ -186,7 +186,7 @@ void hub_impl::missed(connection_impl& c, drop_reason why, std::size_t n) {
 void hub_impl::push_frame(connection_impl& c, queued_frame f) {
     // One slot past send_queue is reserved for heartbeats, so they never take
     // a data event's place.
-    if (c.queue.size() >= cfg.send_queue || !c.queue.try_send(std::move(f))) missed(c, drop_reason::queue_full);
+    if (!c.queue.try_send(std::move(f), cfg.send_queue)) missed(c, drop_reason::queue_full);
 }
 
 void hub_impl::mark_dirty(connection_impl& c) {
@@ -337,7 +337,7 @@ void hub_impl::sweep() {
             continue;
         }
         if (c.needs_resync) {
-            if (c.queue.size() < cfg.send_queue && c.queue.try_send(queued_frame{resync(resync_reason::slow_consumer), 0})) {
+            if (c.queue.try_send(queued_frame{resync(resync_reason::slow_consumer), 0}, cfg.send_queue)) {
                 c.needs_resync = false;
             } else if (now - c.behind_since > cfg.slow_consumer_timeout) {
                 slow_disconnects.fetch_add(1, std::memory_order_relaxed);

@@ -752,3 +752,13 @@ TEST_CASE("channel: cancellation racing a cross-thread send loses no value", "[c
     CHECK(delivered == sent);
     CHECK(r.aborted + static_cast<int>(r.got.size()) == iterations);
 }
+
+TEST_CASE("channel: try_send with a limit keeps slots free", "[channel]") {
+    ssehub::coro::channel<int> ch(3);
+    CHECK(ch.try_send(1, 2));
+    CHECK(ch.try_send(2, 2));
+    CHECK_FALSE(ch.try_send(3, 2));  // full as far as this producer is concerned
+    CHECK(ch.try_send(4));           // the kept slot
+    CHECK_FALSE(ch.try_send(5));
+    CHECK(ch.size() == 3);
+}

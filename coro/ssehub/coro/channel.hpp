@@ -74,7 +74,11 @@ public:
 
     // Queues value, or hands it to a waiting receiver. False (value dropped)
     // when the channel is full or closed.
-    bool try_send(T value) {
+    bool try_send(T value) { return try_send(std::move(value), capacity_); }
+
+    // Same, but counts the channel as full once `limit` values are queued
+    // (limit <= capacity): lets a producer keep slots for other values.
+    bool try_send(T value, std::size_t limit) {
         detail::pending_op* woken = nullptr;
         {
             std::lock_guard lock(mutex_);
@@ -86,7 +90,7 @@ public:
                 receiver->value_ = std::move(value);
                 receiver->ec_ = {};
                 woken = receiver;
-            } else if (count_ < capacity_) {
+            } else if (count_ < std::min<std::size_t>(limit, capacity_)) {
                 push(std::move(value));
             } else {
                 return false;
