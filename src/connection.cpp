@@ -6,6 +6,7 @@
 #include "ssehub/topic.hpp"
 #include "ssehub/url_topic.hpp"
 
+#include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
@@ -90,6 +91,14 @@ std::string stream_head(const connection_impl& c, std::chrono::milliseconds retr
     return head;
 }
 
+// The frames of one gathered write and their buffers (about 1.3 KiB):
+// allocated while a connection is busy, released when its queue runs dry, so
+// an idle connection's writer frame stays small.
+struct gather_buffer {
+    std::array<queued_frame, max_gather> batch;
+    std::array<asio::const_buffer, max_gather> bufs;
+};
+
 asio::awaitable<void> writer(std::shared_ptr<hub_impl> hub, std::shared_ptr<connection_impl> c, std::string head) {
     std::error_code ec;
     {
@@ -100,30 +109,45 @@ asio::awaitable<void> writer(std::shared_ptr<hub_impl> hub, std::shared_ptr<conn
         c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
         head = std::string();
     }
-    std::array<queued_frame, max_gather> batch;
-    std::array<asio::const_buffer, max_gather> bufs;
+    // One frame (the usual case when many connections each get one event)
+    // is written from the frame itself; the gather buffer exists only while
+    // more frames keep coming.
+    std::unique_ptr<gather_buffer> g;
+    queued_frame first;
+    asio::const_buffer one;
     while (!ec) {
-        batch[0] = co_await c->queue.async_receive(asio::redirect_error(asio::use_awaitable, ec));
+        first = co_await c->queue.async_receive(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;  // closed: lifetime over, shutdown, or the reader saw EOF
-        const std::size_t n = 1 + c->queue.try_receive_some(batch.begin() + 1, max_gather - 1);
-        for (std::size_t i = 0; i < n; ++i) bufs[i] = asio::buffer(*batch[i].bytes);
+        std::size_t n = 1;
+        queued_frame* frames = &first;
+        const asio::const_buffer* bufs = &one;
+        one = asio::buffer(*first.bytes);
+        if (g || c->queue.size() != 0) {
+            if (!g) g = std::make_unique<gather_buffer>();
+            g->batch[0] = std::move(first);
+            n += c->queue.try_receive_some(g->batch.begin() + 1, max_gather - 1);
+            for (std::size_t i = 0; i < n; ++i) g->bufs[i] = asio::buffer(*g->batch[i].bytes);
+            frames = g->batch.data();
+            bufs = g->bufs.data();
+        }
         c->write_started_ns.store(now_ns(), std::memory_order_relaxed);
-        co_await c->stream->write(std::span(bufs.data(), n), ec);
+        co_await c->stream->write(std::span(bufs, n), ec);
         const std::int64_t done = now_ns();
         c->write_started_ns.store(0, std::memory_order_relaxed);
         c->last_write_ns.store(done, std::memory_order_relaxed);
         std::uint64_t events = 0;
         for (std::size_t i = 0; i < n; ++i) {
-            if (!ec && batch[i].published_ns != 0) {
+            if (!ec && frames[i].published_ns != 0) {
                 ++events;
-                hub->observe_latency(done - batch[i].published_ns);
+                hub->observe_latency(done - frames[i].published_ns);
             }
-            batch[i].bytes.reset();
+            frames[i].bytes.reset();
         }
         if (!ec) {
             c->count_sent(n);
             hub->delivered.fetch_add(events, std::memory_order_relaxed);
         }
+        if (g && c->queue.size() == 0) g.reset();  // going idle: hold no buffer while waiting
     }
     c->queue.close();
     c->stream->shutdown_send();  // a clean end of stream for the client
@@ -142,6 +166,36 @@ asio::awaitable<void> reader(std::shared_ptr<connection_impl> c) {
     c->stream->close();  // aborts a write in flight
 }
 
+// Runs the reader beside the writer as its own coroutine on the connection's
+// strand; connection_impl::reader_done / reader_waiter let run_connection
+// wait for its end without a parallel group (which costs about 2.5 KiB of
+// frames and state per connection).
+void start_reader(const std::shared_ptr<connection_impl>& c) {
+    asio::co_spawn(c->strand, reader(c), asio::bind_executor(c->strand, [c](std::exception_ptr e) {
+                       if (e) {
+                           report_exception("connection reader", e);
+                           c->queue.close();
+                           c->stream->close();
+                       }
+                       c->reader_done = true;
+                       if (c->reader_waiter) c->reader_waiter->cancel();
+                   }));
+}
+
+asio::awaitable<void> wait_reader(connection_impl& c) {
+    if (c.reader_done) co_return;
+    asio::steady_timer t(c.strand, clock::time_point::max());
+    struct unset {  // also when an exception leaves: the reader must never see a dead timer
+        connection_impl& c;
+        ~unset() { c.reader_waiter = nullptr; }
+    } guard{c};
+    c.reader_waiter = &t;
+    while (!c.reader_done) {
+        std::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
 std::vector<std::string> topics_from_request(const http::request& req, const hub_config& cfg) {
     if (cfg.topics_from_url) {
         if (auto t = url_topic(req.target, cfg.max_topic_length)) return {std::move(*t)};
@@ -154,8 +208,17 @@ std::vector<std::string> topics_from_request(const http::request& req, const hub
 
 }  // namespace
 
-asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
-                                     std::optional<http::request> request) {
+namespace {
+
+// Everything before registration: the request head, auth, on_connect and the
+// checks. Its frame (request, parser, auth outcome) is gone once it returns,
+// so a long-lived stream keeps none of it. Sets `out`, or leaves it null when
+// the request was answered and closed. (An out parameter, not a result:
+// `auto conn = co_await prepare(...)` returning the shared_ptr crashed the
+// g++ 12 Debug+TSan build with an over-released connection; this form does not.)
+asio::awaitable<void> prepare_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
+                                         std::optional<http::request> request,
+                                         std::shared_ptr<connection_impl>& out) {
     const hub_config& cfg = hub->cfg;
     http::request req;
     if (request) {
@@ -258,6 +321,17 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
         list = std::move(unique);
     }
 
+    out = std::move(conn);
+}
+
+}  // namespace
+
+asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
+                                     std::optional<http::request> request) {
+    std::shared_ptr<connection_impl> conn;
+    co_await prepare_connection(hub, std::move(stream), std::move(request), conn);
+    if (!conn) co_return;
+    const hub_config& cfg = hub->cfg;
     const std::error_code reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
     if (reg) {
         co_await send_error(*conn->stream, 503,
@@ -267,11 +341,20 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
     }
     // Registered before the head is written: nothing published from here on is missed.
     std::exception_ptr failure;
+    start_reader(conn);
     try {
-        co_await (writer(hub, conn, stream_head(*conn, cfg.retry)) && reader(conn));
+        co_await writer(hub, conn, stream_head(*conn, cfg.retry));
     } catch (...) {
         failure = std::current_exception();
+        conn->queue.close();
+        conn->stream->close();  // ends the reader
     }
+    // The cleanup runs even when the caller cancelled async_serve (the writer
+    // has ended and closed the stream): a fresh cancellation state, or every
+    // co_await below would throw operation_aborted and the connection would
+    // never be unregistered.
+    co_await asio::this_coro::reset_cancellation_state();
+    co_await wait_reader(*conn);
     co_await asio::co_spawn(hub->strand, hub->remove_connection(conn), asio::use_awaitable);
     if (failure) report_exception("connection", failure);
 }

@@ -5,6 +5,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -14,6 +15,7 @@
 #include <exception>
 #include <random>
 #include <unordered_set>
+#include <utility>
 
 namespace ssehub {
 namespace detail {
@@ -95,19 +97,68 @@ std::error_code hub_impl::submit(event ev, publish_completion done) {
 
     intake_item item{std::move(ev), now_ns(), clock::time_point::max(), std::move(done)};
     if (item.ev.ttl.count() > 0) item.expires = clock::now() + item.ev.ttl;
-    bool was_empty;
-    {
-        std::lock_guard lock(intake_mutex);
-        if (intake.size() >= cfg.publish_intake) {
-            rejected.fetch_add(1, std::memory_order_relaxed);
-            return error::intake_full;
-        }
-        was_empty = intake.empty();
-        intake.push_back(std::move(item));
+    bool was_empty = false;
+    if (!intake.push(item, cfg.publish_intake, was_empty)) {
+        rejected.fetch_add(1, std::memory_order_relaxed);
+        return error::intake_full;
     }
     // One wake-up per batch of publishes: the run loop drains everything queued.
-    if (was_empty) asio::post(strand, [self = shared_from_this()] { self->wake.cancel(); });
+    // Once the run loop has ended (a publish that raced with shutdown), the
+    // wake-up drains itself, so the publisher still gets its answer.
+    if (was_empty)
+        asio::post(strand, [self = shared_from_this()] {
+            if (self->run_done) self->drain_intake();
+            else self->wake.cancel();
+        });
     return {};
+}
+
+intake_stack::~intake_stack() {
+    node* n = head_.exchange(nullptr, std::memory_order_acquire);
+    while (n) delete std::exchange(n, n->next);
+}
+
+bool intake_stack::push(intake_item& item, std::size_t limit, bool& was_empty) {
+    if (count_.fetch_add(1, std::memory_order_relaxed) >= limit) {
+        count_.fetch_sub(1, std::memory_order_relaxed);
+        return false;
+    }
+    node* n;
+    try {
+        n = new node{std::move(item), nullptr};
+    } catch (...) {
+        count_.fetch_sub(1, std::memory_order_relaxed);
+        throw;
+    }
+    node* head = head_.load(std::memory_order_relaxed);
+    do {
+        n->next = head;
+    } while (!head_.compare_exchange_weak(head, n, std::memory_order_release, std::memory_order_relaxed));
+    was_empty = head == nullptr;
+    return true;
+}
+
+void intake_stack::take(std::vector<intake_item>& out) {
+    node* n = head_.exchange(nullptr, std::memory_order_acquire);
+    node* fifo = nullptr;  // reversed: oldest first
+    std::size_t k = 0;
+    while (n) {
+        node* next = n->next;
+        n->next = fifo;
+        fifo = n;
+        n = next;
+        ++k;
+    }
+    count_.fetch_sub(k, std::memory_order_relaxed);
+    while (fifo) {
+        std::unique_ptr<node> owned(std::exchange(fifo, fifo->next));
+        try {
+            out.push_back(std::move(owned->item));
+        } catch (...) {
+            while (fifo) delete std::exchange(fifo, fifo->next);
+            throw;
+        }
+    }
 }
 
 frame resync_frame(std::string_view reason) {
@@ -132,15 +183,14 @@ const frame& resync(resync_reason why) {
 asio::awaitable<void> hub_impl::run() {
     auto next_sweep = clock::now() + sweep_interval;
     while (!run_done) {
-        bool pending;
-        {
-            std::lock_guard lock(intake_mutex);
-            pending = !intake.empty();
-        }
-        if (!pending) {
+        if (intake.empty()) {
             wake.expires_at(std::min(next_sweep, dirty.empty() ? clock::time_point::max() : next_flush_at));
             std::error_code ec;
             co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+            // Publishers keep the intake full: go to the back of the strand's
+            // queue between batches so registrations, stats and shutdown run.
+            co_await asio::post(strand, asio::use_awaitable);
         }
         drain_intake();
         auto now = clock::now();
@@ -153,12 +203,12 @@ asio::awaitable<void> hub_impl::run() {
 }
 
 void hub_impl::drain_intake() {
-    {
-        std::lock_guard lock(intake_mutex);
-        intake_spare.swap(intake);
+    intake.take(intake_batch);
+    for (auto& item : intake_batch) {
+        if (!run_done) route(item);
+        else if (item.done) item.done(error::hub_stopped, {});  // raced with the end of shutdown
     }
-    for (auto& item : intake_spare) route(item);
-    intake_spare.clear();
+    intake_batch.clear();
 }
 
 void hub_impl::observe_latency(std::int64_t ns) noexcept {
@@ -186,7 +236,10 @@ void hub_impl::missed(connection_impl& c, drop_reason why, std::size_t n) {
 void hub_impl::push_frame(connection_impl& c, queued_frame f) {
     // One slot past send_queue is reserved for heartbeats, so they never take
     // a data event's place.
-    if (!c.queue.try_send(std::move(f), cfg.send_queue)) missed(c, drop_reason::queue_full);
+    // A connection whose writer has ended (queue closed) is on its way out:
+    // what it can no longer take is not a slow-consumer drop.
+    if (!c.queue.try_send(std::move(f), cfg.send_queue) && !c.closing && !c.queue.is_closed())
+        missed(c, drop_reason::queue_full);
 }
 
 void hub_impl::mark_dirty(connection_impl& c) {
@@ -523,6 +576,13 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
     }
     shutdown_started = true;
     stopped.store(true, std::memory_order_release);
+    for (auto& hook : std::exchange(shutdown_hooks, {})) {  // hub::on_shutdown
+        try {
+            hook();
+        } catch (...) {
+            report_exception("on_shutdown", std::current_exception());
+        }
+    }
     drain_intake();  // what was published before the shutdown still goes out
     const auto now = clock::now();
     frame bye;
@@ -552,7 +612,7 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
     run_done = true;
     wake.cancel();
     finished.cancel();
-    // Publishes that raced with the stop flag get a clear answer.
+    // Publishes that raced with the stop flag get a clear answer: hub_stopped.
     drain_intake();
 }
 
@@ -591,7 +651,8 @@ asio::awaitable<publish_result> hub::async_publish(event ev) {
 }
 
 asio::awaitable<void> hub::serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request) {
-    auto conn_strand = asio::make_strand(stream->get_executor());
+    // Converted to any_io_executor once: each conversion of a strand allocates.
+    const asio::any_io_executor conn_strand = asio::make_strand(stream->get_executor());
     co_await asio::co_spawn(conn_strand, detail::run_connection(impl_, std::move(stream), std::move(request)),
                             asio::use_awaitable);
 }
@@ -683,6 +744,16 @@ hub_stats hub::stats(bool with_connections, std::size_t max_topics) const {
         if (s.topic_connections.size() > max_topics) s.topic_connections.resize(max_topics);
     }
     return s;
+}
+
+void hub::on_shutdown(std::function<void()> fn) {
+    asio::post(impl_->strand, [impl = impl_, fn = std::move(fn)]() mutable {
+        if (impl->shutdown_started) {
+            fn();
+        } else {
+            impl->shutdown_hooks.push_back(std::move(fn));
+        }
+    });
 }
 
 }  // namespace ssehub

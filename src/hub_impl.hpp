@@ -18,6 +18,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -47,29 +48,37 @@ public:
     void count_sent(std::uint64_t n) noexcept { sent_.fetch_add(n, std::memory_order_relaxed); }
     void count_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
 
+    // Routing touches only the queue and the hub-strand fields right after it
+    // (adjacent cache lines): keep the hot ones together.
     coro::channel<queued_frame> queue;   // the single hand-off hub → writer
+
+    // Hub strand only.
+    std::uint64_t stamp = 0;  // last routed event, to deliver once per event
+    bool closing = false;
+    bool paused = false;         // hidden tab: batched/coalesced held back
+    bool replaying = false;      // an awaitable replayer is answering: live events are held (replay)
+    bool write_timed_out = false;
+    bool dirty = false;          // in hub_impl::dirty (has pending lanes)
+    bool resync_on_resume = false;  // batched events were discarded while paused
+    bool needs_resync = false;   // missed events: owes the client a `resync`
+    conn_slot slot = 0;
+    lane_buffer lanes;                       // pending batched + coalesced frames
+    clock::time_point deadline = clock::time_point::max();
+    clock::time_point next_flush{};          // adaptive: earliest time of the next flush
+    clock::time_point behind_since{};        // when it first missed an event (slow consumer)
+
     std::unique_ptr<any_stream> stream;  // touched only on `strand`
     asio::any_io_executor strand;        // the connection's strand: its coroutines run there
+    // Connection strand: the EOF reader has ended; run_connection waits on
+    // reader_waiter (when set) for that before unregistering.
+    bool reader_done = false;
+    asio::steady_timer* reader_waiter = nullptr;
     std::atomic<std::int64_t> last_write_ns{0};     // idle detection for heartbeats
     std::atomic<std::int64_t> write_started_ns{0};  // 0 when no write is in flight
 
-    // Hub strand only.
-    conn_slot slot = 0;
-    std::uint64_t stamp = 0;  // last routed event, to deliver once per event
-    clock::time_point deadline = clock::time_point::max();
-    lane_buffer lanes;                       // pending batched + coalesced frames
-    clock::time_point next_flush{};          // adaptive: earliest time of the next flush
-    clock::time_point behind_since{};        // when it first missed an event (slow consumer)
-    bool closing = false;
-    bool write_timed_out = false;
-    bool dirty = false;          // in hub_impl::dirty (has pending lanes)
-    bool paused = false;         // hidden tab: batched/coalesced held back
-    bool resync_on_resume = false;  // batched events were discarded while paused
-    bool needs_resync = false;   // missed events: owes the client a `resync`
     // Replay (set before registration; then hub strand).
     std::optional<std::string> last_event_id;  // from Last-Event-ID or ?lastEventId=
     std::string resume_id;       // id for the `connected` event (empty: none)
-    bool replaying = false;      // an awaitable replayer is answering: live events are held
     std::vector<std::pair<std::string, queued_frame>> held;
 };
 
@@ -105,6 +114,33 @@ struct intake_item {
     std::int64_t published_ns = 0;
     clock::time_point expires = clock::time_point::max();
     publish_completion done;  // may be empty
+};
+
+// The publish intake: a lock-free multi-producer stack. Publishers on any
+// thread push with one compare-and-swap (no lock shared between publishers or
+// with the hub strand); the run loop takes the whole stack with one exchange
+// and reverses it, so each publisher's events keep their order.
+class intake_stack {
+public:
+    intake_stack() = default;
+    intake_stack(const intake_stack&) = delete;
+    intake_stack& operator=(const intake_stack&) = delete;
+    ~intake_stack();
+
+    // False (item untouched) when `limit` items are already waiting.
+    // `was_empty` tells the caller to wake the consumer.
+    bool push(intake_item& item, std::size_t limit, bool& was_empty);
+    // Moves everything pushed so far to `out`, oldest first (per publisher).
+    void take(std::vector<intake_item>& out);
+    bool empty() const noexcept { return head_.load(std::memory_order_acquire) == nullptr; }
+
+private:
+    struct node {
+        intake_item item;
+        node* next = nullptr;
+    };
+    std::atomic<node*> head_{nullptr};
+    std::atomic<std::size_t> count_{0};
 };
 
 class hub_impl : public std::enable_shared_from_this<hub_impl> {
@@ -151,12 +187,11 @@ public:
     asio::steady_timer finished;   // a second shutdown waits on it for the first
     bool shutdown_started = false;
     std::atomic<bool> stopped{false};
+    std::vector<std::function<void()>> shutdown_hooks;  // hub::on_shutdown; strand only
     std::chrono::milliseconds sweep_interval;
 
-    // Intake, guarded by intake_mutex.
-    std::mutex intake_mutex;
-    std::vector<intake_item> intake;
-    std::vector<intake_item> intake_spare;  // swapped in to drain without holding the lock
+    intake_stack intake;  // publishers → hub strand, lock-free
+    std::vector<intake_item> intake_batch;  // hub strand: what one drain routes
 
     // Hub strand; slots also guarded by registry_mutex for stats() readers.
     mutable std::mutex registry_mutex;

@@ -9,6 +9,7 @@
 
 #include <poll.h>
 
+#include <cctype>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -134,6 +135,21 @@ public:
 
     bool wait_closed(std::chrono::milliseconds timeout = 10s) {
         return read_until([&] { return eof_; }, timeout);
+    }
+
+    // A whole non-stream answer: its head and Content-Length bytes of body
+    // (the server may keep the connection open), or EOF.
+    bool wait_response(std::chrono::milliseconds timeout = 10s) {
+        return read_until([&] { return eof_ || response_complete(); }, timeout);
+    }
+    bool response_complete() const {
+        if (!head_done_) return false;
+        std::string lower = head();
+        for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        const auto k = lower.find("\r\ncontent-length:");
+        if (k == std::string::npos) return false;
+        const std::size_t length = std::stoul(lower.substr(k + 17));
+        return raw.size() - head_end_ >= length;
     }
 
     bool head_done() const { return head_done_; }

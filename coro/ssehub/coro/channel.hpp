@@ -28,9 +28,12 @@ namespace ssehub::coro {
 // try_send()s frames and a connection writer that co_awaits receive().
 //
 // - capacity is a limit, not a preallocation: storage is a ring that grows on
-//   demand (doubling) up to capacity and is released as soon as the channel is
-//   drained, so an empty channel holds no heap memory. A value sent while a
-//   receiver waits goes straight to that receiver and never touches the ring.
+//   demand (doubling) up to capacity and is released when a receiver finds the
+//   channel empty and starts waiting (or it is closed and drained), so an idle
+//   channel holds no heap memory, while a busy consumer that drains with
+//   try_receive*() keeps its ring instead of reallocating it every cycle. A
+//   value sent while a receiver waits goes straight to that receiver and never
+//   touches the ring.
 // - Completions are posted to the handler's associated executor (default:
 //   asio::system_executor), never run inside the initiating function nor
 //   under the channel's lock. A waiting operation keeps work on that executor.
@@ -113,7 +116,9 @@ public:
             }
             pop(out);
             refill_from_senders(done);
-            release_if_empty();
+            if (closed_) {
+                release_if_empty();
+            }
         }
         done.post_all();
         return true;
@@ -136,13 +141,14 @@ public:
                 }
             } catch (...) {
                 refill_from_senders(done);
-                release_if_empty();
                 lock.unlock();
                 done.post_all();
                 throw;
             }
             refill_from_senders(done);
-            release_if_empty();
+            if (closed_) {
+                release_if_empty();
+            }
         }
         done.post_all();
         return n;
@@ -176,6 +182,7 @@ public:
                 return;
             }
             closed_ = true;
+            release_if_empty();
             // Waiters are either all receivers (nothing queued) or all senders
             // (full); both fail now, and queued values stay for receivers.
             waiters_.take_all(done, channel_errc::closed);
@@ -196,7 +203,8 @@ public:
 
     std::size_t capacity() const noexcept { return capacity_; }
 
-    // Slots of ring storage allocated now; 0 whenever the channel is empty.
+    // Slots of ring storage allocated now; 0 while a receiver waits on the
+    // empty channel, and once it is closed and drained.
     std::size_t allocated_slots() const {
         std::lock_guard lock(mutex_);
         return ring_size_;
@@ -268,12 +276,15 @@ private:
             if (count_ > 0) {
                 pop(op->value_);
                 refill_from_senders(done);
-                release_if_empty();
+                if (closed_) {
+                    release_if_empty();
+                }
                 done.push_back(op);
             } else if (closed_) {
                 op->ec_ = channel_errc::closed;
                 done.push_back(op);
             } else {
+                release_if_empty();  // idle: no storage while waiting
                 try {
                     op->connect_cancellation(mutex_, waiters_);
                 } catch (...) {

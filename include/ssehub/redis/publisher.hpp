@@ -1,0 +1,65 @@
+// Publishes events through Redis so that every node's hub delivers them: one
+// Lua script appends the event to a Stream (XADD, MAXLEN ~ bound; the entry
+// id becomes the event id) and PUBLISHes "<id>\n<event>" on the channel in
+// the same atomic step, so pub/sub order is Stream order. Nodes bridge the
+// channel into their hub with fan_out(redis_subscriber, redis_fan_out_config()).
+// Thread safety: safe from any thread (commands are pipelined on one connection).
+#pragma once
+
+#include "ssehub/event.hpp"
+#include "ssehub/fan_out.hpp"
+#include "ssehub/redis/options.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <system_error>
+
+namespace ssehub::redis {
+
+namespace detail {
+class command_client;
+}
+
+struct redis_publisher_config {
+    std::string channel = "ssehub:events";  // the pub/sub channel every node subscribes to
+    std::string stream = "ssehub:stream";   // the Stream replay reads ("" : no Stream, ids are then not replayable)
+    std::size_t stream_max_len = 10000;     // MAXLEN ~ (approximate: Redis trims whole nodes)
+    std::size_t max_topic_length = 256;     // as hub_config::max_topic_length
+};
+
+struct redis_publish_result {
+    std::error_code ec;       // ssehub::error (invalid_topic, no_target, invalid_event_field), or a Redis failure
+    std::string id;           // the Stream entry id, the event's id on every node
+    std::size_t nodes = 0;    // subscribers that received it (one per node)
+};
+
+class redis_publisher {
+public:
+    redis_publisher(asio::any_io_executor ex, redis_options o, redis_publisher_config cfg = {});
+    ~redis_publisher();
+    redis_publisher(redis_publisher&&) noexcept = default;
+    redis_publisher& operator=(redis_publisher&&) noexcept = default;
+
+    // Validates like hub::publish (ids come from Redis: a caller id is
+    // refused with invalid_event_field), then publishes. Never throws for a
+    // Redis failure: ec says it (std::errc::connection_refused,
+    // timed_out, ... or io_error for an error reply).
+    asio::awaitable<redis_publish_result> async_publish(event ev);
+
+    const connection_counters& counters() const noexcept;
+
+private:
+    std::shared_ptr<detail::command_client> client_;
+    redis_publisher_config cfg_;
+};
+
+// The fan_out config that turns the publisher's messages back into events
+// (with their Stream ids); messages that do not decode are dropped and
+// counted (`dropped`).
+fan_out_config redis_fan_out_config();
+
+}  // namespace ssehub::redis
