@@ -20,13 +20,13 @@ ssehub::jwt_options jwt_options_of(const options& o) {
 }  // namespace
 
 void setup_auth_and_replay(ssehub::hub_config& cfg, const options& o,
-                           const std::shared_ptr<ssehub::memory_ticket_store>& tickets) {
+                           const ssehub::any_ticket_store& tickets) {
     if (o.auth == auth_mode::jwt) {
         if (!ssehub::hs256_available)
             throw std::runtime_error("--auth jwt: this ssehub was built without OpenSSL (no HS256)");
         cfg.authenticate = ssehub::jwt_auth(jwt_options_of(o));
     } else if (o.auth == auth_mode::tickets) {
-        cfg.authenticate = ssehub::ticket_auth(ssehub::any_ticket_store(tickets));
+        cfg.authenticate = ssehub::ticket_auth(tickets);
     }
     if (o.replay_size > 0) {
         ssehub::memory_replayer_config rc;

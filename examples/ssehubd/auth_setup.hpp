@@ -18,7 +18,7 @@ namespace ssehubd {
 // replayer, max_replay and the shutdown event. Throws std::runtime_error for
 // --auth jwt on an ssehub built without OpenSSL.
 void setup_auth_and_replay(ssehub::hub_config& cfg, const options& opts,
-                           const std::shared_ptr<ssehub::memory_ticket_store>& tickets);
+                           const ssehub::any_ticket_store& tickets);
 
 // Whether `req` carries credentials of the subscriber whose metadata is
 // `meta` (--auth jwt: a valid token with the same, non-empty metadata).

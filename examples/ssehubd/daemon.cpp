@@ -10,6 +10,7 @@
 #include <ssehub/jwt.hpp>
 
 #include <asio/co_spawn.hpp>
+#include <asio/strand.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/redirect_error.hpp>
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 namespace ssehubd {
 
@@ -111,6 +113,7 @@ struct read_outcome {
     bool unread = false;
     bool gone = false;       // client closed before a whole head: no answer
     bool head_done = false;  // the head parsed (path and method are known)
+    bool extra = false;      // bytes after this request arrived (pipelining): answered, then closed
 };
 
 asio::awaitable<read_outcome> read_request(asio::ip::tcp::socket& sock, http::request_parser& parser, std::string& body,
@@ -163,6 +166,7 @@ asio::awaitable<read_outcome> read_request(asio::ip::tcp::socket& sock, http::re
             out.message = "Content-Length required";
             out.unread = !body.empty();
         }
+        out.extra = !body.empty();
         body.clear();
         co_return out;
     }
@@ -181,6 +185,7 @@ asio::awaitable<read_outcome> read_request(asio::ip::tcp::socket& sock, http::re
         }
         body.append(buf.data(), n);
     }
+    out.extra = body.size() > *length;
     body.resize(static_cast<std::size_t>(*length));  // a pipelined request after it is ignored (we close)
     co_return out;
 }
@@ -211,17 +216,29 @@ daemon::daemon(asio::io_context& ioc, options opts, logger& log)
     : ioc_(ioc),
       opts_(std::move(opts)),
       log_(log),
-      acceptor_(ioc),
-      signals_(ioc, SIGINT, SIGTERM),
-      watch_timer_(ioc) {
+      // One strand for the daemon's own objects (acceptor, signals, watch
+      // timer, drain), so they stay serialised with --threads N.
+      acceptor_(asio::make_strand(ioc)),
+      signals_(acceptor_.get_executor(), SIGINT, SIGTERM),
+      watch_timer_(acceptor_.get_executor()) {
     counters_.start_time_seconds =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (!opts_.redis_url.empty()) {
+        std::string why;
+        redis_ = redis_bridge::create(ioc_.get_executor(), opts_, log_, &why);
+        if (!redis_) throw std::runtime_error("--redis: " + why);
+    }
     if (opts_.auth == auth_mode::tickets) {
-        ssehub::memory_ticket_store_config tc;
-        tc.max_tickets = opts_.max_tickets;
-        tickets_ = std::make_shared<ssehub::memory_ticket_store>(tc);
+        if (redis_) {
+            tickets_ = redis_->tickets();  // shared by every node: a ticket works once anywhere
+        } else {
+            ssehub::memory_ticket_store_config tc;
+            tc.max_tickets = opts_.max_tickets;
+            tickets_ = ssehub::any_ticket_store(std::in_place_type<ssehub::memory_ticket_store>, tc);
+        }
     }
     hub_.emplace(ioc_.get_executor(), hub_config());
+    if (redis_) redis_->start(*hub_);  // Redis down at start is fine: the bridge retries with backoff
 
     asio::ip::tcp::resolver resolver(ioc_);
     const auto results = resolver.resolve(opts_.host, std::to_string(opts_.port), asio::ip::resolver_base::passive);
@@ -265,6 +282,7 @@ ssehub::hub_config daemon::hub_config() {
     cfg.max_topics_per_connection = opts_.max_topics;
 
     setup_auth_and_replay(cfg, opts_, tickets_);
+    if (redis_) redis_->configure(cfg);  // the Redis Stream replaces the memory replayer
 
     // Runs after authentication (metadata set; topics set when a ticket
     // decided them), before the hub's topic checks and registration: it only
@@ -312,8 +330,8 @@ ssehub::hub_config daemon::hub_config() {
 }
 
 void daemon::start() {
-    asio::co_spawn(ioc_, accept_loop(), [this](std::exception_ptr e) { report("accept", e, log_); });
-    asio::co_spawn(ioc_, watch(), [this](std::exception_ptr e) { report("watch", e, log_); });
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), [this](std::exception_ptr e) { report("accept", e, log_); });
+    asio::co_spawn(acceptor_.get_executor(), watch(), [this](std::exception_ptr e) { report("watch", e, log_); });
     signals_.async_wait([this](std::error_code ec, int sig) {
         if (ec) return;
         begin_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -324,6 +342,7 @@ void daemon::start() {
     });
     json listen{{"url", url()}, {"auth", to_string(opts_.auth)}, {"publisher_key", !opts_.publisher_key.empty()},
                 {"replay_size", opts_.replay_size}, {"demo", opts_.demo}};
+    if (redis_) listen["node"] = redis_->node();
     log_.info("start", listen);
     const auto addr = acceptor_.local_endpoint().address();
     if (!addr.is_loopback() && opts_.publisher_key.empty())
@@ -337,7 +356,7 @@ void daemon::begin_drain(std::string_view why) {
     }
     counters_.draining = true;
     log_.info("drain", {{"why", why}, {"timeout_ms", opts_.drain_timeout.count()}});
-    asio::co_spawn(ioc_, drain(), [this](std::exception_ptr e) {
+    asio::co_spawn(acceptor_.get_executor(), drain(), [this](std::exception_ptr e) {
         report("drain", e, log_);
         ioc_.stop();
     });
@@ -414,6 +433,26 @@ bool daemon::publisher_ok(const http::request& req) const {
 
 asio::awaitable<void> daemon::session(asio::ip::tcp::socket sock) {
     const std::string remote = endpoint_text(sock);
+    // HTTP/1.1 keep-alive: a publisher reuses its connection for up to
+    // keepalive_requests requests; between them it may stay idle for
+    // keepalive_timeout. Pipelined bytes are never parsed: a request followed
+    // by more bytes is answered and the connection closed.
+    for (std::size_t served = 0;; ++served) {
+        if (served > 0) {
+            asio::steady_timer idle(co_await asio::this_coro::executor, opts_.keepalive_timeout);
+            std::error_code wait_ec;
+            auto w = co_await (sock.async_wait(asio::socket_base::wait_read,
+                                               asio::redirect_error(asio::use_awaitable, wait_ec)) ||
+                               idle.async_wait(asio::use_awaitable));
+            if (w.index() == 1 || wait_ec || draining_.load()) break;  // idle, gone or draining: close quietly
+        }
+        if (!co_await serve_request(sock, remote, served + 1 < opts_.keepalive_requests)) break;
+    }
+    std::error_code ec;
+    sock.close(ec);
+}
+
+asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep) {
     http::request_parser parser(opts_.max_head);
     std::string body;
     read_outcome got;
@@ -424,7 +463,7 @@ asio::awaitable<void> daemon::session(asio::ip::tcp::socket sock) {
         if (r.index() == 1) got = read_outcome{408, "request not received in time", true, false, false};
         else got = std::get<0>(std::move(r));
     }
-    if (got.gone) co_return;
+    if (got.gone) co_return false;
 
     http::request& req = parser.get();
     const auto cors = cors_origin(req);
@@ -441,7 +480,7 @@ asio::awaitable<void> daemon::session(asio::ip::tcp::socket sock) {
             std::string lines;
             for (const auto& h : cors_headers) lines += h.name + ": " + h.value + "\r\n";
             co_await serve_stream(std::move(sock), std::move(req), std::move(lines), remote);
-            co_return;
+            co_return false;
         }
     }
 
@@ -462,20 +501,23 @@ asio::awaitable<void> daemon::session(asio::ip::tcp::socket sock) {
         log_.write(res.status >= 500 ? log_level::warn : log_level::debug, "http_error",
                    {{"remote", remote}, {"method", req.method}, {"path", path}, {"status", res.status}});
 
+    const bool keep = may_keep && got.status == 0 && !got.unread && !got.extra && res.status < 500 &&
+                      req.version_minor == 1 && req.keep_alive() && !draining_.load();
     auto headers = std::move(res.headers);
     headers.insert(headers.end(), cors_headers.begin(), cors_headers.end());
     headers.push_back({"Cache-Control", "no-store"});
     headers.push_back({"X-Content-Type-Options", "nosniff"});
-    const std::string wire = http::make_response(res.status, res.content_type, res.body, headers, true);
+    const std::string wire = http::make_response(res.status, res.content_type, res.body, headers, !keep);
     std::error_code ec;
     co_await asio::async_write(sock, asio::buffer(wire), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
+    if (ec) co_return false;
+    if (keep) co_return true;
     sock.shutdown(asio::socket_base::shutdown_send, ec);
     if (got.unread) {
         asio::steady_timer t(co_await asio::this_coro::executor, 1s);
         co_await (linger(sock) || t.async_wait(asio::use_awaitable));
     }
-    sock.close(ec);
+    co_return false;
 }
 
 asio::awaitable<void> daemon::serve_stream(asio::ip::tcp::socket sock, http::request req, std::string cors,
@@ -578,13 +620,20 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
             r.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
             co_return r;
         }
+        if (redis_ && opts_.redis_ready && !redis_->up()) {
+            response r = json_response(503, {{"status", "redis_unavailable"}});
+            r.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
+            co_return r;
+        }
         co_return json_response(200, {{"status", "ready"}});
     }
     if (path == "/metrics") {
         if (!get) co_return method_not_allowed("GET");
         const auto s = hub_->stats(false, opts_.metrics_topic_series);
         co_return response{200, "text/plain; version=0.0.4; charset=utf-8",
-                           render_prometheus(s, counters_, opts_.metrics_topic_series), {}};
+                           render_prometheus(s, counters_, opts_.metrics_topic_series) +
+                               (redis_ ? redis_->prometheus() : std::string()),
+                           {}};
     }
     if (path == "/stats") {
         if (!get) co_return method_not_allowed("GET");
@@ -628,6 +677,20 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
         ev = std::move(std::get<std::optional<ssehub::event>>(parsed));
         if (!ev) co_return json_response(202, {{"id", nullptr}, {"matched", 0}});
     }
+    if (redis_) {  // through Redis: every node (this one included) delivers it once
+        const auto rr = co_await redis_->publish(std::move(*ev));
+        if (rr.ec == ssehub::error::invalid_topic) co_return error_response(400, "topics: not a valid topic", "topics");
+        if (rr.ec == ssehub::error::no_target)
+            co_return error_response(400, "topics: at least one topic (or a group) is required", "topics");
+        if (rr.ec == ssehub::error::invalid_event_field)
+            co_return error_response(400, "id: not accepted with --redis (ids are Redis Stream ids); type: no CR, LF or NUL", "id");
+        if (rr.ec) {
+            log_.warn("redis_publish_failed", {{"node", redis_->node()}, {"error", rr.ec.message()}});
+            co_return unavailable("redis unavailable, retry later");
+        }
+        log_.debug("publish", {{"id", rr.id}, {"nodes", rr.nodes}, {"kind", kind.empty() ? "event" : kind}});
+        co_return json_response(202, {{"id", rr.id}, {"nodes", rr.nodes}});
+    }
     std::error_code ec;
     const ssehub::publish_result r =
         co_await hub_->async_publish(std::move(*ev), asio::redirect_error(asio::use_awaitable, ec));
@@ -663,7 +726,7 @@ asio::awaitable<daemon::response> daemon::tickets(request_context& ctx) {
     const auto ttl = t.ttl.value_or(opts_.ticket_ttl);
     std::string ticket;
     try {
-        ticket = co_await ssehub::issue_ticket(*tickets_, ssehub::ticket_value(t.topics, t.metadata), ttl);
+        ticket = co_await ssehub::issue_ticket(tickets_, ssehub::ticket_value(t.topics, t.metadata), ttl);
     } catch (const std::system_error& e) {
         log_.warn("ticket_store_refused", {{"error", e.code().message()}});
         response r = error_response(503, "ticket store full, retry later");

@@ -7,6 +7,7 @@
 #include "log.hpp"
 #include "metrics.hpp"
 #include "options.hpp"
+#include "redis_bridge.hpp"
 
 #include <ssehub/hub.hpp>
 #include <ssehub/ticket_store.hpp>
@@ -59,6 +60,8 @@ public:
 private:
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(asio::ip::tcp::socket sock);
+    // One request on `sock`; true when the connection stays open for another.
+    asio::awaitable<bool> serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep);
     asio::awaitable<void> serve_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::string cors,
                                        std::string remote);
     asio::awaitable<response> route(request_context& ctx);
@@ -78,7 +81,8 @@ private:
     const options opts_;
     logger& log_;
     daemon_counters counters_;
-    std::shared_ptr<ssehub::memory_ticket_store> tickets_;  // --auth tickets only
+    ssehub::any_ticket_store tickets_;  // --auth tickets only (memory, or Redis with --redis)
+    std::unique_ptr<redis_bridge> redis_;  // --redis only
     asio::ip::tcp::acceptor acceptor_;
     asio::signal_set signals_;
     asio::steady_timer watch_timer_;

@@ -15,6 +15,7 @@
 #include <exception>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 int main(int argc, char** argv) {
     auto parsed = ssehubd::parse_options(argc, argv);
@@ -25,12 +26,16 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     ssehubd::logger log(parsed.opts->level);
     try {
-        asio::io_context ioc(1);
+        const std::size_t threads = parsed.opts->threads;
+        asio::io_context ioc(static_cast<int>(threads));
         ssehubd::daemon d(ioc, std::move(*parsed.opts), log);
         // First stdout line: scripts start us on port 0 and read the URL.
         std::cout << "ssehubd listening on " << d.url() << std::endl;
         d.start();
+        std::vector<std::thread> extra;  // --threads N: N threads run the io_context
+        for (std::size_t i = 1; i < threads; ++i) extra.emplace_back([&ioc] { ioc.run(); });
         ioc.run();
+        for (auto& t : extra) t.join();
     } catch (const std::exception& e) {
         log.error("fatal", {{"error", e.what()}});
         return 1;

@@ -151,6 +151,10 @@ const std::vector<spec>& table() {
         {"max-head", "BYTES", "8192", "request head size limit (431 beyond)", size_in(&options::max_head, 256, 1u << 20)},
         {"head-timeout-ms", "MS", "10000", "time allowed for a request head and body (408 beyond)",
          ms_in(&options::head_timeout, 1)},
+        {"keepalive-timeout-ms", "MS", "5000", "idle time allowed between requests on one HTTP/1.1 connection",
+         ms_in(&options::keepalive_timeout, 1)},
+        {"keepalive-requests", "N", "1000", "requests served on one connection before it is closed (1: no keep-alive)",
+         size_in(&options::keepalive_requests, 1)},
         {"max-topic-length", "BYTES", "256", "bytes per topic or pattern", size_in(&options::max_topic_length, 1, 65536)},
         {"max-topics", "N", "64", "topics per subscription", size_in(&options::max_topics, 1, 65536)},
         {"replay-size", "N", "1000", "events kept for Last-Event-ID replay (0: no replay)",
@@ -158,6 +162,9 @@ const std::vector<spec>& table() {
         {"replay-max-age-ms", "MS", "300000", "replayable events older than this are dropped (0: no age limit)",
          ms_in(&options::replay_max_age, 0)},
         {"max-replay", "N", "1000", "events replayed to one reconnecting client", size_in(&options::max_replay, 1)},
+        {"threads", "N", "1",
+         "threads running the event loop: connections' writers spread over them, routing stays on the hub strand",
+         size_in(&options::threads, 1, 256)},
         {"max-body", "BYTES", "65536", "request body size limit (413 beyond)", size_in(&options::max_body, 1, 64u << 20)},
         {"drain-timeout-ms", "MS", "10000", "on SIGTERM/SIGINT, time clients get to drain before exit",
          ms_in(&options::drain_timeout, 0)},
@@ -169,6 +176,19 @@ const std::vector<spec>& table() {
         {"log-level", "LEVEL", "info", "debug, info, warn or error", set_level},
         {"metrics-topic-series", "N", "100", "per-topic connection series in /metrics at most (0: none)",
          size_in(&options::metrics_topic_series, 0, 100000)},
+        {"redis", "URL", "",
+         "scale out on Redis (redis://[[user]:pass@]host[:port][/db]): publishes reach every node, replay and "
+         "tickets are shared; --replay-size bounds the Stream",
+         text(&options::redis_url)},
+        {"node-id", "NAME", "", "this node's name in logs and metrics (default: host name and pid)",
+         text(&options::node_id)},
+        {"redis-prefix", "PREFIX", "ssehub", "Redis key and channel prefix (PREFIX:events, PREFIX:stream, PREFIX:ticket:*)",
+         text(&options::redis_prefix)},
+        {"redis-ready", "", "", "with --redis: /readyz answers 503 while Redis is unreachable",
+         [](options& o, std::string_view) -> std::string {
+             o.redis_ready = true;
+             return {};
+         }},
     };
     return t;
 }

@@ -49,6 +49,8 @@ struct options {
     std::size_t max_connections = 10000;
     std::size_t max_head = 8192;
     ms head_timeout{10000};
+    ms keepalive_timeout{5000};            // idle time between requests on a kept-alive connection
+    std::size_t keepalive_requests = 1000;  // requests per connection before it is closed (1: no keep-alive)
     std::size_t max_topic_length = 256;
     std::size_t max_topics = 64;
 
@@ -58,11 +60,18 @@ struct options {
     std::size_t max_replay = 1000;   // events replayed to one reconnecting client
 
     // Daemon
+    std::size_t threads = 1;  // threads running the io_context
     std::size_t max_body = 64 * 1024;
     ms drain_timeout{10000};
     bool demo = true;
     log_level level = log_level::info;
     std::size_t metrics_topic_series = 100;
+
+    // Scale-out on Redis (examples/ssehubd/redis_bridge.hpp); empty URL: off.
+    std::string redis_url;              // redis://[[user]:pass@]host[:port][/db]
+    std::string node_id;                // names this node in logs and metrics; empty: host name + pid
+    std::string redis_prefix = "ssehub";  // keys and channel: PREFIX:events, PREFIX:stream, PREFIX:ticket:*
+    bool redis_ready = false;           // /readyz answers 503 while Redis is unreachable
 };
 
 struct parse_outcome {

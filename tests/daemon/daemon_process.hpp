@@ -201,12 +201,13 @@ struct reply {
     bool has_header(std::string_view name) const { return head.find(std::string(name) + ":") != std::string::npos || !header(name).empty(); }
 };
 
-// Sends `raw` as is and reads the whole answer (the daemon closes after it).
+// Sends `raw` as is and reads the whole answer (until Content-Length bytes of
+// body or EOF: the daemon keeps HTTP/1.1 connections open).
 inline reply raw_request(unsigned short port, std::string_view raw) {
     test::client c;
     c.connect(port);
     c.send(raw);
-    c.wait_closed(20s);
+    c.wait_response(20s);
     reply r;
     r.status = c.status();
     r.head = c.head();

@@ -29,6 +29,21 @@ std::pair<int, std::string> run_to_end(const std::string& args) {
     return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
+// Splits a byte stream of answers into the heads of the complete ones.
+std::vector<std::string> whole_answers(std::string_view raw) {
+    std::vector<std::string> heads;
+    for (;;) {
+        const auto end = raw.find("\r\n\r\n");
+        if (end == std::string_view::npos) return heads;
+        const std::string head(raw.substr(0, end + 4));
+        const auto k = head.find("Content-Length: ");
+        const std::size_t length = k == std::string::npos ? 0 : std::stoul(head.substr(k + 16));
+        if (raw.size() < end + 4 + length) return heads;
+        heads.push_back(head);
+        raw.remove_prefix(end + 4 + length);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("ssehubd: --help documents every flag and its environment variable", "[daemon]") {
@@ -68,7 +83,7 @@ TEST_CASE("ssehubd: port 0 prints the URL first, health routes answer", "[daemon
     auto r = get(d.port(), "/readyz");
     CHECK(r.status == 200);
     CHECK(body_json(r)["status"] == "ready");
-    CHECK(r.header("Connection") == "close");
+    CHECK(r.header("Connection").empty());  // HTTP/1.1: kept alive (see the keep-alive test)
 
     CHECK(get(d.port(), "/nope").status == 404);
     auto m = post(d.port(), "/healthz", "");
@@ -79,6 +94,38 @@ TEST_CASE("ssehubd: port 0 prints the URL first, health routes answer", "[daemon
     CHECK(pm.header("Allow") == "POST");
     CHECK(post(d.port(), "/events", "").status == 405);
     CHECK(post(d.port(), "/publish/unknown", "{}").status == 404);
+}
+
+TEST_CASE("ssehubd: HTTP/1.1 keep-alive for publishers, bounded; pipelined bytes and HTTP/1.0 close", "[daemon]") {
+    daemon_process d({"--keepalive-requests", "3"});
+    const std::string publish =
+        "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\n{\"topics\":[\"ka\"],\"data\":\"1\"}";
+    test::client c;
+    c.connect(d.port());
+    for (std::size_t i = 1; i <= 3; ++i) {  // three requests on one connection; the third is told to close
+        c.send(publish);
+        REQUIRE(c.read_until([&] { return whole_answers(c.raw).size() == i; }, 20s));
+        const auto answers = whole_answers(c.raw);
+        INFO(c.raw);
+        CHECK(answers.back().starts_with("HTTP/1.1 202"));
+        CHECK((answers.back().find("Connection: close") != std::string::npos) == (i == 3));
+        if (i < 3) CHECK(!c.eof());
+    }
+    CHECK(c.wait_closed(20s));
+
+    // Bytes after a request (pipelining) are never parsed: one answer, then close.
+    test::client p;
+    p.connect(d.port());
+    p.send(publish + publish);
+    REQUIRE(p.wait_closed(20s));
+    CHECK(p.status() == 202);
+    CHECK(p.raw.find("Connection: close") != std::string::npos);
+    CHECK(p.raw.find("HTTP/1.1", 10) == std::string::npos);
+
+    // HTTP/1.0 gets one answer and a close.
+    auto old = raw_request(d.port(), "GET /healthz HTTP/1.0\r\n\r\n");
+    CHECK(old.status == 200);
+    CHECK(old.header("Connection") == "close");
 }
 
 TEST_CASE("ssehubd: demo page and ssehub.js are embedded, --no-demo turns them off", "[daemon]") {

@@ -1,0 +1,53 @@
+// --redis: what ssehubd adds to a node for scale-out. Publishes go through
+// Redis (redis_publisher: Stream + pub/sub in one step), every node bridges
+// the channel into its hub (fan_out + redis_subscriber), replay reads the
+// Stream (redis_streams_replayer), tickets live in Redis (redis_ticket_store).
+// Built with ssehub::redis when available; otherwise create() refuses --redis.
+// Thread safety: safe from any thread after start().
+#pragma once
+
+#include "log.hpp"
+#include "options.hpp"
+
+#include <ssehub/hub.hpp>
+#include <ssehub/ticket_store.hpp>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+#include <system_error>
+
+namespace ssehubd {
+
+struct redis_publish_outcome {
+    std::error_code ec;
+    std::string id;
+    std::size_t nodes = 0;
+};
+
+class redis_bridge {
+public:
+    // nullptr with *error set when the URL is bad or ssehubd has no Redis support.
+    static std::unique_ptr<redis_bridge> create(asio::any_io_executor ex, const options& o, logger& log,
+                                                std::string* error);
+    virtual ~redis_bridge() = default;
+
+    // The Stream replayer (when --replay-size > 0) and, with --auth tickets, the ticket store.
+    virtual void configure(ssehub::hub_config& cfg) = 0;
+    virtual ssehub::any_ticket_store tickets() = 0;
+    // Starts bridging Redis into the hub (stops with the hub's shutdown).
+    virtual void start(ssehub::hub& hub) = 0;
+    virtual asio::awaitable<redis_publish_outcome> publish(ssehub::event ev) = 0;
+    // The subscriber is subscribed now.
+    virtual bool up() const = 0;
+    // Prometheus families (HELP/TYPE/samples), appended to /metrics.
+    virtual std::string prometheus() const = 0;
+    const std::string& node() const noexcept { return node_; }
+
+protected:
+    std::string node_;
+};
+
+}  // namespace ssehubd
