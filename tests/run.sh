@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine misses, builds ssehub and runs every
-# test: the release build (unit, loopback, daemon, browser, consumer and perf
-# smoke tests), then the ASan+UBSan build of the unit and loopback suite.
-#   tests/run.sh              # release + asan (what CI runs)
-#   tests/run.sh tsan         # the TSan build of the unit and loopback suite
+# test: the release build (unit, loopback, threads, daemon, hostile-client,
+# soak, browser, consumer and perf smoke tests), then the ASan+UBSan build of
+# the unit, loopback and threads suite, then the libFuzzer targets (clang,
+# ASan+UBSan), each for SSEHUB_FUZZ_SECONDS (default 10).
+#   tests/run.sh              # release + asan + fuzz (what CI runs)
+#   tests/run.sh tsan         # the TSan build of the unit, loopback and threads suite
 #   tests/run.sh release      # one suite only (quick local loop)
+#   SSEHUB_FUZZ_SECONDS=300 tests/run.sh fuzz     # a longer fuzzing campaign
+#   SSEHUB_SOAK_SECONDS=600 tests/run.sh release  # a longer soak (default 60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 
-packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev libssl-dev nlohmann-json3-dev)
+packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev libssl-dev nlohmann-json3-dev redis-server libhiredis-dev pkg-config)
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(release asan fuzz)
+case " ${suites[*]} " in *" fuzz "*) packages+=(clang libclang-rt-14-dev) ;; esac  # libFuzzer
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,15 +41,26 @@ run_suite() {  # name, extra cmake args...
   ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 300
 }
 
-suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(release asan)
+run_fuzz() {  # clang + ASan/UBSan; only the fuzz targets are built, each runs SSEHUB_FUZZ_SECONDS
+  local dir="$root/build/fuzz"
+  echo "== configure $dir"
+  CC=clang CXX=clang++ cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSSEHUB_SANITIZE=address,undefined -DSSEHUB_FUZZ=ON -DSSEHUB_FUZZ_SECONDS="${SSEHUB_FUZZ_SECONDS:-10}" \
+    "${sanitized[@]}" >/dev/null
+  echo "== build $dir"
+  cmake --build "$dir" -j"$jobs" --target ssehub_fuzz_targets
+  echo "== fuzz $dir (${SSEHUB_FUZZ_SECONDS:-10} s per target)"
+  ctest --test-dir "$dir" -L fuzz --output-on-failure -j"$jobs"
+}
+
 sanitized=(-DSSEHUB_BUILD_PERF=OFF -DSSEHUB_BUILD_EXAMPLES=OFF -DSSEHUB_BUILD_CONSUMER_TESTS=OFF)
 for suite in "${suites[@]}"; do
   case "$suite" in
     release) run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
     asan) run_suite asan -DCMAKE_BUILD_TYPE=Debug -DSSEHUB_SANITIZE=address,undefined "${sanitized[@]}" ;;
     tsan) run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSEHUB_SANITIZE=thread "${sanitized[@]}" ;;
-    *) echo "unknown suite: $suite (release, asan, tsan)"; exit 2 ;;
+    fuzz) run_fuzz ;;
+    *) echo "unknown suite: $suite (release, asan, tsan, fuzz)"; exit 2 ;;
   esac
 done
 echo "== all tests passed: ${suites[*]}"

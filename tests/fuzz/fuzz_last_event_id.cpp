@@ -25,13 +25,7 @@
 #include <string>
 #include <string_view>
 
-#define FUZZ_CHECK(c)                                                             \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-            std::abort();                                                         \
-        }                                                                         \
-    } while (0)
+#include "fuzz_support.hpp"
 
 namespace {
 
@@ -50,19 +44,6 @@ std::string pct(std::string_view in) {
             out += '%';
             out += hex[c >> 4];
             out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
-std::string normalise(std::string_view data) {
-    std::string out;
-    for (std::size_t i = 0; i < data.size(); ++i) {
-        if (data[i] == '\r') {
-            out += '\n';
-            if (i + 1 < data.size() && data[i + 1] == '\n') ++i;
-        } else {
-            out += data[i];
         }
     }
     return out;
@@ -111,7 +92,7 @@ void decode_one(const std::string& wire_text, std::string_view id, std::string_v
     FUZZ_CHECK(evs.size() == 1);
     FUZZ_CHECK(evs[0].id == id);
     FUZZ_CHECK(evs[0].type == (type.empty() ? std::string_view("message") : type));
-    FUZZ_CHECK(evs[0].data == normalise(data));
+    FUZZ_CHECK(evs[0].data == fuzz::normalise_line_ends(data));
     FUZZ_CHECK(whole.last_event_id() == id);
     FUZZ_CHECK(whole.retry() == retry);
     FUZZ_CHECK(whole.comment_count() == 0);
@@ -173,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     FUZZ_CHECK(cp.last_event_id().empty());
     std::string joined;
     for (std::size_t i = 0; i < cp.comments().size(); ++i) joined += (i ? "\n" : "") + cp.comments()[i];
-    FUZZ_CHECK(joined == normalise(data));
+    FUZZ_CHECK(joined == fuzz::normalise_line_ends(data));
     FUZZ_CHECK(cp.retry() == std::optional<long>(std::max(0, bytes[2] * 1000 - 5000)));
     return 0;
 }

@@ -26,13 +26,7 @@
 #include <string>
 #include <string_view>
 
-#define FUZZ_CHECK(c)                                                             \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-            std::abort();                                                         \
-        }                                                                         \
-    } while (0)
+#include "fuzz_support.hpp"
 
 namespace {
 

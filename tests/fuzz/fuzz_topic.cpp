@@ -15,13 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#define FUZZ_CHECK(c)                                                             \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c); \
-            std::abort();                                                         \
-        }                                                                         \
-    } while (0)
+#include "fuzz_support.hpp"
 
 namespace {
 
