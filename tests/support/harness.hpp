@@ -11,7 +11,10 @@
 
 #include <cctype>
 #include <chrono>
+#include <atomic>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <future>
 #include <optional>
 #include <string>
@@ -64,15 +67,55 @@ public:
         return asio::co_spawn(ioc_, hub_->async_publish(std::move(ev)), asio::use_future).get();
     }
 
+    // Connections accepted so far, and how many of their async_serve ended.
+    std::size_t accepted() const {
+        std::lock_guard lock(mu_);
+        return conns_.size();
+    }
+    std::size_t finished() const { return finished_.load(); }
+
+    // Called from any thread: cancels the n-th accepted connection's
+    // async_serve (terminal), on that connection's strand.
+    void cancel(std::size_t n) {
+        std::shared_ptr<conn> c;
+        {
+            std::lock_guard lock(mu_);
+            c = conns_.at(n);
+        }
+        if (!c) return;  // already ended
+        asio::post(c->strand, [c] { c->signal.emit(asio::cancellation_type::terminal); });
+    }
+
 private:
+    // Each accepted socket is served on its own strand, with a cancellation
+    // slot whose signal is only ever emitted on that strand.
+    struct conn {
+        explicit conn(asio::strand<asio::io_context::executor_type> s) : strand(std::move(s)) {}
+        asio::strand<asio::io_context::executor_type> strand;
+        asio::cancellation_signal signal;
+    };
+
     asio::awaitable<void> accept_loop() {
         for (;;) {
             std::error_code ec;
             auto sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
-            asio::co_spawn(ioc_, hub_->async_serve(std::move(sock)), [](std::exception_ptr e) {
-                if (e) std::rethrow_exception(e);
-            });
+            auto c = std::make_shared<conn>(asio::make_strand(ioc_));
+            std::size_t n = 0;
+            {
+                std::lock_guard lock(mu_);
+                n = conns_.size();
+                conns_.push_back(c);
+            }
+            asio::co_spawn(c->strand, hub_->async_serve(std::move(sock)),
+                           asio::bind_cancellation_slot(c->signal.slot(), [this, n, c](std::exception_ptr e) {
+                               {
+                                   std::lock_guard lock(mu_);
+                                   conns_[n].reset();  // no state kept per ended connection
+                               }
+                               finished_.fetch_add(1);
+                               if (e) std::rethrow_exception(e);
+                           }));
         }
     }
 
@@ -86,6 +129,9 @@ private:
     asio::ip::tcp::acceptor acceptor_;
     std::optional<ssehub::hub> hub_;
     std::vector<std::thread> threads_;
+    mutable std::mutex mu_;
+    std::vector<std::shared_ptr<conn>> conns_;
+    std::atomic<std::size_t> finished_{0};
     unsigned short port_ = 0;
     bool stopped_ = false;
 };

@@ -49,89 +49,6 @@ bool in_order_once(const std::vector<ssehub::parsed_event>& events, int publishe
     return true;
 }
 
-// A hub on `threads` threads whose connections can each be cancelled: every
-// accepted socket is served on its own strand, with a cancellation slot
-// whose signal is only ever emitted on that strand.
-class cancellable_server {
-public:
-    explicit cancellable_server(ssehub::hub_config cfg, int threads)
-        : acceptor_(ioc_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-        hub_.emplace(ioc_.get_executor(), std::move(cfg));
-        port_ = acceptor_.local_endpoint().port();
-        asio::co_spawn(ioc_, accept_loop(), [](std::exception_ptr) {});
-        for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
-    }
-    ~cancellable_server() { stop(); }
-
-    void stop() {
-        if (stopped_) return;
-        stopped_ = true;
-        auto done = asio::co_spawn(ioc_, shutdown(), asio::use_future);
-        done.wait_for(30s);
-        ioc_.stop();
-        for (auto& t : threads_) t.join();
-        hub_.reset();
-    }
-
-    ssehub::hub& hub() { return *hub_; }
-    unsigned short port() const { return port_; }
-    std::size_t accepted() const {
-        std::lock_guard lock(mu_);
-        return conns_.size();
-    }
-    std::size_t finished() const { return finished_.load(); }
-
-    // Called from any thread: cancels the n-th accepted connection on its strand.
-    void cancel(std::size_t n) {
-        std::shared_ptr<conn> c;
-        {
-            std::lock_guard lock(mu_);
-            c = conns_.at(n);
-        }
-        asio::post(c->strand, [c] { c->signal.emit(asio::cancellation_type::terminal); });
-    }
-
-private:
-    struct conn {
-        explicit conn(asio::strand<asio::io_context::executor_type> s) : strand(std::move(s)) {}
-        asio::strand<asio::io_context::executor_type> strand;
-        asio::cancellation_signal signal;
-    };
-
-    asio::awaitable<void> accept_loop() {
-        for (;;) {
-            std::error_code ec;
-            auto sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) co_return;
-            auto c = std::make_shared<conn>(asio::make_strand(ioc_));
-            {
-                std::lock_guard lock(mu_);
-                conns_.push_back(c);
-            }
-            asio::co_spawn(c->strand, hub_->async_serve(std::move(sock)),
-                           asio::bind_cancellation_slot(c->signal.slot(), [this, c](std::exception_ptr) {
-                               finished_.fetch_add(1);
-                           }));
-        }
-    }
-
-    asio::awaitable<void> shutdown() {
-        std::error_code ec;
-        acceptor_.close(ec);
-        co_await hub_->async_shutdown(2s);
-    }
-
-    asio::io_context ioc_;
-    asio::ip::tcp::acceptor acceptor_;
-    std::optional<ssehub::hub> hub_;
-    std::vector<std::thread> threads_;
-    mutable std::mutex mu_;
-    std::vector<std::shared_ptr<conn>> conns_;
-    std::atomic<std::size_t> finished_{0};
-    unsigned short port_ = 0;
-    bool stopped_ = false;
-};
-
 }  // namespace
 
 // Guards a bug this test found (README, "Hardening"): async_serve cancelled by
@@ -144,7 +61,7 @@ TEST_CASE("threads: connections cancelled from foreign threads end and unregiste
     constexpr int per_publisher = 200;
     ssehub::hub_config cfg;
     cfg.send_queue = publishers * per_publisher + 8;  // nothing may be dropped for the clients that stay
-    cancellable_server s(cfg, 4);
+    test::server s(cfg, 4);
 
     std::vector<std::unique_ptr<test::client>> cs;
     for (int i = 0; i < clients; ++i) {
@@ -251,7 +168,9 @@ void shutdown_while_publishing(bool saturate) {
     const bool flowing = test::poll_until([&] { return s.hub().stats(false).events_published >= 200; }, 20s);
     auto done = asio::co_spawn(s.context(), s.hub().async_shutdown(3s), asio::use_future);
     const bool shut_down = done.wait_for(10s) == std::future_status::ready;  // 3 s grace + slack
-    give_up = true;  // a hung shutdown must not hang the publishers too
+    // After a shutdown each publisher's next publish answers hub_stopped; only
+    // a hung shutdown makes them give up (so that it does not hang them too).
+    if (!shut_down) give_up = true;
     for (auto& t : pubs) t.join();
     REQUIRE(flowing);
     CHECK(shut_down);
@@ -277,7 +196,10 @@ void shutdown_while_publishing(bool saturate) {
         }
         CHECK(ordered);
         REQUIRE(!c->events.empty());
-        CHECK(c->events.back().type == "server-shutdown");
+        // The clients read only now: with saturating publishers their queues
+        // can hold more than the sockets take within the 3 s grace, and the
+        // hub then closes them before server-shutdown is written.
+        if (!saturate) CHECK(c->events.back().type == "server-shutdown");
     }
     s.stop();
 }
