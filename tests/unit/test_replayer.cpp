@@ -2,9 +2,7 @@
 
 #include <ssehub/replayer.hpp>
 
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
+#include "support/run_awaitable.hpp"
 
 #include <chrono>
 #include <memory>
@@ -44,13 +42,7 @@ std::vector<std::string> ids(const ssehub::replay_result& r) {
     return out;
 }
 
-template <class T>
-T run(asio::awaitable<T> op) {
-    asio::io_context ioc;
-    auto fut = asio::co_spawn(ioc, std::move(op), asio::use_future);
-    ioc.run();
-    return fut.get();
-}
+using test::run;
 
 ssehub::memory_replayer_config config(std::size_t max_events, std::chrono::milliseconds max_age = 5min,
                                       std::function<time_point()> clock = {}) {

@@ -4,9 +4,7 @@
 #include <ssehub/error.hpp>
 #include <ssehub/ticket_store.hpp>
 
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
+#include "support/run_awaitable.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -38,13 +36,7 @@ ssehub::memory_ticket_store_config config(std::size_t max_tickets, std::function
     return c;
 }
 
-template <class T>
-T run(asio::awaitable<T> op) {
-    asio::io_context ioc;
-    auto fut = asio::co_spawn(ioc, std::move(op), asio::use_future);
-    ioc.run();
-    return fut.get();
-}
+using test::run;
 
 // ---- concept checks ----
 
