@@ -13,6 +13,8 @@
 #include <array>
 #include <cstdio>
 #include <exception>
+#include <limits>
+#include <stdexcept>
 #include <random>
 #include <unordered_set>
 #include <utility>
@@ -63,14 +65,17 @@ std::chrono::milliseconds pick_sweep_interval(const hub_config& c) {
 
 }  // namespace
 
-hub_impl::hub_impl(asio::any_io_executor ex, hub_config c)
+hub_impl::hub_impl(asio::any_io_executor ex, hub_config c, std::size_t shard_index,
+                   std::shared_ptr<std::atomic<std::size_t>> all_active)
     : cfg(std::move(c)),
+      index(shard_index),
       strand(asio::make_strand(ex)),
       wake(strand),
       idle(strand),
       finished(strand),
       sweep_interval(pick_sweep_interval(cfg)),
-      memory(cfg.replayer.target<memory_replayer>()) {
+      memory(shard_index == 0 ? cfg.replayer.target<memory_replayer>() : nullptr),
+      total_active(all_active ? std::move(all_active) : std::make_shared<std::atomic<std::size_t>>(0)) {
     // Ids sort by (hub start time, sequence): unique across restarts of a node
     // that takes more than a millisecond to restart.
     const auto start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -95,7 +100,15 @@ std::error_code hub_impl::submit(event ev, publish_completion done) {
     if (auto ec = wire::validate_id(ev.id)) return ec;
     if (auto ec = wire::validate_type(ev.type)) return ec;
 
-    intake_item item{std::move(ev), now_ns(), clock::time_point::max(), std::move(done)};
+    // The bound holds for every shard's backlog: a shard that falls behind
+    // pushes back on publishers like the primary does.
+    for (const auto& p : peers) {
+        if (p->intake.size() >= cfg.publish_intake) {
+            rejected.fetch_add(1, std::memory_order_relaxed);
+            return error::intake_full;
+        }
+    }
+    intake_item item{std::move(ev), now_ns(), clock::time_point::max(), std::move(done), nullptr};
     if (item.ev.ttl.count() > 0) item.expires = clock::now() + item.ev.ttl;
     bool was_empty = false;
     if (!intake.push(item, cfg.publish_intake, was_empty)) {
@@ -111,6 +124,26 @@ std::error_code hub_impl::submit(event ev, publish_completion done) {
             else self->wake.cancel();
         });
     return {};
+}
+
+void hub_impl::forward(std::shared_ptr<const routed_event> ev) {
+    intake_item item;
+    item.routed = std::move(ev);
+    bool was_empty = false;
+    // Unbounded here: submit() refuses publishes while any shard is behind.
+    intake.push(item, std::numeric_limits<std::size_t>::max(), was_empty);
+    if (was_empty)
+        asio::post(strand, [self = shared_from_this()] {
+            if (self->run_done) self->drain_intake();
+            else self->wake.cancel();
+        });
+}
+
+void routed_event::finish(std::size_t n) const {
+    if (!done) return;
+    done->matched.fetch_add(n, std::memory_order_relaxed);
+    if (done->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        done->done({}, publish_result{done->id, done->matched.load(std::memory_order_relaxed)});
 }
 
 intake_stack::~intake_stack() {
@@ -182,8 +215,17 @@ const frame& resync(resync_reason why) {
 
 asio::awaitable<void> hub_impl::run() {
     auto next_sweep = clock::now() + sweep_interval;
+    rate_since = clock::now();
     while (!run_done) {
-        if (intake.empty()) {
+        if (batching && !intake.empty() && clock::now() < last_drain + cfg.batch_delay) {
+            // Under load: let this window's publishes gather, so each
+            // connection writes them together.
+            wake.expires_at(std::min(next_sweep, last_drain + cfg.batch_delay));
+            std::error_code ec;
+            co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            // A publish's wake-up cancels the timer: keep waiting for the window.
+            if (!run_done && clock::now() < std::min(next_sweep, last_drain + cfg.batch_delay)) continue;
+        } else if (intake.empty()) {
             wake.expires_at(std::min(next_sweep, dirty.empty() ? clock::time_point::max() : next_flush_at));
             std::error_code ec;
             co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -202,13 +244,37 @@ asio::awaitable<void> hub_impl::run() {
     }
 }
 
+void hub_impl::update_batching(clock::time_point now) {
+    const auto span = now - rate_since;
+    if (span < std::chrono::milliseconds(250)) return;
+    const double seconds = std::chrono::duration<double>(span).count();
+    const double events_per_s = static_cast<double>(rate_events) / seconds;
+    const double deliveries_per_s = static_cast<double>(rate_deliveries) / seconds;
+    const double per_window = events_per_s * std::chrono::duration<double>(cfg.batch_delay).count();
+    batching = cfg.batch_delay.count() > 0 && deliveries_per_s > static_cast<double>(cfg.batch_above_deliveries) &&
+               per_window >= 2.0;
+    rate_since = now;
+    rate_events = 0;
+    rate_deliveries = 0;
+}
+
 void hub_impl::drain_intake() {
+    last_drain = clock::now();
     intake.take(intake_batch);
     for (auto& item : intake_batch) {
-        if (!run_done) route(item);
-        else if (item.done) item.done(error::hub_stopped, {});  // raced with the end of shutdown
+        if (item.routed) {  // prepared by the primary
+            const std::size_t n = run_done ? 0 : route_local(*item.routed, clock::now());
+            ++rate_events;
+            rate_deliveries += n;
+            item.routed->finish(n);
+        } else if (!run_done) {
+            route(item);
+        } else if (item.done) {
+            item.done(error::hub_stopped, {});  // raced with the end of shutdown
+        }
     }
     intake_batch.clear();
+    update_batching(clock::now());
 }
 
 void hub_impl::observe_latency(std::int64_t ns) noexcept {
@@ -298,16 +364,51 @@ void hub_impl::route(intake_item& item, frame* routed) {
         if (item.done) item.done(error::expired, {});
         return;
     }
-    std::string id = ev.id.empty() ? next_id() : std::move(ev.id);
-    frame f;
-    if (auto ec = wire::make_frame(ev, id, f)) {
+    auto re = std::make_shared<routed_event>();
+    re->id = ev.id.empty() ? next_id() : std::move(ev.id);
+    if (auto ec = wire::make_frame(ev, re->id, re->bytes)) {
         if (item.done) item.done(ec, {});
         return;
     }
-    const queued_frame q{f, item.published_ns};
-    std::shared_ptr<const std::string> key;
+    re->topics = std::move(ev.topics);
+    re->group = std::move(ev.group);
+    re->lane = ev.lane;
     if (ev.lane == priority::coalesced)
-        key = std::make_shared<const std::string>(ev.coalesce_key.empty() ? ev.type : ev.coalesce_key);
+        re->coalesce_key = std::make_shared<const std::string>(ev.coalesce_key.empty() ? ev.type : ev.coalesce_key);
+    re->published_ns = item.published_ns;
+    re->expires = item.expires;
+    if (item.done) {
+        re->done = std::make_shared<routed_event::completion>();
+        re->done->done = std::move(item.done);
+        re->done->remaining.store(peers.size() + 1, std::memory_order_relaxed);
+        re->done->id = re->id;
+    }
+    const std::shared_ptr<const routed_event> shared = re;
+    // The other shards first, so they work in parallel with this one.
+    for (const auto& p : peers) p->forward(shared);
+    const std::size_t matched = route_local(*re, now);
+    ++rate_events;
+    rate_deliveries += matched;
+    published.fetch_add(1, std::memory_order_relaxed);
+    if (cfg.replayer) {
+        stored_event se{re->id, re->bytes, re->topics, re->group, now, re->expires};
+        if (memory) {
+            memory->store(std::move(se));
+        } else {
+            asio::co_spawn(strand, cfg.replayer.async_store(std::move(se)),
+                           [](std::exception_ptr e) { report_exception("replayer store", e); });
+        }
+    }
+    if (routed) *routed = re->bytes;
+    re->finish(matched);
+}
+
+std::size_t hub_impl::route_local(const routed_event& ev, clock::time_point now) {
+    if (ev.expires != clock::time_point::max() && now >= ev.expires) {
+        expired.fetch_add(1, std::memory_order_relaxed);
+        return 0;
+    }
+    const queued_frame q{ev.bytes, ev.published_ns};
     const std::uint64_t this_stamp = ++stamp;
     std::size_t matched = 0;
     auto deliver = [&](conn_slot s) {
@@ -318,7 +419,7 @@ void hub_impl::route(intake_item& item, frame* routed) {
         if (!ev.group.empty() && !group_index::matches(c.metadata(), ev.group)) return;
         ++matched;
         if (c.replaying) {  // after the replay, in order, without duplicates
-            c.held.emplace_back(id, q);
+            c.held.emplace_back(ev.id, q);
             return;
         }
         switch (ev.lane) {
@@ -331,14 +432,15 @@ void hub_impl::route(intake_item& item, frame* routed) {
             if (c.paused) {
                 c.resync_on_resume = true;
                 missed(c, drop_reason::paused);
-            } else if (!c.lanes.add_batched(q, item.expires, cfg.max_batched)) {
+            } else if (!c.lanes.add_batched(q, ev.expires, cfg.max_batched)) {
                 missed(c, drop_reason::lane_cap);
             } else {
                 mark_dirty(c);
             }
             break;
         case priority::coalesced:
-            if (!c.lanes.add_coalesced(key, q, item.expires, cfg.max_coalesce_keys)) missed(c, drop_reason::lane_cap);
+            if (!c.lanes.add_coalesced(ev.coalesce_key, q, ev.expires, cfg.max_coalesce_keys))
+                missed(c, drop_reason::lane_cap);
             else if (!c.paused) mark_dirty(c);
             break;
         }
@@ -348,19 +450,8 @@ void hub_impl::route(intake_item& item, frame* routed) {
     } else {
         groups.for_each_candidate(ev.group, deliver);
     }
-    published.fetch_add(1, std::memory_order_relaxed);
-    if (cfg.replayer) {
-        stored_event se{id, f, ev.topics, ev.group, now, item.expires};
-        if (memory) {
-            memory->store(std::move(se));
-        } else {
-            asio::co_spawn(strand, cfg.replayer.async_store(std::move(se)),
-                           [](std::exception_ptr e) { report_exception("replayer store", e); });
-        }
-        last_routed_id = id;
-    }
-    if (routed) *routed = std::move(f);
-    if (item.done) item.done({}, publish_result{std::move(id), matched});
+    if (cfg.replayer) last_routed_id = ev.id;
+    return matched;
 }
 
 void hub_impl::drop_connection(const std::shared_ptr<connection_impl>& cp) {
@@ -431,7 +522,11 @@ void hub_impl::set_paused(const std::shared_ptr<connection_impl>& cp, bool pause
 
 asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connection_impl> c) {
     if (stopped.load(std::memory_order_acquire)) co_return error::hub_stopped;
-    if (active.load(std::memory_order_relaxed) >= cfg.max_connections) co_return error::too_many_connections;
+    // Counted over all shards.
+    if (total_active->fetch_add(1, std::memory_order_relaxed) >= cfg.max_connections) {
+        total_active->fetch_sub(1, std::memory_order_relaxed);
+        co_return error::too_many_connections;
+    }
     conn_slot s;
     {
         std::lock_guard lock(registry_mutex);
@@ -462,17 +557,67 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
         if (memory) {
             // Registration and the replay snapshot at one point on the strand:
             // nothing is lost or sent twice.
-            auto r = memory->replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
+            auto r = replay_now(*c);
             deliver_replay(*c, r);
         } else {
-            c->replaying = true;
+            c->replaying = true;  // live events are held until the replay is delivered
             asio::co_spawn(strand, replay_async(c), [](std::exception_ptr e) { report_exception("replay", e); });
         }
     } else if (cfg.replayer) {
         c->resume_id = last_routed_id;  // a reconnect with it replays what follows
     }
-    pollers_on_connect(*c);
+    if (is_primary()) {
+        pollers_on_connect(*c);
+    } else if (auto p = primary.lock()) {
+        asio::post(p->strand, [p, self = shared_from_this(), c] { p->remote_connected(self, c); });
+    }
     co_return std::error_code{};
+}
+
+replay_result hub_impl::replay_now(connection_impl& c) {
+    return memory->replay(*c.last_event_id, c.topics(), c.metadata(), replay_limit());
+}
+
+asio::awaitable<replay_result> hub_impl::replay_on_primary(std::shared_ptr<connection_impl> c) {
+    if (memory) co_return replay_now(*c);
+    co_return co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
+}
+
+bool hub_impl::any_subscriber(std::string_view topic) const {
+    return subscriptions.any_match(topic) || remote_subscriptions.any_match(topic);
+}
+
+void hub_impl::remote_connected(std::shared_ptr<hub_impl> shard, std::shared_ptr<connection_impl> c) {
+    conn_slot s;
+    if (!free_remote_slots.empty()) {
+        s = free_remote_slots.back();
+        free_remote_slots.pop_back();
+    } else {
+        s = static_cast<conn_slot>(remote_slots.size());
+    }
+    remote_slots.emplace(c.get(), s);
+    for (const auto& t : c->topics()) remote_subscriptions.add(t, s);
+    for (auto& p : pollers) {
+        bool subscribed = false;
+        for (const auto& pattern : c->topics()) subscribed = subscribed || topic::matches(pattern, p->topic);
+        if (!subscribed) continue;
+        if (!p->running) {
+            start_poller(p);
+        } else if (p->latest) {  // no waiting for the next poll, on the connection's shard
+            asio::post(shard->strand, [shard, c, f = p->latest] {
+                if (!c->closing) shard->push_frame(*c, queued_frame{f, 0});
+            });
+        }
+    }
+}
+
+void hub_impl::remote_disconnected(const std::shared_ptr<connection_impl>& c) {
+    auto it = remote_slots.find(c.get());
+    if (it == remote_slots.end()) return;
+    for (const auto& t : c->topics()) remote_subscriptions.remove(t, it->second);
+    free_remote_slots.push_back(it->second);
+    remote_slots.erase(it);
+    pollers_on_disconnect();
 }
 
 asio::awaitable<void> hub_impl::remove_connection(std::shared_ptr<connection_impl> c) {
@@ -493,7 +638,12 @@ asio::awaitable<void> hub_impl::remove_connection(std::shared_ptr<connection_imp
         }
     }
     active.fetch_sub(1, std::memory_order_relaxed);
-    pollers_on_disconnect();
+    total_active->fetch_sub(1, std::memory_order_relaxed);
+    if (is_primary()) {
+        pollers_on_disconnect();
+    } else if (auto p = primary.lock()) {
+        asio::post(p->strand, [p, c] { p->remote_disconnected(c); });
+    }
     check_idle();
     co_return;
 }
@@ -543,7 +693,12 @@ void hub_impl::deliver_replay(connection_impl& c, replay_result& r) {
 asio::awaitable<void> hub_impl::replay_async(std::shared_ptr<connection_impl> c) {
     replay_result r;
     try {
-        r = co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
+        // Every replay reads the primary's store, on the primary's strand.
+        if (is_primary()) {
+            r = co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
+        } else if (auto p = primary.lock()) {
+            r = co_await asio::co_spawn(p->strand, p->replay_on_primary(c), asio::use_awaitable);
+        }
     } catch (...) {
         report_exception("replayer", std::current_exception());
         r = replay_result{};  // unknown: the client resyncs
@@ -598,9 +753,21 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
     }
     close_all_queues();
     for (auto& p : pollers) stop_poller(p, poller_stop_reason::shutdown);
+    // The other shards stop in parallel, after this drain forwarded them
+    // everything published before the stop.
+    for (auto& p : peers) {
+        ++shards_stopping;
+        asio::co_spawn(p->strand, p->shutdown(grace), [self = shared_from_this()](std::exception_ptr e) {
+            report_exception("shard shutdown", e);
+            asio::post(self->strand, [self] {
+                --self->shards_stopping;
+                self->idle.cancel();
+            });
+        });
+    }
     const auto deadline = clock::now() + grace;
     bool forced = false;
-    while (active.load(std::memory_order_relaxed) != 0 || poll_loops.load() != 0) {
+    while (active.load(std::memory_order_relaxed) != 0 || poll_loops.load() != 0 || shards_stopping != 0) {
         if (!forced && clock::now() >= deadline) {
             force_close_all();
             forced = true;
@@ -625,8 +792,26 @@ void hub_impl::request_stop() {
 }  // namespace detail
 
 hub::hub(asio::any_io_executor ex, hub_config cfg)
-    : impl_(std::make_shared<detail::hub_impl>(std::move(ex), std::move(cfg))) {
-    impl_->start();
+    : hub(std::vector<asio::any_io_executor>(std::max<std::size_t>(1, cfg.shards), ex), std::move(cfg)) {}
+
+hub::hub(std::vector<asio::any_io_executor> executors, hub_config cfg) {
+    if (executors.empty()) throw std::invalid_argument("ssehub::hub: no executor");
+    cfg.shards = executors.size();
+    auto total_active = std::make_shared<std::atomic<std::size_t>>(0);
+    impl_ = std::make_shared<detail::hub_impl>(executors[0], cfg, 0, total_active);
+    shards_.push_back(impl_);
+    for (std::size_t i = 1; i < executors.size(); ++i) {
+        auto shard = std::make_shared<detail::hub_impl>(executors[i], cfg, i, total_active);
+        shard->primary = impl_;
+        shard->id_prefix = impl_->id_prefix;
+        impl_->peers.push_back(shard);
+        shards_.push_back(std::move(shard));
+    }
+    // Streams find their shard by executor only when each shard has its own.
+    for (std::size_t i = 0; i < executors.size(); ++i)
+        for (std::size_t j = i + 1; j < executors.size(); ++j)
+            if (executors[i] == executors[j]) match_executor_ = false;
+    for (auto& s : shards_) s->start();
 }
 
 hub::~hub() {
@@ -650,23 +835,38 @@ asio::awaitable<publish_result> hub::async_publish(event ev) {
     co_return co_await async_publish(std::move(ev), asio::use_awaitable);
 }
 
+std::shared_ptr<detail::hub_impl> hub::shard_for(const asio::any_io_executor& ex) {
+    if (shards_.size() == 1) return impl_;
+    // The shard on the stream's own executor (one io_context per core), else
+    // the next one round-robin.
+    if (match_executor_)
+        for (const auto& s : shards_)
+            if (s->strand.get_inner_executor() == ex) return s;
+    return shards_[next_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
+}
+
 asio::awaitable<void> hub::serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request) {
     // Converted to any_io_executor once: each conversion of a strand allocates.
     const asio::any_io_executor conn_strand = asio::make_strand(stream->get_executor());
-    co_await asio::co_spawn(conn_strand, detail::run_connection(impl_, std::move(stream), std::move(request)),
+    auto shard = shard_for(stream->get_executor());
+    co_await asio::co_spawn(conn_strand, detail::run_connection(std::move(shard), std::move(stream), std::move(request)),
                             asio::use_awaitable);
 }
 
 bool hub::set_paused(std::string_view connection_id, bool paused) {
-    std::shared_ptr<detail::connection_impl> c;
-    {
-        std::lock_guard lock(impl_->registry_mutex);
-        auto it = impl_->by_id.find(std::string(connection_id));
-        if (it == impl_->by_id.end()) return false;
-        c = it->second;
+    const std::string key(connection_id);
+    for (const auto& shard : shards_) {
+        std::shared_ptr<detail::connection_impl> c;
+        {
+            std::lock_guard lock(shard->registry_mutex);
+            auto it = shard->by_id.find(key);
+            if (it == shard->by_id.end()) continue;
+            c = it->second;
+        }
+        asio::post(shard->strand, [shard, c, paused] { shard->set_paused(c, paused); });
+        return true;
     }
-    asio::post(impl_->strand, [impl = impl_, c, paused] { impl->set_paused(c, paused); });
-    return true;
+    return false;
 }
 
 std::error_code hub::attach_poller(std::string topic, poll_fetch fetch, poller_options options) {
@@ -681,12 +881,12 @@ std::error_code hub::attach_poller(std::string topic, poll_fetch fetch, poller_o
             if (old->topic == p->topic) {
                 impl->stop_poller(old, poller_stop_reason::detached);
                 old = p;
-                if (impl->subscriptions.any_match(p->topic)) impl->start_poller(p);
+                if (impl->any_subscriber(p->topic)) impl->start_poller(p);
                 return;
             }
         }
         impl->pollers.push_back(p);
-        if (impl->subscriptions.any_match(p->topic)) impl->start_poller(p);
+        if (impl->any_subscriber(p->topic)) impl->start_poller(p);
     });
     return {};
 }
@@ -709,33 +909,36 @@ asio::awaitable<void> hub::async_shutdown(std::chrono::milliseconds grace) {
 }
 
 hub_stats hub::stats(bool with_connections, std::size_t max_topics) const {
-    const auto& im = *impl_;
     hub_stats s;
-    s.active_connections = im.active.load();
-    s.connections_total = im.connections_total.load();
-    s.events_published = im.published.load();
-    s.events_rejected = im.rejected.load();
-    s.events_expired = im.expired.load();
-    s.events_dropped = im.dropped.load();
-    s.slow_consumer_disconnects = im.slow_disconnects.load();
-    s.paused_connections = im.paused_count.load();
-    s.dropped_queue_full = im.dropped_queue_full.load();
-    s.dropped_lane_cap = im.dropped_lane_cap.load();
-    s.dropped_paused = im.dropped_paused.load();
-    s.events_delivered = im.delivered.load();
-    s.events_replayed = im.replayed.load();
-    for (std::size_t i = 0; i < s.latency_counts.size(); ++i) s.latency_counts[i] = im.latency[i].load();
-    s.latency_sum_us = im.latency_sum_us.load();
-    std::unordered_map<std::string_view, std::size_t> per_topic;
-    std::lock_guard lock(im.registry_mutex);
-    for (const auto& c : im.slots) {
-        if (!c) continue;
-        const std::size_t queued = c->queue.size();
-        s.queued_frames += queued;
-        s.max_queue_fill = std::max(s.max_queue_fill, static_cast<double>(queued) / static_cast<double>(im.cfg.send_queue));
-        if (max_topics)
-            for (const auto& t : c->topics()) ++per_topic[t];
-        if (with_connections) s.connections.push_back({c->id(), c->sent(), c->dropped()});
+    std::unordered_map<std::string, std::size_t> per_topic;
+    for (const auto& shard : shards_) {
+        const auto& im = *shard;
+        s.active_connections += im.active.load();
+        s.connections_total += im.connections_total.load();
+        s.events_published += im.published.load();  // the primary's count: each event once
+        s.events_rejected += im.rejected.load();
+        s.events_expired += im.expired.load();
+        s.events_dropped += im.dropped.load();
+        s.slow_consumer_disconnects += im.slow_disconnects.load();
+        s.paused_connections += im.paused_count.load();
+        s.dropped_queue_full += im.dropped_queue_full.load();
+        s.dropped_lane_cap += im.dropped_lane_cap.load();
+        s.dropped_paused += im.dropped_paused.load();
+        s.events_delivered += im.delivered.load();
+        s.events_replayed += im.replayed.load();
+        for (std::size_t i = 0; i < s.latency_counts.size(); ++i) s.latency_counts[i] += im.latency[i].load();
+        s.latency_sum_us += im.latency_sum_us.load();
+        std::lock_guard lock(im.registry_mutex);
+        for (const auto& c : im.slots) {
+            if (!c) continue;
+            const std::size_t queued = c->queue.size();
+            s.queued_frames += queued;
+            s.max_queue_fill =
+                std::max(s.max_queue_fill, static_cast<double>(queued) / static_cast<double>(im.cfg.send_queue));
+            if (max_topics)
+                for (const auto& t : c->topics()) ++per_topic[t];
+            if (with_connections) s.connections.push_back({c->id(), c->sent(), c->dropped()});
+        }
     }
     if (max_topics) {
         s.topic_connections.assign(per_topic.begin(), per_topic.end());
@@ -745,6 +948,8 @@ hub_stats hub::stats(bool with_connections, std::size_t max_topics) const {
     }
     return s;
 }
+
+std::size_t hub::shard_count() const noexcept { return shards_.size(); }
 
 void hub::on_shutdown(std::function<void()> fn) {
     asio::post(impl_->strand, [impl = impl_, fn = std::move(fn)]() mutable {

@@ -109,11 +109,36 @@ struct poll_step {
 
 enum class drop_reason { queue_full, lane_cap, paused };
 
+// What every shard needs of one event, prepared once by the primary shard
+// (id, encoded frame) and shared read-only with the others.
+struct routed_event {
+    std::string id;
+    frame bytes;
+    std::vector<std::string> topics;
+    metadata group;
+    priority lane = priority::instant;
+    std::shared_ptr<const std::string> coalesce_key;  // coalesced lane only
+    std::int64_t published_ns = 0;
+    clock::time_point expires = clock::time_point::max();
+    // async_publish: each shard adds what it matched; the last one answers.
+    struct completion {
+        publish_completion done;
+        std::atomic<std::size_t> remaining{0};
+        std::atomic<std::size_t> matched{0};
+        std::string id;
+    };
+    std::shared_ptr<completion> done;  // may be empty
+    void finish(std::size_t matched) const;
+};
+
 struct intake_item {
     event ev;
     std::int64_t published_ns = 0;
     clock::time_point expires = clock::time_point::max();
     publish_completion done;  // may be empty
+    // Set on the intake of a shard other than the primary: already prepared
+    // (and stored for replay) by the primary; `ev` is unused.
+    std::shared_ptr<const routed_event> routed;
 };
 
 // The publish intake: a lock-free multi-producer stack. Publishers on any
@@ -133,6 +158,7 @@ public:
     // Moves everything pushed so far to `out`, oldest first (per publisher).
     void take(std::vector<intake_item>& out);
     bool empty() const noexcept { return head_.load(std::memory_order_acquire) == nullptr; }
+    std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
 
 private:
     struct node {
@@ -143,13 +169,22 @@ private:
     std::atomic<std::size_t> count_{0};
 };
 
+// One shard of a hub: its own strand, connections, subscription index, lanes
+// and run loop. Shard 0 is the primary: it takes every publish, assigns ids,
+// encodes the frame once, stores it for replay, and hands the prepared event
+// to the other shards' lock-free intakes in the order it routed it (so every
+// client sees one order and Last-Event-ID means the same on every shard); it
+// also runs the pollers and the shutdown hooks. A hub with one shard is just
+// the primary.
 class hub_impl : public std::enable_shared_from_this<hub_impl> {
 public:
-    hub_impl(asio::any_io_executor ex, hub_config c);
+    hub_impl(asio::any_io_executor ex, hub_config c, std::size_t shard_index = 0,
+             std::shared_ptr<std::atomic<std::size_t>> total_active = nullptr);
 
     void start();
     std::error_code submit(event ev, publish_completion done);
     void request_stop();
+    bool is_primary() const noexcept { return index == 0; }
 
     // Hub strand.
     asio::awaitable<void> run();
@@ -158,6 +193,15 @@ public:
     asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
     void drain_intake();
     void route(intake_item& item, frame* routed = nullptr);
+    // This shard's part of routing an event (every shard, primary included).
+    std::size_t route_local(const routed_event& ev, clock::time_point now);
+    void forward(std::shared_ptr<const routed_event> ev);  // another shard → this one's intake
+    replay_result replay_now(connection_impl& c);           // primary, memory replayer
+    asio::awaitable<replay_result> replay_on_primary(std::shared_ptr<connection_impl> c);
+    // Primary: a connection registered on (or gone from) another shard, for the pollers.
+    void remote_connected(std::shared_ptr<hub_impl> shard, std::shared_ptr<connection_impl> c);
+    void remote_disconnected(const std::shared_ptr<connection_impl>& c);
+    bool any_subscriber(std::string_view topic) const;
     void deliver_replay(connection_impl& c, replay_result& r);
     std::size_t replay_limit() const noexcept;
     asio::awaitable<void> replay_async(std::shared_ptr<connection_impl> c);
@@ -181,6 +225,7 @@ public:
     std::string next_id();
 
     hub_config cfg;
+    std::size_t index = 0;  // shard number; 0 = primary
     asio::strand<asio::any_io_executor> strand;
     asio::steady_timer wake;       // run loop sleeps on it; cancel() wakes it
     asio::steady_timer idle;       // shutdown waits on it for the last connection
@@ -204,14 +249,33 @@ public:
     std::atomic<std::size_t> poll_loops{0};  // running poll loop coroutines
     std::vector<conn_slot> dirty;  // connections with pending lanes
     clock::time_point next_flush_at = clock::time_point::max();
+    // Write batching (run loop): routed counts since rate_since, and whether
+    // the last measured rates asked for batching.
+    clock::time_point rate_since{};
+    std::uint64_t rate_events = 0;
+    std::uint64_t rate_deliveries = 0;
+    bool batching = false;
+    clock::time_point last_drain{};
+    void update_batching(clock::time_point now);
     std::vector<queued_frame> flush_scratch;
     std::uint64_t stamp = 0;
     std::uint64_t sequence = 0;
     std::mt19937_64 rng{std::random_device{}()};  // lifetime jitter
     std::string id_prefix;  // hub start time, so ids are unique across restarts
     std::string last_routed_id;
-    memory_replayer* memory = nullptr;  // the built-in replayer, called synchronously
+    memory_replayer* memory = nullptr;  // the built-in replayer, called synchronously (primary only)
     bool run_done = false;
+
+    // Sharding. Primary: the other shards (set before start, cleared when its
+    // shutdown has finished them) and, on its strand, the subscriptions of
+    // their connections (for the pollers). Others: the primary, weakly.
+    std::vector<std::shared_ptr<hub_impl>> peers;
+    std::weak_ptr<hub_impl> primary;
+    subscription_index remote_subscriptions;
+    std::unordered_map<const connection_impl*, conn_slot> remote_slots;
+    std::vector<conn_slot> free_remote_slots;
+    std::size_t shards_stopping = 0;  // primary strand: peers whose shutdown runs
+    std::shared_ptr<std::atomic<std::size_t>> total_active;  // all shards: max_connections
 
     std::atomic<std::size_t> active{0};
     std::atomic<std::uint64_t> connections_total{0};

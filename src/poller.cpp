@@ -104,7 +104,7 @@ void hub_impl::pollers_on_connect(connection_impl& c) {
 
 void hub_impl::pollers_on_disconnect() {
     for (auto& p : pollers)
-        if (p->running && !subscriptions.any_match(p->topic)) stop_poller(p, poller_stop_reason::no_subscribers);
+        if (p->running && !any_subscriber(p->topic)) stop_poller(p, poller_stop_reason::no_subscribers);
 }
 
 asio::awaitable<poll_step> hub_impl::poll_outcome(std::shared_ptr<poller_state> p, std::uint64_t generation,

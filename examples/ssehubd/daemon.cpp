@@ -212,13 +212,14 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 
 }  // namespace
 
-daemon::daemon(asio::io_context& ioc, options opts, logger& log)
-    : ioc_(ioc),
+daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
+    : loops_(std::move(loops)),
+      ioc_(*loops_.at(0)),
       opts_(std::move(opts)),
       log_(log),
       // One strand for the daemon's own objects (acceptor, signals, watch
       // timer, drain), so they stay serialised with --threads N.
-      acceptor_(asio::make_strand(ioc)),
+      acceptor_(asio::make_strand(ioc_)),
       signals_(acceptor_.get_executor(), SIGINT, SIGTERM),
       watch_timer_(acceptor_.get_executor()) {
     counters_.start_time_seconds =
@@ -237,7 +238,9 @@ daemon::daemon(asio::io_context& ioc, options opts, logger& log)
             tickets_ = ssehub::any_ticket_store(std::in_place_type<ssehub::memory_ticket_store>, tc);
         }
     }
-    hub_.emplace(ioc_.get_executor(), hub_config());
+    std::vector<asio::any_io_executor> shard_executors;
+    for (auto* loop : loops_) shard_executors.push_back(loop->get_executor());
+    hub_.emplace(std::move(shard_executors), hub_config());  // one shard per event loop
     if (redis_) redis_->start(*hub_);  // Redis down at start is fine: the bridge retries with backoff
 
     asio::ip::tcp::resolver resolver(ioc_);
@@ -358,7 +361,7 @@ void daemon::begin_drain(std::string_view why) {
     log_.info("drain", {{"why", why}, {"timeout_ms", opts_.drain_timeout.count()}});
     asio::co_spawn(acceptor_.get_executor(), drain(), [this](std::exception_ptr e) {
         report("drain", e, log_);
-        ioc_.stop();
+        for (auto* loop : loops_) loop->stop();
     });
 }
 
@@ -396,7 +399,9 @@ asio::awaitable<void> daemon::watch() {
 asio::awaitable<void> daemon::accept_loop() {
     for (;;) {
         std::error_code ec;
-        auto sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        // Round-robin over the event loops: the stream lands on that loop's hub shard.
+        asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+        auto sock = co_await acceptor_.async_accept(loop, asio::redirect_error(asio::use_awaitable, ec));
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
         if (ec) {
             // EMFILE and friends: back off a little instead of spinning.
@@ -404,7 +409,7 @@ asio::awaitable<void> daemon::accept_loop() {
             co_await sleep_for(100ms);
             continue;
         }
-        asio::co_spawn(ioc_, session(std::move(sock)), [this](std::exception_ptr e) { report("session", e, log_); });
+        asio::co_spawn(loop, session(std::move(sock)), [this](std::exception_ptr e) { report("session", e, log_); });
     }
 }
 

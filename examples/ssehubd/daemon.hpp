@@ -32,7 +32,10 @@ namespace ssehubd {
 class daemon {
 public:
     // Binds the listening socket (throws std::system_error when it cannot).
-    daemon(asio::io_context& ioc, options opts, logger& log);
+    // `loops`: one event loop per thread (--threads N), each with one shard of
+    // the hub; connections are accepted onto them round-robin. loops[0] also
+    // runs the acceptor, the signals and the Redis bridge.
+    daemon(std::vector<asio::io_context*> loops, options opts, logger& log);
     ~daemon();
     daemon(const daemon&) = delete;
     daemon& operator=(const daemon&) = delete;
@@ -45,7 +48,7 @@ public:
 
     // Refuses new streams (503) and publishes, sends every client the
     // shutdown event, waits for them up to --drain-timeout-ms, then stops the
-    // io_context. Calling it again does nothing.
+    // event loops. Calling it again does nothing.
     void begin_drain(std::string_view why);
 
     struct conn_record {
@@ -77,7 +80,9 @@ private:
     std::optional<std::string> cors_origin(const ssehub::http::request& req) const;
     int retry_after_seconds() const;
 
-    asio::io_context& ioc_;
+    std::vector<asio::io_context*> loops_;
+    asio::io_context& ioc_;  // loops_[0]
+    std::size_t next_loop_ = 0;  // accept loop only
     const options opts_;
     logger& log_;
     daemon_counters counters_;

@@ -8,12 +8,14 @@
 #include "log.hpp"
 #include "options.hpp"
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -26,15 +28,28 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     ssehubd::logger log(parsed.opts->level);
     try {
+        // --threads N: N event loops, one thread each, one hub shard each
+        // (connections spread over them; no lock shared on the delivery path).
         const std::size_t threads = parsed.opts->threads;
-        asio::io_context ioc(static_cast<int>(threads));
-        ssehubd::daemon d(ioc, std::move(*parsed.opts), log);
+        std::vector<std::unique_ptr<asio::io_context>> loops;
+        std::vector<asio::io_context*> loop_ptrs;
+        for (std::size_t i = 0; i < threads; ++i) {
+            loops.push_back(std::make_unique<asio::io_context>(1));
+            loop_ptrs.push_back(loops.back().get());
+        }
+        ssehubd::daemon d(loop_ptrs, std::move(*parsed.opts), log);
         // First stdout line: scripts start us on port 0 and read the URL.
         std::cout << "ssehubd listening on " << d.url() << std::endl;
         d.start();
-        std::vector<std::thread> extra;  // --threads N: N threads run the io_context
-        for (std::size_t i = 1; i < threads; ++i) extra.emplace_back([&ioc] { ioc.run(); });
-        ioc.run();
+        std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep;  // until the drain stops them
+        std::vector<std::thread> extra;
+        for (std::size_t i = 1; i < threads; ++i) {
+            keep.push_back(asio::make_work_guard(*loops[i]));
+            extra.emplace_back([loop = loops[i].get()] { loop->run(); });
+        }
+        loops[0]->run();
+        keep.clear();
+        for (std::size_t i = 1; i < threads; ++i) loops[i]->stop();
         for (auto& t : extra) t.join();
     } catch (const std::exception& e) {
         log.error("fatal", {{"error", e.what()}});

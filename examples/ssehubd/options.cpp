@@ -163,7 +163,7 @@ const std::vector<spec>& table() {
          ms_in(&options::replay_max_age, 0)},
         {"max-replay", "N", "1000", "events replayed to one reconnecting client", size_in(&options::max_replay, 1)},
         {"threads", "N", "1",
-         "threads running the event loop: connections' writers spread over them, routing stays on the hub strand",
+         "event loops, one thread and one hub shard each: connections are spread over them round-robin",
          size_in(&options::threads, 1, 256)},
         {"max-body", "BYTES", "65536", "request body size limit (413 beyond)", size_in(&options::max_body, 1, 64u << 20)},
         {"drain-timeout-ms", "MS", "10000", "on SIGTERM/SIGINT, time clients get to drain before exit",

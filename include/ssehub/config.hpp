@@ -25,7 +25,21 @@ struct rejection {
 struct hub_config {
     using ms = std::chrono::milliseconds;
 
+    // Shards (hub(executor, cfg) only): strands that each own a share of the
+    // connections, so fan-out uses several threads of a multi-threaded
+    // io_context. hub(vector of executors, cfg) makes one per executor.
+    std::size_t shards = 1;
+
     // Delivery
+    // Write batching under load: while a shard routes more than
+    // batch_above_deliveries deliveries per second and at least two events
+    // would arrive per window, it drains publishes at most once per
+    // batch_delay, so each connection gets that window's events in one
+    // gathered write instead of one write each (a write costs about as much
+    // as five queued frames). Instant events then wait up to batch_delay.
+    // batch_delay 0 turns it off.
+    ms batch_delay{25};
+    std::size_t batch_above_deliveries = 200000;
     std::size_t send_queue = 256;     // frames queued per connection before drops
     std::size_t publish_intake = 65536;  // events waiting for the hub strand before publish() fails
 

@@ -22,6 +22,7 @@
 #include <asio/post.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -90,7 +91,16 @@ fan_out_handle fan_out_multi_for(hub& h, std::vector<S>&& subscribers, fan_out_c
 
 class hub {
 public:
+    // cfg.shards shards (default 1), each a strand on `ex`: with a
+    // multi-threaded io_context, routing to different shards' connections
+    // runs in parallel.
     explicit hub(asio::any_io_executor ex, hub_config cfg = {});
+    // One shard per executor (e.g. one io_context per core, each run by one
+    // thread); cfg.shards is ignored. A stream served with async_serve goes to
+    // the shard on its own executor (accept it on the io_context of the shard
+    // it should use), else round-robin. Throws std::invalid_argument when
+    // `executors` is empty.
+    hub(std::vector<asio::any_io_executor> executors, hub_config cfg = {});
     // Requests stop; connections still running end soon after. Prefer
     // `co_await async_shutdown(...)` first for a graceful end.
     ~hub();
@@ -98,8 +108,10 @@ public:
     hub& operator=(const hub&) = delete;
 
     const hub_config& config() const noexcept;
-    // The hub strand.
+    // The hub strand (of the primary shard: the one that orders every
+    // publish, assigns ids, stores for replay, runs pollers and shutdown hooks).
     asio::any_io_executor get_executor() const noexcept;
+    std::size_t shard_count() const noexcept;
 
     // Validates and hands the event to the hub. Never blocks. Errors:
     // invalid_topic, invalid_event_field, no_target, intake_full, hub_stopped.
@@ -225,8 +237,12 @@ public:
 private:
     asio::awaitable<void> serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request);
     void enqueue(event ev, detail::publish_completion done);
+    std::shared_ptr<detail::hub_impl> shard_for(const asio::any_io_executor& ex);
 
-    std::shared_ptr<detail::hub_impl> impl_;
+    std::shared_ptr<detail::hub_impl> impl_;  // the primary shard
+    std::vector<std::shared_ptr<detail::hub_impl>> shards_;  // impl_ first
+    std::atomic<std::size_t> next_shard_{0};
+    bool match_executor_ = true;  // every shard has an executor of its own
 };
 
 }  // namespace ssehub

@@ -402,3 +402,38 @@ TEST_CASE("ssehubd: streams over --max-connections get 503, counted under /event
     CHECK(metrics.find("ssehubd_http_requests_total{route=\"/events\",code=\"503\"} 1") != std::string::npos);
     CHECK(metrics.find("ssehubd_http_requests_total{route=\"/events\",code=\"200\"} 1") != std::string::npos);
 }
+
+TEST_CASE("ssehubd: --threads 3 spreads streams over three event loops; one order, one id, replay anywhere",
+          "[daemon][shards]") {
+    daemon_process d({"--threads", "3"});
+    std::vector<std::unique_ptr<subscriber>> subs;
+    for (int i = 0; i < 6; ++i) {  // accepted round-robin: two per loop
+        subs.push_back(std::make_unique<subscriber>(d.port(), "/events?topics=orders"));
+        REQUIRE(subs.back()->connected());
+    }
+    std::vector<std::string> ids;
+    for (int i = 0; i < 20; ++i) {
+        auto r = post(d.port(), "/publish", R"({"topics":["orders"],"data":)" + std::to_string(i) + "}");
+        REQUIRE(r.status == 202);
+        auto j = body_json(r);
+        CHECK(j["matched"] == 6);  // counted over every shard
+        ids.push_back(j["id"]);
+    }
+    for (auto& s : subs) {
+        REQUIRE(s->c.wait_events(21, 20s));
+        for (int i = 0; i < 20; ++i) {
+            CHECK(s->c.events[static_cast<std::size_t>(i) + 1].data == std::to_string(i));
+            CHECK(s->c.events[static_cast<std::size_t>(i) + 1].id == ids[static_cast<std::size_t>(i)]);
+        }
+    }
+    // A reconnect with Last-Event-ID replays the rest, on whichever loop it lands.
+    for (int k = 0; k < 3; ++k) {
+        subscriber again(d.port(), "/events?topics=orders", "Last-Event-ID: " + ids[9] + "\r\n");
+        REQUIRE(again.connected());
+        REQUIRE(again.c.wait_events(11, 20s));
+        for (int i = 10; i < 20; ++i)
+            CHECK(again.c.events[static_cast<std::size_t>(i) - 9].id == ids[static_cast<std::size_t>(i)]);
+    }
+    // The gauge sums the shards (the replaying streams have left).
+    CHECK(test::poll_until([&] { return get(d.port(), "/metrics").body.find("ssehub_connections_active 6\n") != std::string::npos; }));
+}
