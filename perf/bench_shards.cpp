@@ -7,6 +7,8 @@
 #include <ssehub/hub.hpp>
 #include <ssehub/wire.hpp>
 
+#include "support/memory_stream.hpp"
+
 #include <asio/async_result.hpp>
 #include <asio/buffer.hpp>
 #include <asio/co_spawn.hpp>
@@ -26,59 +28,6 @@
 #include <vector>
 
 namespace {
-
-// Counts written bytes; wakes the benchmark thread once `target` is reached.
-struct sink {
-    std::atomic<std::uint64_t> bytes{0};
-    std::atomic<std::uint64_t> target{0};  // 0: nobody waits
-    std::mutex m;
-    std::condition_variable cv;
-    void add(std::uint64_t n) {
-        const std::uint64_t total = bytes.fetch_add(n, std::memory_order_relaxed) + n;
-        const std::uint64_t t = target.load(std::memory_order_relaxed);
-        if (t != 0 && total >= t) {
-            std::lock_guard l(m);
-            cv.notify_all();
-        }
-    }
-};
-
-// An Asio stream in memory: writes complete (posted) at once; a read waits
-// until the stream is closed.
-class memory_stream {
-public:
-    using executor_type = asio::io_context::executor_type;
-    memory_stream(asio::io_context& io, sink& s) : ex_(io.get_executor()), sink_(&s), eof_(std::make_unique<asio::steady_timer>(io)) {
-        eof_->expires_at(asio::steady_timer::time_point::max());
-    }
-    executor_type get_executor() const { return ex_; }
-
-    template <class ConstBuffers, class Token>
-    auto async_write_some(const ConstBuffers& bufs, Token&& token) {
-        return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
-            [this](auto handler, std::size_t n) {
-                sink_->add(n);
-                asio::post(ex_, [h = std::move(handler), n]() mutable { h(std::error_code{}, n); });
-            },
-            token, asio::buffer_size(bufs));
-    }
-
-    template <class MutableBuffers, class Token>
-    auto async_read_some(const MutableBuffers&, Token&& token) {
-        return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
-            [this](auto handler) {
-                eof_->async_wait([h = std::move(handler)](std::error_code) mutable { h(asio::error::eof, 0); });
-            },
-            token);
-    }
-    void close(std::error_code&) { eof_->cancel(); }
-    void shutdown(asio::socket_base::shutdown_type, std::error_code&) {}
-
-private:
-    executor_type ex_;
-    sink* sink_;
-    std::unique_ptr<asio::steady_timer> eof_;
-};
 
 void BM_fanout_shards(benchmark::State& state) {
     const auto shards = static_cast<std::size_t>(state.range(0));
@@ -100,14 +49,14 @@ void BM_fanout_shards(benchmark::State& state) {
     cfg.send_queue = 4 * events_per_round;
     cfg.heartbeat_interval = std::chrono::hours(1);
     cfg.max_connections = connections;
-    sink out;
+    test::write_counter out;
     auto h = std::make_unique<ssehub::hub>(executors, cfg);
     for (std::size_t i = 0; i < connections; ++i) {
         auto& loop = *loops[i % shards];
         ssehub::http::request req;
         req.method = "GET";
         req.target = "/events?topics=orders";
-        asio::co_spawn(loop, h->async_serve(memory_stream(loop, out), std::move(req)), asio::detached);
+        asio::co_spawn(loop, h->async_serve(test::memory_stream(loop, out), std::move(req)), asio::detached);
     }
     while (h->stats(false).active_connections != connections) std::this_thread::yield();
 
@@ -123,14 +72,12 @@ void BM_fanout_shards(benchmark::State& state) {
     while (h->stats(false).events_delivered != connections) std::this_thread::yield();
 
     for (auto _ : state) {
-        out.target = out.bytes.load() + frame_bytes * connections * events_per_round;
+        const std::uint64_t want = out.bytes.load() + frame_bytes * connections * events_per_round;
         for (std::size_t i = 0; i < events_per_round; ++i) h->publish(e);
-        std::unique_lock l(out.m);
-        out.cv.wait(l, [&] { return out.bytes.load() >= out.target; });
+        out.wait_bytes(want);
     }
     state.counters["deliveries/s"] = benchmark::Counter(static_cast<double>(connections * events_per_round),
                                                         benchmark::Counter::kIsIterationInvariantRate);
-    out.target = 0;
     auto done = std::make_shared<std::atomic<bool>>(false);
     asio::co_spawn(*loops[0], h->async_shutdown(std::chrono::seconds(2)), [done](std::exception_ptr) { *done = true; });
     while (!*done) std::this_thread::yield();

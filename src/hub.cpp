@@ -217,25 +217,25 @@ asio::awaitable<void> hub_impl::run() {
     auto next_sweep = clock::now() + sweep_interval;
     rate_since = clock::now();
     while (!run_done) {
-        if (batching && !intake.empty() && clock::now() < last_drain + cfg.batch_delay) {
-            // Under load: let this window's publishes gather, so each
-            // connection writes them together.
-            wake.expires_at(std::min(next_sweep, last_drain + cfg.batch_delay));
+        // Under load, publishes gather for batch_delay after each drain, so
+        // each connection gets the window's events in one write.
+        const auto hold_until = batching ? last_drain + cfg.batch_delay : clock::time_point::min();
+        if (intake.empty() || clock::now() < hold_until) {
+            auto until = std::min(next_sweep, dirty.empty() ? clock::time_point::max() : next_flush_at);
+            if (!intake.empty()) until = std::min(until, hold_until);
+            wake.expires_at(until);
             std::error_code ec;
-            co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            // A publish's wake-up cancels the timer: keep waiting for the window.
-            if (!run_done && clock::now() < std::min(next_sweep, last_drain + cfg.batch_delay)) continue;
-        } else if (intake.empty()) {
-            wake.expires_at(std::min(next_sweep, dirty.empty() ? clock::time_point::max() : next_flush_at));
-            std::error_code ec;
-            co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));  // or a publish's wake-up
         } else {
             // Publishers keep the intake full: go to the back of the strand's
             // queue between batches so registrations, stats and shutdown run.
             co_await asio::post(strand, asio::use_awaitable);
         }
-        drain_intake();
         auto now = clock::now();
+        if (!intake.empty() && now >= hold_until) {
+            drain_intake();
+            now = clock::now();
+        }
         if (!dirty.empty() && now >= next_flush_at) flush_due(now);
         if (now >= next_sweep) {
             sweep();
@@ -246,7 +246,7 @@ asio::awaitable<void> hub_impl::run() {
 
 void hub_impl::update_batching(clock::time_point now) {
     const auto span = now - rate_since;
-    if (span < std::chrono::milliseconds(250)) return;
+    if (span < std::chrono::milliseconds(100)) return;  // rates over at least 100 ms
     const double seconds = std::chrono::duration<double>(span).count();
     const double events_per_s = static_cast<double>(rate_events) / seconds;
     const double deliveries_per_s = static_cast<double>(rate_deliveries) / seconds;

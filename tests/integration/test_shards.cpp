@@ -3,6 +3,7 @@
 // (replay, pollers, max_connections, stats, pause, shutdown) spans every shard.
 // Runs in the TSan build.
 #include "support/harness.hpp"
+#include "support/memory_stream.hpp"
 
 #include <ssehub/replayer.hpp>
 
@@ -301,5 +302,48 @@ TEST_CASE("shards: one io_context per shard; a stream runs on the shard of its o
     loop0.stop();
     loop1.stop();
     for (auto& t : threads) t.join();
+    h.reset();
+}
+
+TEST_CASE("write batching: under load each connection writes a window's events together, none lost",
+          "[shards][batching]") {
+    // In-memory streams count the writes; a publisher paced at ~1 event/ms
+    // is "load" once batch_above_deliveries is 0.
+    asio::io_context io(1);
+    auto guard = asio::make_work_guard(io);
+    std::thread runner([&] { io.run(); });
+    test::write_counter out;
+    ssehub::hub_config cfg;
+    cfg.batch_delay = 50ms;
+    cfg.batch_above_deliveries = 0;
+    cfg.send_queue = 1024;
+    cfg.heartbeat_interval = 1h;
+    std::optional<ssehub::hub> h;
+    h.emplace(io.get_executor(), cfg);
+    constexpr std::size_t conns = 20;
+    constexpr std::size_t events = 1000;
+    for (std::size_t i = 0; i < conns; ++i) {
+        ssehub::http::request req;
+        req.method = "GET";
+        req.target = "/events?topics=load";
+        asio::co_spawn(io, h->async_serve(test::memory_stream(io, out), std::move(req)), asio::detached);
+    }
+    REQUIRE(wait_active(*h, conns));
+    REQUIRE(test::poll_until([&] { return out.writes.load() == conns; }));  // the heads
+    for (std::size_t i = 0; i < events; ++i) {
+        REQUIRE(!h->publish(ev({"load"}, std::to_string(i))));
+        std::this_thread::sleep_for(1ms);  // pacing the load, not waiting for anything
+    }
+    REQUIRE(test::poll_until([&] { return h->stats(false).events_delivered == conns * events; }));
+    const auto s = h->stats(false);
+    CHECK(s.events_dropped == 0);
+    const std::uint64_t writes = out.writes.load() - conns;
+    INFO("writes for " << conns * events << " deliveries: " << writes);
+    CHECK(writes <= conns * events / 4);  // one write per event without batching (on an idle machine)
+    auto done = asio::co_spawn(io, h->async_shutdown(1s), asio::use_future);
+    REQUIRE(done.wait_for(10s) == std::future_status::ready);
+    guard.reset();
+    io.stop();
+    runner.join();
     h.reset();
 }
