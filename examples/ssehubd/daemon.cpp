@@ -267,6 +267,8 @@ int daemon::retry_after_seconds() const {
 ssehub::hub_config daemon::hub_config() {
     ssehub::hub_config cfg;
     cfg.send_queue = opts_.send_queue;
+    cfg.batch_delay = opts_.batch_delay;
+    cfg.batch_above_deliveries = opts_.batch_above_deliveries;
     cfg.publish_intake = opts_.publish_intake;
     cfg.flush_interval = opts_.flush;
     cfg.flush_min = opts_.flush_min;

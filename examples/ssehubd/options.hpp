@@ -35,6 +35,8 @@ struct options {
 
     // Hub limits (ssehub::hub_config)
     std::size_t send_queue = 256;
+    ms batch_delay{25};                          // write batching under load (0: off)
+    std::size_t batch_above_deliveries = 200000;  // deliveries/s per shard that start it
     std::size_t publish_intake = 65536;
     ms flush{2000};
     ms flush_min{100};
