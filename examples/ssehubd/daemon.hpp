@@ -62,8 +62,12 @@ private:
     asio::awaitable<void> session(asio::ip::tcp::socket sock);
     // One request on `sock`; true when the connection stays open for another.
     asio::awaitable<bool> serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep);
-    asio::awaitable<void> serve_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::string cors,
-                                       std::string remote);
+    // An event stream: registers the session, then spawns the hub's
+    // coroutine for it on a strand of its own (the caller's frames may end
+    // at once); end_stream runs when it is over.
+    void start_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::string cors,
+                      const std::string& remote);
+    void end_stream(std::uint64_t sid);
     asio::awaitable<response> route(request_context& ctx);
     asio::awaitable<response> publish(request_context& ctx, std::string_view kind);
     asio::awaitable<response> tickets(request_context& ctx);
@@ -95,6 +99,7 @@ private:
     struct stream_session {
         std::string remote;
         std::string conn_id;
+        int status = 0;  // of the first response (200: streaming)
     };
     std::mutex conns_mu_;
     std::unordered_map<std::string, conn_record> conns_;
