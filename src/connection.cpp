@@ -405,7 +405,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
             std::size_t n = 1;
             queued_frame* frames = &first;
             asio::const_buffer one = asio::buffer(*first.bytes);
-            const asio::const_buffer* bufs = &one;
+            asio::const_buffer* bufs = &one;
             if (!head && (g || c.queue.size() != 0)) {
                 if (!g) g = std::make_unique<gather_buffer>();
                 g->batch[0] = std::move(first);
@@ -415,7 +415,25 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
                 bufs = g->bufs.data();
             }
             c.write_started_ns.store(now_ns(), std::memory_order_relaxed);
-            co_await c.stream->write(std::span(bufs, n), ec);
+            // Usually the socket takes it all at once: no operation, no
+            // completion to post back through the strand, no suspension.
+            {
+                asio::const_buffer* rest = bufs;  // what try_write left
+                std::size_t rest_n = n;
+                std::size_t total = 0;
+                for (std::size_t i = 0; i < n; ++i) total += bufs[i].size();
+                std::size_t written = c.stream->try_write(std::span<const asio::const_buffer>(bufs, n), ec);
+                if (ec || written == total) rest_n = 0;
+                while (rest_n != 0 && written >= rest->size()) {
+                    written -= rest->size();
+                    ++rest;
+                    --rest_n;
+                }
+                if (rest_n != 0) {
+                    *rest += written;
+                    co_await c.stream->write(std::span<const asio::const_buffer>(rest, rest_n), ec);
+                }
+            }
             const std::int64_t done = now_ns();
             c.write_started_ns.store(0, std::memory_order_relaxed);
             c.last_write_ns.store(done, std::memory_order_relaxed);
