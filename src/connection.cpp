@@ -138,6 +138,61 @@ struct gather_buffer {
     std::array<asio::const_buffer, max_gather> bufs;
 };
 
+// The frames of one write and their buffers.
+struct batch {
+    queued_frame* frames;
+    asio::const_buffer* bufs;
+    std::size_t n;
+};
+
+// After a receive: `first` alone, or (when more are queued, or were lately)
+// everything queued, up to max_gather, in the gather buffer.
+batch take_batch(connection_impl& c, std::unique_ptr<gather_buffer>& g, queued_frame& first, asio::const_buffer& one) {
+    one = asio::buffer(*first.bytes);
+    if (!g && c.queue.size() == 0) return {&first, &one, 1};
+    if (!g) g = std::make_unique<gather_buffer>();
+    g->batch[0] = std::move(first);
+    const std::size_t n = 1 + c.queue.try_receive_some(g->batch.begin() + 1, max_gather - 1);
+    for (std::size_t i = 0; i < n; ++i) g->bufs[i] = asio::buffer(*g->batch[i].bytes);
+    return {g->batch.data(), g->bufs.data(), n};
+}
+
+// Writes what the stream takes at once; returns the buffers left (n == 0:
+// none, or ec set), the first of them advanced past what was written.
+batch write_now(any_stream& stream, const batch& b, std::error_code& ec) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < b.n; ++i) total += b.bufs[i].size();
+    std::size_t written = stream.try_write(std::span<const asio::const_buffer>(b.bufs, b.n), ec);
+    if (ec || written == total) return {nullptr, nullptr, 0};
+    batch rest = b;
+    while (written >= rest.bufs->size()) {
+        written -= rest.bufs->size();
+        ++rest.bufs;
+        --rest.n;
+    }
+    *rest.bufs += written;
+    return rest;
+}
+
+// After a write: timing, latency and counters; releases the frames.
+void written(hub_impl& hub, connection_impl& c, const batch& b, bool head, const std::error_code& ec) {
+    const std::int64_t done = now_ns();
+    c.write_started_ns.store(0, std::memory_order_relaxed);
+    c.last_write_ns.store(done, std::memory_order_relaxed);
+    std::uint64_t events = 0;
+    for (std::size_t i = 0; i < b.n; ++i) {
+        if (!head && !ec && b.frames[i].published_ns != 0) {
+            ++events;
+            hub.observe_latency(done - b.frames[i].published_ns);
+        }
+        b.frames[i].bytes.reset();
+    }
+    if (!head && !ec) {
+        c.count_sent(b.n);
+        hub.delivered.fetch_add(events, std::memory_order_relaxed);
+    }
+}
+
 // Watches for the client's EOF so a disconnect is noticed at once: a plain
 // read callback on the connection's strand, re-armed while the client sends
 // bytes (ignored). No coroutine: an idle connection's watch costs one pending
@@ -339,8 +394,10 @@ namespace {
 // The caller already runs on a strand of the stream's execution context (one
 // strand per connection, as ssehubd and the tests do): that strand is the
 // connection's.
-bool on_connection_strand(const asio::any_io_executor& caller, any_stream& stream) {
-    return (caller.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
+// (A coroutine of its own: the executor it reads stays out of run_connection's frame.)
+asio::awaitable<bool> on_connection_strand(any_stream& stream) {
+    const asio::any_io_executor caller = co_await asio::this_coro::executor;
+    co_return (caller.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
             caller.target<asio::strand<asio::any_io_executor>>() != nullptr) &&
            &caller.context() == &stream.get_executor().context();
 }
@@ -371,7 +428,7 @@ asio::awaitable<void> serve_on_new_strand(const std::shared_ptr<hub_impl>& hub, 
 // loop is inlined rather than a frame of its own.
 asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
                                      std::unique_ptr<http::request> request) {
-    if (!on_connection_strand(co_await asio::this_coro::executor, *stream)) {
+    if (!co_await on_connection_strand(*stream)) {
         co_await serve_on_new_strand(hub, stream, request);
         co_return;
     }
@@ -386,11 +443,15 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
         // The writer: the response head, then the queue until it closes or a
         // write fails. One frame (the usual case when many connections each
         // get one event) is written from `first` itself; the gather buffer
-        // exists only while more frames keep coming.
+        // exists only while more frames keep coming. (The work between the
+        // suspensions is in plain functions: their locals stay out of this
+        // long-lived frame.)
         std::error_code ec;
         std::unique_ptr<gather_buffer> g;
         queued_frame first{std::make_shared<const std::string>(stream_head(c, hub->cfg.retry)), 0};
-        for (bool head = true; !ec; head = false) {
+        asio::const_buffer one = asio::buffer(*first.bytes);
+        batch b{&first, &one, 1};
+        for (bool head = true;; head = false) {
             if (!head) {
                 // As use_awaitable would: a cancelled coroutine starts no operation.
                 if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
@@ -401,59 +462,16 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
                     return static_cast<awaitable_thread*>(nullptr);
                 };
                 if (ec) break;  // closed: lifetime over, shutdown, or the reader saw EOF
-            }
-            std::size_t n = 1;
-            queued_frame* frames = &first;
-            asio::const_buffer one = asio::buffer(*first.bytes);
-            asio::const_buffer* bufs = &one;
-            if (!head && (g || c.queue.size() != 0)) {
-                if (!g) g = std::make_unique<gather_buffer>();
-                g->batch[0] = std::move(first);
-                n += c.queue.try_receive_some(g->batch.begin() + 1, max_gather - 1);
-                for (std::size_t i = 0; i < n; ++i) g->bufs[i] = asio::buffer(*g->batch[i].bytes);
-                frames = g->batch.data();
-                bufs = g->bufs.data();
+                b = take_batch(c, g, first, one);
             }
             c.write_started_ns.store(now_ns(), std::memory_order_relaxed);
             // Usually the socket takes it all at once: no operation, no
             // completion to post back through the strand, no suspension.
-            {
-                asio::const_buffer* rest = bufs;  // what try_write left
-                std::size_t rest_n = n;
-                std::size_t total = 0;
-                for (std::size_t i = 0; i < n; ++i) total += bufs[i].size();
-                std::size_t written = c.stream->try_write(std::span<const asio::const_buffer>(bufs, n), ec);
-                if (ec || written == total) rest_n = 0;
-                while (rest_n != 0 && written >= rest->size()) {
-                    written -= rest->size();
-                    ++rest;
-                    --rest_n;
-                }
-                if (rest_n != 0) {
-                    *rest += written;
-                    co_await c.stream->write(std::span<const asio::const_buffer>(rest, rest_n), ec);
-                }
-            }
-            const std::int64_t done = now_ns();
-            c.write_started_ns.store(0, std::memory_order_relaxed);
-            c.last_write_ns.store(done, std::memory_order_relaxed);
-            if (head) {
-                first.bytes.reset();
-                continue;
-            }
-            std::uint64_t events = 0;
-            for (std::size_t i = 0; i < n; ++i) {
-                if (!ec && frames[i].published_ns != 0) {
-                    ++events;
-                    hub->observe_latency(done - frames[i].published_ns);
-                }
-                frames[i].bytes.reset();
-            }
-            if (!ec) {
-                c.count_sent(n);
-                hub->delivered.fetch_add(events, std::memory_order_relaxed);
-            }
+            const batch rest = write_now(*c.stream, b, ec);
+            if (rest.n != 0) co_await c.stream->write(std::span<const asio::const_buffer>(rest.bufs, rest.n), ec);
+            written(*hub, c, b, head, ec);
             if (g && c.queue.size() == 0) g.reset();  // going idle: hold no buffer while waiting
+            if (ec) break;
         }
         c.queue.close();
         c.stream->shutdown_send();  // a clean end of stream for the client
