@@ -295,13 +295,17 @@ ssehub::hub_config daemon::hub_config() {
         conn_record rec;
         if (auto owner = req.query_param("owner"); owner && api::valid_owner(*owner)) rec.owner = std::move(*owner);
         rec.metadata = c.metadata();
-        rec.topics = c.topics();
         std::lock_guard lock(conns_mu_);
         if (const std::string* sid = req.find(session_header)) {
-            if (auto it = sessions_.find(std::strtoull(sid->c_str(), nullptr, 10)); it != sessions_.end())
+            if (auto it = sessions_.find(std::strtoull(sid->c_str(), nullptr, 10)); it != sessions_.end()) {
                 it->second.conn_id = c.id();
+                it->second.topics = c.topics();
+                it->second.metadata = c.metadata();
+            }
         }
-        conns_[c.id()] = std::move(rec);
+        // Without an owner or metadata no visibility request can prove
+        // ownership: nothing to keep.
+        if (!rec.owner.empty() || !rec.metadata.empty()) conns_[c.id()] = std::move(rec);
         return std::nullopt;
     };
     cfg.on_auth_failure = [this](const http::request& req, std::string_view reason) {
@@ -539,17 +543,21 @@ void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::st
         json fields;
         {
             std::lock_guard lock(conns_mu_);
-            auto& session = sessions_[sid];
-            session.status = st;
-            if (st != 200) return;
-            // The hub writes 200 only after registering the connection.
+            auto it = sessions_.find(sid);
+            if (it == sessions_.end()) return;
+            it->second.status = st;
+            if (st != 200) return;  // end_stream cleans up
+            // The hub writes 200 only after registering the connection; from
+            // here on_disconnect cleans up, and the session is not needed.
+            auto& session = it->second;
             fields = json{{"conn", session.conn_id}, {"remote", session.remote}};
-            if (auto it = conns_.find(session.conn_id); it != conns_.end()) {
-                fields["topics"] = it->second.topics;
+            if (!session.conn_id.empty()) {
+                fields["topics"] = session.topics;
                 json meta = json::object();
-                for (const auto& [k, v] : it->second.metadata) meta[k] = v;
+                for (const auto& [k, v] : session.metadata) meta[k] = v;
                 fields["metadata"] = std::move(meta);
             }
+            sessions_.erase(it);
         }
         log_.info("connect", fields);
     };
@@ -570,8 +578,9 @@ void daemon::end_stream(std::uint64_t sid) {
     std::string remote;
     int status = 0;
     {
-        // Registered streams were removed by on_disconnect; one the hub refused
-        // after on_connect (topics, auth, full) is removed here.
+        // A registered stream's session went at its 200 (and its record at
+        // on_disconnect); one the hub refused after on_connect (topics, auth,
+        // full) is removed here.
         std::lock_guard lock(conns_mu_);
         if (auto it = sessions_.find(sid); it != sessions_.end()) {
             status = it->second.status;

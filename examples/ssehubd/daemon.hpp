@@ -48,10 +48,11 @@ public:
     // io_context. Calling it again does nothing.
     void begin_drain(std::string_view why);
 
+    // Kept only for a connection that has an owner or metadata (what
+    // visibility ownership checks); others are never found.
     struct conn_record {
         std::string owner;          // ?owner= secret of the page that opened it ("" if none)
         ssehub::metadata metadata;  // what auth said about the subscriber
-        std::vector<std::string> topics;
     };
 
     struct response;
@@ -94,12 +95,15 @@ private:
     std::atomic<std::uint64_t> next_session_{1};
 
     // Connections by id (for visibility ownership), and per stream session
-    // its peer and connection id (so the hooks can log the peer, and a stream
-    // the hub refused after on_connect leaves nothing behind).
+    // until it streams or is refused: its peer, connection id and what the
+    // `connect` log shows (so the hooks can log the peer, and a stream the hub
+    // refused after on_connect leaves nothing behind).
     struct stream_session {
         std::string remote;
         std::string conn_id;
         int status = 0;  // of the first response (200: streaming)
+        std::vector<std::string> topics;
+        ssehub::metadata metadata;
     };
     std::mutex conns_mu_;
     std::unordered_map<std::string, conn_record> conns_;
