@@ -8,11 +8,14 @@
 
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/strand.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/version.hpp>
 
 #include <algorithm>
 #include <array>
@@ -91,6 +94,42 @@ std::string stream_head(const connection_impl& c, std::chrono::milliseconds retr
     return head;
 }
 
+// The writer's wait for the next frame without the coroutine frame that
+// use_awaitable adds per operation (about 260 bytes per idle connection, and
+// an allocation plus two resumptions per receive): the handler owns the
+// awaiting coroutine's thread, stores the result where the coroutine reads
+// it, and resumes the coroutine that suspended itself, as asio's own
+// awaitable_handler resumes the frame it pops. Relies on Asio 1.22's
+// awaitable internals (checked by the static_assert).
+static_assert(ASIO_VERSION == 102201, "receive_resumer follows Asio 1.22.1's awaitable_handler: recheck it");
+
+using awaitable_thread = asio::detail::awaitable_thread<asio::any_io_executor>;
+
+class receive_resumer : public asio::detail::awaitable_handler_base<asio::any_io_executor, void> {
+public:
+    // Its pending operation lives as long as an idle connection: an exact-size
+    // allocation, not one of Asio's recycled blocks (often left by a bigger
+    // operation, such as the head's write).
+    using allocator_type = exact_allocator<void>;
+    allocator_type get_allocator() const noexcept { return {}; }
+
+    receive_resumer(awaitable_thread* t, std::error_code& ec, queued_frame& out) noexcept
+        : asio::detail::awaitable_handler_base<asio::any_io_executor, void>(t), ec_(&ec), out_(&out) {}
+
+    void operator()(std::error_code ec, queued_frame value) {
+        *ec_ = ec;
+        *out_ = std::move(value);
+        // frame(): the suspended coroutine, awaitable<void> (run_connection).
+        this->frame()->attach_thread(this);
+        this->frame()->clear_cancellation_slot();
+        this->pump();
+    }
+
+private:
+    std::error_code* ec_;
+    queued_frame* out_;
+};
+
 // The frames of one gathered write and their buffers (about 1.3 KiB):
 // allocated while a connection is busy, released when its queue runs dry, so
 // an idle connection's writer frame stays small.
@@ -99,88 +138,95 @@ struct gather_buffer {
     std::array<asio::const_buffer, max_gather> bufs;
 };
 
-asio::awaitable<void> writer(std::shared_ptr<hub_impl> hub, std::shared_ptr<connection_impl> c, std::string head) {
-    std::error_code ec;
-    {
-        const asio::const_buffer b = asio::buffer(head);
-        c->write_started_ns.store(now_ns(), std::memory_order_relaxed);
-        co_await c->stream->write(std::span(&b, 1), ec);
-        c->write_started_ns.store(0, std::memory_order_relaxed);
-        c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
-        head = std::string();
-    }
-    // One frame (the usual case when many connections each get one event)
-    // is written from the frame itself; the gather buffer exists only while
-    // more frames keep coming.
-    std::unique_ptr<gather_buffer> g;
-    queued_frame first;
-    asio::const_buffer one;
-    while (!ec) {
-        first = co_await c->queue.async_receive(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;  // closed: lifetime over, shutdown, or the reader saw EOF
-        std::size_t n = 1;
-        queued_frame* frames = &first;
-        const asio::const_buffer* bufs = &one;
-        one = asio::buffer(*first.bytes);
-        if (g || c->queue.size() != 0) {
-            if (!g) g = std::make_unique<gather_buffer>();
-            g->batch[0] = std::move(first);
-            n += c->queue.try_receive_some(g->batch.begin() + 1, max_gather - 1);
-            for (std::size_t i = 0; i < n; ++i) g->bufs[i] = asio::buffer(*g->batch[i].bytes);
-            frames = g->batch.data();
-            bufs = g->bufs.data();
-        }
-        c->write_started_ns.store(now_ns(), std::memory_order_relaxed);
-        co_await c->stream->write(std::span(bufs, n), ec);
-        const std::int64_t done = now_ns();
-        c->write_started_ns.store(0, std::memory_order_relaxed);
-        c->last_write_ns.store(done, std::memory_order_relaxed);
-        std::uint64_t events = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (!ec && frames[i].published_ns != 0) {
-                ++events;
-                hub->observe_latency(done - frames[i].published_ns);
-            }
-            frames[i].bytes.reset();
-        }
-        if (!ec) {
-            c->count_sent(n);
-            hub->delivered.fetch_add(events, std::memory_order_relaxed);
-        }
-        if (g && c->queue.size() == 0) g.reset();  // going idle: hold no buffer while waiting
-    }
-    c->queue.close();
-    c->stream->shutdown_send();  // a clean end of stream for the client
-    c->stream->close();          // also ends the reader
+// The frames of one write and their buffers.
+struct batch {
+    queued_frame* frames;
+    asio::const_buffer* bufs;
+    std::size_t n;
+};
+
+// After a receive: `first` alone, or (when more are queued, or were lately)
+// everything queued, up to max_gather, in the gather buffer.
+batch take_batch(connection_impl& c, std::unique_ptr<gather_buffer>& g, queued_frame& first, asio::const_buffer& one) {
+    one = asio::buffer(*first.bytes);
+    if (!g && c.queue.size() == 0) return {&first, &one, 1};
+    if (!g) g = std::make_unique<gather_buffer>();
+    g->batch[0] = std::move(first);
+    const std::size_t n = 1 + c.queue.try_receive_some(g->batch.begin() + 1, max_gather - 1);
+    for (std::size_t i = 0; i < n; ++i) g->bufs[i] = asio::buffer(*g->batch[i].bytes);
+    return {g->batch.data(), g->bufs.data(), n};
 }
 
-// Watches for the client's EOF so a disconnect is noticed at once.
-asio::awaitable<void> reader(std::shared_ptr<connection_impl> c) {
-    std::array<char, 16> sink;
-    for (;;) {
-        std::error_code ec;
-        co_await c->stream->read_some(asio::buffer(sink), ec);
-        if (ec) break;
+// Writes what the stream takes at once; returns the buffers left (n == 0:
+// none, or ec set), the first of them advanced past what was written.
+batch write_now(any_stream& stream, const batch& b, std::error_code& ec) {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < b.n; ++i) total += b.bufs[i].size();
+    std::size_t written = stream.try_write(std::span<const asio::const_buffer>(b.bufs, b.n), ec);
+    if (ec || written == total) return {nullptr, nullptr, 0};
+    batch rest = b;
+    while (written >= rest.bufs->size()) {
+        written -= rest.bufs->size();
+        ++rest.bufs;
+        --rest.n;
     }
-    c->queue.close();
-    c->stream->close();  // aborts a write in flight
+    *rest.bufs += written;
+    return rest;
 }
 
-// Runs the reader beside the writer as its own coroutine on the connection's
-// strand; connection_impl::reader_done / reader_waiter let run_connection
-// wait for its end without a parallel group (which costs about 2.5 KiB of
-// frames and state per connection).
-void start_reader(const std::shared_ptr<connection_impl>& c) {
-    asio::co_spawn(c->strand, reader(c), asio::bind_executor(c->strand, [c](std::exception_ptr e) {
-                       if (e) {
-                           report_exception("connection reader", e);
-                           c->queue.close();
-                           c->stream->close();
-                       }
-                       c->reader_done = true;
-                       if (c->reader_waiter) c->reader_waiter->cancel();
-                   }));
+// After a write: timing, latency and counters; releases the frames.
+void written(hub_impl& hub, connection_impl& c, const batch& b, bool head, const std::error_code& ec) {
+    const std::int64_t done = now_ns();
+    c.write_started_ns.store(0, std::memory_order_relaxed);
+    c.last_write_ns.store(done, std::memory_order_relaxed);
+    std::uint64_t events = 0;
+    for (std::size_t i = 0; i < b.n; ++i) {
+        if (!head && !ec && b.frames[i].published_ns != 0) {
+            ++events;
+            hub.observe_latency(done - b.frames[i].published_ns);
+        }
+        b.frames[i].bytes.reset();
+    }
+    if (!head && !ec) {
+        c.count_sent(b.n);
+        hub.delivered.fetch_add(events, std::memory_order_relaxed);
+    }
 }
+
+// Watches for the client's EOF so a disconnect is noticed at once: a plain
+// read callback on the connection's strand, re-armed while the client sends
+// bytes (ignored). No coroutine: an idle connection's watch costs one pending
+// read. connection_impl::reader_done / reader_waiter let run_connection wait
+// for its end.
+void reader_finished(connection_impl& c) {
+    c.queue.close();
+    c.stream->close();  // aborts a write in flight
+    c.reader_done = true;
+    if (c.reader_waiter) c.reader_waiter->cancel();
+}
+
+void watch_eof(std::shared_ptr<connection_impl> c);
+
+void on_eof_read(std::shared_ptr<void>& owner, std::error_code ec, std::size_t) {
+    auto c = std::static_pointer_cast<connection_impl>(std::move(owner));
+    if (ec) {
+        reader_finished(*c);
+        return;
+    }
+    watch_eof(std::move(c));
+}
+
+void watch_eof(std::shared_ptr<connection_impl> c) {
+    connection_impl& conn = *c;
+    try {
+        conn.stream->async_read_some(asio::buffer(conn.eof_sink), conn.strand, read_callback{std::move(c), &on_eof_read});
+    } catch (...) {
+        report_exception("connection reader", std::current_exception());
+        reader_finished(conn);  // run_connection holds `conn` until the reader is done
+    }
+}
+
+void start_reader(const std::shared_ptr<connection_impl>& c) { watch_eof(c); }
 
 asio::awaitable<void> wait_reader(connection_impl& c) {
     if (c.reader_done) co_return;
@@ -210,19 +256,21 @@ std::vector<std::string> topics_from_request(const http::request& req, const hub
 
 namespace {
 
-// Everything before registration: the request head, auth, on_connect and the
-// checks. Its frame (request, parser, auth outcome) is gone once it returns,
-// so a long-lived stream keeps none of it. Sets `out`, or leaves it null when
-// the request was answered and closed. (An out parameter, not a result:
+// Everything up to registration: the request head, auth, on_connect, the
+// checks and add_connection. Its frame (request, parser, auth outcome) is gone
+// once it returns, so a long-lived stream keeps none of it. Sets `out` (a
+// registered connection), or leaves it null when the request was answered and
+// closed. (An out parameter, not a result:
 // `auto conn = co_await prepare(...)` returning the shared_ptr crashed the
 // g++ 12 Debug+TSan build with an over-released connection; this form does not.)
-asio::awaitable<void> prepare_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
-                                         std::optional<http::request> request,
+asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, std::unique_ptr<any_stream>& stream,
+                                         std::unique_ptr<http::request>& request,
                                          std::shared_ptr<connection_impl>& out) {
     const hub_config& cfg = hub->cfg;
     http::request req;
     if (request) {
         req = std::move(*request);
+        request.reset();
     } else {
         http::request_parser parser(cfg.max_request_head);
         const int status = co_await read_head(*stream, parser, cfg.request_head_timeout);
@@ -321,17 +369,6 @@ asio::awaitable<void> prepare_connection(std::shared_ptr<hub_impl> hub, std::uni
         list = std::move(unique);
     }
 
-    out = std::move(conn);
-}
-
-}  // namespace
-
-asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
-                                     std::optional<http::request> request) {
-    std::shared_ptr<connection_impl> conn;
-    co_await prepare_connection(hub, std::move(stream), std::move(request), conn);
-    if (!conn) co_return;
-    const hub_config& cfg = hub->cfg;
     const std::error_code reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
     if (reg) {
         co_await send_error(*conn->stream, 503,
@@ -339,24 +376,117 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
                             retry_after(cfg));
         co_return;
     }
+    out = std::move(conn);
+}
+
+// After the writer: waits for the EOF watch, then unregisters.
+asio::awaitable<void> close_connection(const std::shared_ptr<hub_impl>& hub, const std::shared_ptr<connection_impl>& conn,
+                                       std::exception_ptr failure) {
+    co_await wait_reader(*conn);
+    co_await asio::co_spawn(hub->strand, hub->remove_connection(conn), asio::use_awaitable);
+    if (failure) report_exception("connection", failure);
+}
+
+}  // namespace
+
+namespace {
+
+// The caller already runs on a strand of the stream's execution context (one
+// strand per connection, as ssehubd and the tests do): that strand is the
+// connection's.
+// (A coroutine of its own: the executor it reads stays out of run_connection's frame.)
+asio::awaitable<bool> on_connection_strand(any_stream& stream) {
+    const asio::any_io_executor caller = co_await asio::this_coro::executor;
+    co_return (caller.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
+            caller.target<asio::strand<asio::any_io_executor>>() != nullptr) &&
+           &caller.context() == &stream.get_executor().context();
+}
+
+// A strand of its own, converted to any_io_executor once. A strand of an
+// io_context executor fits any_io_executor's small buffer, so neither this
+// conversion nor the work-tracking copy each pending operation makes
+// allocates (a strand<any_io_executor> does, every time).
+asio::any_io_executor make_connection_strand(any_stream& stream) {
+    const asio::any_io_executor io = stream.get_executor();
+    if (const auto* ioc = io.target<asio::io_context::executor_type>()) return asio::make_strand(*ioc);
+    return asio::make_strand(io);
+}
+
+// The caller is not on a strand: run_connection again, on a new one.
+asio::awaitable<void> serve_on_new_strand(const std::shared_ptr<hub_impl>& hub, std::unique_ptr<any_stream>& stream,
+                                          std::unique_ptr<http::request>& request) {
+    const asio::any_io_executor strand = make_connection_strand(*stream);
+    co_await asio::co_spawn(strand, run_connection(hub, std::move(stream), std::move(request)), asio::use_awaitable);
+}
+
+}  // namespace
+
+// This frame lives as long as the connection (with the pending receive's), so
+// everything that does not is kept out of it: the request head, auth, the
+// checks and registration run in prepare_connection, the cleanup in
+// close_connection (arguments by reference: no copies here), and the writer
+// loop is inlined rather than a frame of its own.
+asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
+                                     std::unique_ptr<http::request> request) {
+    if (!co_await on_connection_strand(*stream)) {
+        co_await serve_on_new_strand(hub, stream, request);
+        co_return;
+    }
+    std::shared_ptr<connection_impl> conn;
+    co_await prepare_connection(hub, stream, request, conn);
+    if (!conn) co_return;
+    connection_impl& c = *conn;
     // Registered before the head is written: nothing published from here on is missed.
     std::exception_ptr failure;
     start_reader(conn);
     try {
-        co_await writer(hub, conn, stream_head(*conn, cfg.retry));
+        // The writer: the response head, then the queue until it closes or a
+        // write fails. One frame (the usual case when many connections each
+        // get one event) is written from `first` itself; the gather buffer
+        // exists only while more frames keep coming. (The work between the
+        // suspensions is in plain functions: their locals stay out of this
+        // long-lived frame.)
+        std::error_code ec;
+        std::unique_ptr<gather_buffer> g;
+        queued_frame first{std::make_shared<const std::string>(stream_head(c, hub->cfg.retry)), 0};
+        asio::const_buffer one = asio::buffer(*first.bytes);
+        batch b{&first, &one, 1};
+        for (bool head = true;; head = false) {
+            if (!head) {
+                // As use_awaitable would: a cancelled coroutine starts no operation.
+                if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+                    break;
+                // Suspends this coroutine; resumed (on its strand) by receive_resumer.
+                co_await [&](auto* frame) noexcept {
+                    c.queue.async_receive(receive_resumer(frame->detach_thread(), ec, first));
+                    return static_cast<awaitable_thread*>(nullptr);
+                };
+                if (ec) break;  // closed: lifetime over, shutdown, or the reader saw EOF
+                b = take_batch(c, g, first, one);
+            }
+            c.write_started_ns.store(now_ns(), std::memory_order_relaxed);
+            // Usually the socket takes it all at once: no operation, no
+            // completion to post back through the strand, no suspension.
+            const batch rest = write_now(*c.stream, b, ec);
+            if (rest.n != 0) co_await c.stream->write(std::span<const asio::const_buffer>(rest.bufs, rest.n), ec);
+            written(*hub, c, b, head, ec);
+            if (g && c.queue.size() == 0) g.reset();  // going idle: hold no buffer while waiting
+            if (ec) break;
+        }
+        c.queue.close();
+        c.stream->shutdown_send();  // a clean end of stream for the client
+        c.stream->close();          // also ends the reader
     } catch (...) {
         failure = std::current_exception();
-        conn->queue.close();
-        conn->stream->close();  // ends the reader
+        c.queue.close();
+        c.stream->close();  // ends the reader
     }
     // The cleanup runs even when the caller cancelled async_serve (the writer
     // has ended and closed the stream): a fresh cancellation state, or every
     // co_await below would throw operation_aborted and the connection would
     // never be unregistered.
     co_await asio::this_coro::reset_cancellation_state();
-    co_await wait_reader(*conn);
-    co_await asio::co_spawn(hub->strand, hub->remove_connection(conn), asio::use_awaitable);
-    if (failure) report_exception("connection", failure);
+    co_await close_connection(hub, conn, std::move(failure));
 }
 
 }  // namespace ssehub::detail

@@ -846,11 +846,11 @@ std::shared_ptr<detail::hub_impl> hub::shard_for(const asio::any_io_executor& ex
 }
 
 asio::awaitable<void> hub::serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request) {
-    // Converted to any_io_executor once: each conversion of a strand allocates.
-    const asio::any_io_executor conn_strand = asio::make_strand(stream->get_executor());
+    // Not a coroutine: no frame of its own stays alive beside the connection's.
+    std::unique_ptr<http::request> req;
+    if (request) req = std::make_unique<http::request>(std::move(*request));
     auto shard = shard_for(stream->get_executor());
-    co_await asio::co_spawn(conn_strand, detail::run_connection(std::move(shard), std::move(stream), std::move(request)),
-                            asio::use_awaitable);
+    return detail::run_connection(std::move(shard), std::move(stream), std::move(req));
 }
 
 bool hub::set_paused(std::string_view connection_id, bool paused) {

@@ -73,6 +73,7 @@ public:
     // reader_waiter (when set) for that before unregistering.
     bool reader_done = false;
     asio::steady_timer* reader_waiter = nullptr;
+    std::array<char, 16> eof_sink;  // the EOF watch reads (and drops) into it
     std::atomic<std::int64_t> last_write_ns{0};     // idle detection for heartbeats
     std::atomic<std::int64_t> write_started_ns{0};  // 0 when no write is in flight
 
@@ -300,9 +301,11 @@ public:
 frame resync_frame(std::string_view reason);
 enum class resync_reason { slow_consumer, paused, unknown_last_event_id, replay_truncated };
 
-// The connection body, on the connection's strand (connection.cpp).
+// The connection body (connection.cpp), on the connection's strand: the
+// caller's when it already runs on a strand of the stream's context, else a
+// new one. `request`: a head parsed elsewhere; null: read it from `stream`.
 asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
-                                     std::optional<http::request> request);
+                                     std::unique_ptr<http::request> request);
 
 // 128 random bits as 32 hex digits.
 std::string random_connection_id();

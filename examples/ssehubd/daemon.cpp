@@ -300,13 +300,17 @@ ssehub::hub_config daemon::hub_config() {
         conn_record rec;
         if (auto owner = req.query_param("owner"); owner && api::valid_owner(*owner)) rec.owner = std::move(*owner);
         rec.metadata = c.metadata();
-        rec.topics = c.topics();
         std::lock_guard lock(conns_mu_);
         if (const std::string* sid = req.find(session_header)) {
-            if (auto it = sessions_.find(std::strtoull(sid->c_str(), nullptr, 10)); it != sessions_.end())
+            if (auto it = sessions_.find(std::strtoull(sid->c_str(), nullptr, 10)); it != sessions_.end()) {
                 it->second.conn_id = c.id();
+                it->second.topics = c.topics();
+                it->second.metadata = c.metadata();
+            }
         }
-        conns_[c.id()] = std::move(rec);
+        // Without an owner or metadata no visibility request can prove
+        // ownership: nothing to keep.
+        if (!rec.owner.empty() || !rec.metadata.empty()) conns_[c.id()] = std::move(rec);
         return std::nullopt;
     };
     cfg.on_auth_failure = [this](const http::request& req, std::string_view reason) {
@@ -486,7 +490,10 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
         if (!draining_.load()) {
             std::string lines;
             for (const auto& h : cors_headers) lines += h.name + ": " + h.value + "\r\n";
-            co_await serve_stream(std::move(sock), std::move(req), std::move(lines), remote);
+            // Handed to a coroutine of its own: this frame and the session's
+            // (parser, body, buffers, timers) end now instead of living as
+            // long as the stream.
+            start_stream(std::move(sock), std::move(req), std::move(lines), remote);
             co_return false;
         }
     }
@@ -527,8 +534,7 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
     co_return false;
 }
 
-asio::awaitable<void> daemon::serve_stream(asio::ip::tcp::socket sock, http::request req, std::string cors,
-                                          std::string remote) {
+void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::string cors, const std::string& remote) {
     // Tag the request so that the hub's hooks can tell which session it
     // serves; a client-sent header of that name is dropped first.
     std::erase_if(req.headers, [](const http::header& h) { return iequals(h.name, session_header); });
@@ -538,33 +544,55 @@ asio::awaitable<void> daemon::serve_stream(asio::ip::tcp::socket sock, http::req
         std::lock_guard lock(conns_mu_);
         sessions_[sid].remote = remote;
     }
-    int status = 0;
-    auto on_status = [this, sid, &status](int st) {
-        status = st;
+    // Captures 16 bytes: std::function keeps it without an allocation.
+    auto on_status = [this, sid](int st) {
         if (st != 0) counters_.count_request("/events", st);  // counted when answered
-        if (st != 200) return;
-        // The hub writes 200 only after registering the connection.
         json fields;
         {
             std::lock_guard lock(conns_mu_);
-            const auto& session = sessions_[sid];
+            auto it = sessions_.find(sid);
+            if (it == sessions_.end()) return;
+            it->second.status = st;
+            if (st != 200) return;  // end_stream cleans up
+            // The hub writes 200 only after registering the connection; from
+            // here on_disconnect cleans up, and the session is not needed.
+            auto& session = it->second;
             fields = json{{"conn", session.conn_id}, {"remote", session.remote}};
-            if (auto it = conns_.find(session.conn_id); it != conns_.end()) {
-                fields["topics"] = it->second.topics;
+            if (!session.conn_id.empty()) {
+                fields["topics"] = session.topics;
                 json meta = json::object();
-                for (const auto& [k, v] : it->second.metadata) meta[k] = v;
+                for (const auto& [k, v] : session.metadata) meta[k] = v;
                 fields["metadata"] = std::move(meta);
             }
+            sessions_.erase(it);
         }
         log_.info("connect", fields);
     };
-    co_await hub_->async_serve(header_stream(std::move(sock), std::move(cors), on_status), std::move(req));
+    // The hub's coroutine is spawned directly (no frame of ours stays alive
+    // beside it), on a strand of the socket's io_context of its own: the hub
+    // then serves the connection on that strand without a second coroutine.
+    asio::any_io_executor ex;
+    if (const auto* ioc = sock.get_executor().target<asio::io_context::executor_type>()) ex = asio::make_strand(*ioc);
+    else ex = asio::make_strand(sock.get_executor());
+    asio::co_spawn(ex, hub_->async_serve(header_stream(std::move(sock), std::move(cors), on_status), std::move(req)),
+                   [this, sid](std::exception_ptr e) {
+                       end_stream(sid);
+                       report("stream", e, log_);
+                   });
+}
+
+void daemon::end_stream(std::uint64_t sid) {
+    std::string remote;
+    int status = 0;
     {
-        // Registered streams were removed by on_disconnect; one the hub refused
-        // after on_connect (topics, auth, full) is removed here.
+        // A registered stream's session went at its 200 (and its record at
+        // on_disconnect); one the hub refused after on_connect (topics, auth,
+        // full) is removed here.
         std::lock_guard lock(conns_mu_);
         if (auto it = sessions_.find(sid); it != sessions_.end()) {
+            status = it->second.status;
             if (status != 200 && !it->second.conn_id.empty()) conns_.erase(it->second.conn_id);
+            remote = std::move(it->second.remote);
             sessions_.erase(it);
         }
     }

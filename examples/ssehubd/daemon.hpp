@@ -51,10 +51,11 @@ public:
     // event loops. Calling it again does nothing.
     void begin_drain(std::string_view why);
 
+    // Kept only for a connection that has an owner or metadata (what
+    // visibility ownership checks); others are never found.
     struct conn_record {
         std::string owner;          // ?owner= secret of the page that opened it ("" if none)
         ssehub::metadata metadata;  // what auth said about the subscriber
-        std::vector<std::string> topics;
     };
 
     struct response;
@@ -65,8 +66,12 @@ private:
     asio::awaitable<void> session(asio::ip::tcp::socket sock);
     // One request on `sock`; true when the connection stays open for another.
     asio::awaitable<bool> serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep);
-    asio::awaitable<void> serve_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::string cors,
-                                       std::string remote);
+    // An event stream: registers the session, then spawns the hub's
+    // coroutine for it on a strand of its own (the caller's frames may end
+    // at once); end_stream runs when it is over.
+    void start_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::string cors,
+                      const std::string& remote);
+    void end_stream(std::uint64_t sid);
     asio::awaitable<response> route(request_context& ctx);
     asio::awaitable<response> publish(request_context& ctx, std::string_view kind);
     asio::awaitable<response> tickets(request_context& ctx);
@@ -95,11 +100,15 @@ private:
     std::atomic<std::uint64_t> next_session_{1};
 
     // Connections by id (for visibility ownership), and per stream session
-    // its peer and connection id (so the hooks can log the peer, and a stream
-    // the hub refused after on_connect leaves nothing behind).
+    // until it streams or is refused: its peer, connection id and what the
+    // `connect` log shows (so the hooks can log the peer, and a stream the hub
+    // refused after on_connect leaves nothing behind).
     struct stream_session {
         std::string remote;
         std::string conn_id;
+        int status = 0;  // of the first response (200: streaming)
+        std::vector<std::string> topics;
+        ssehub::metadata metadata;
     };
     std::mutex conns_mu_;
     std::unordered_map<std::string, conn_record> conns_;

@@ -32,7 +32,7 @@ public:
     // `on_status`: called once with the status of the first response (on the
     // writing strand).
     header_stream(socket_type s, std::string extra, std::function<void(int)> on_status = {})
-        : s_(std::move(s)), extra_(std::move(extra)), on_status_(std::move(on_status)) {}
+        : s_(std::move(s)), first_(std::make_unique<first_response>(std::move(extra), std::move(on_status))) {}
 
     executor_type get_executor() { return s_.get_executor(); }
     lowest_layer_type& lowest_layer() { return s_.lowest_layer(); }
@@ -40,6 +40,21 @@ public:
     template <class MutableBuffers, class Token>
     auto async_read_some(const MutableBuffers& buffers, Token&& token) {
         return s_.async_read_some(buffers, std::forward<Token>(token));
+    }
+
+    // For the hub's synchronous write attempt (stream_adapter::try_write).
+    void non_blocking(bool mode, std::error_code& ec) { s_.non_blocking(mode, ec); }
+
+    // In non-blocking mode: writes what the socket takes now. The first
+    // response goes through async_write_some (it gets the extra lines), so
+    // before it this writes nothing (would_block).
+    template <class ConstBuffers>
+    std::size_t write_some(const ConstBuffers& buffers, std::error_code& ec) {
+        if (first_) {
+            ec = asio::error::would_block;
+            return 0;
+        }
+        return s_.write_some(buffers, ec);
     }
 
     template <class ConstBuffers, class Token>
@@ -64,18 +79,18 @@ private:
         void operator()(Self& self, std::error_code ec = {}, std::size_t n = 0) {
             if (!started) {
                 started = true;
-                if (!stream->first_done_) {
-                    stream->first_done_ = true;
+                if (stream->first_) {
+                    const std::unique_ptr<first_response> first = std::move(stream->first_);
                     std::array<char, 512> start{};
                     const std::size_t len = asio::buffer_copy(asio::buffer(start), buffers);
                     const std::string_view head(start.data(), len);
                     const auto eol = head.find("\r\n");
-                    std::string extra = std::exchange(stream->extra_, std::string());
-                    if (stream->on_status_) {
+                    std::string extra = std::move(first->extra);
+                    if (first->on_status) {
                         int status = 0;
                         if (head.starts_with("HTTP/1.") && head.size() >= 12)
                             std::from_chars(head.data() + 9, head.data() + 12, status);
-                        std::exchange(stream->on_status_, {})(status);
+                        first->on_status(status);
                     }
                     if (!extra.empty() && head.starts_with("HTTP/") && eol != std::string_view::npos) {
                         consumed = eol + 2;
@@ -93,10 +108,15 @@ private:
         }
     };
 
+    // What only the first response needs: freed once it is written, so that a
+    // long-lived stream keeps just the socket.
+    struct first_response {
+        std::string extra;
+        std::function<void(int)> on_status;
+    };
+
     socket_type s_;
-    std::string extra_;
-    std::function<void(int)> on_status_;
-    bool first_done_ = false;
+    std::unique_ptr<first_response> first_;  // null once the first response started
 };
 
 }  // namespace ssehubd

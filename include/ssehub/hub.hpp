@@ -139,15 +139,17 @@ public:
     // Serves one client: reads and validates the request head, runs on_connect,
     // registers, then streams events until the client leaves, the lifetime
     // ends, a write times out, or the hub shuts down.
+    // (Not coroutines: the returned awaitable is the connection's own, so no
+    // frame holding the moved-from arguments stays alive beside it.)
     template <async_stream Stream>
     asio::awaitable<void> async_serve(Stream stream) {
-        co_await serve(std::make_unique<detail::stream_adapter<Stream>>(std::move(stream)), std::nullopt);
+        return serve(std::make_unique<detail::stream_adapter<Stream>>(std::move(stream)), std::nullopt);
     }
 
     // Same, for a request head that another HTTP framework already parsed.
     template <async_stream Stream>
     asio::awaitable<void> async_serve(Stream stream, http::request request) {
-        co_await serve(std::make_unique<detail::stream_adapter<Stream>>(std::move(stream)), std::move(request));
+        return serve(std::make_unique<detail::stream_adapter<Stream>>(std::move(stream)), std::move(request));
     }
 
     // Stops accepting, ends every stream after what is queued is written, and

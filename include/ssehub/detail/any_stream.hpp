@@ -6,15 +6,20 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/bind_allocator.hpp>
+#include <asio/bind_executor.hpp>
 #include <asio/buffer.hpp>
+#include <asio/io_context.hpp>
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/socket_base.hpp>
+#include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include <concepts>
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <system_error>
 #include <utility>
@@ -31,13 +36,43 @@ concept async_stream = requires(S& s, asio::mutable_buffer mb, asio::const_buffe
 
 namespace detail {
 
+// The completion of any_stream::async_read_some: calls fn(owner, ec, n).
+// `owner` keeps whatever fn needs alive until then (no coroutine frame, no
+// type-erased function object: the pending read is the only allocation).
+struct read_callback {
+    std::shared_ptr<void> owner;
+    void (*fn)(std::shared_ptr<void>& owner, std::error_code ec, std::size_t n) = nullptr;
+};
+
+// Plain operator new/delete at the exact size. (Asio maps std::allocator to
+// its per-thread recycling allocator, whose cached blocks are often bigger
+// than what reuses them: fine for short operations, a waste for one that
+// waits as long as an idle connection lives.)
+template <class T>
+struct exact_allocator {
+    using value_type = T;
+    exact_allocator() noexcept = default;
+    template <class U>
+    exact_allocator(const exact_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+    template <class U>
+    bool operator==(const exact_allocator<U>&) const noexcept { return true; }
+};
+
 class any_stream {
 public:
     virtual ~any_stream() = default;
     virtual asio::any_io_executor get_executor() = 0;
     // Writes every buffer; ec set on failure.
     virtual asio::awaitable<void> write(std::span<const asio::const_buffer> bufs, std::error_code& ec) = 0;
+    // Writes what the stream takes at once, without blocking or suspending;
+    // returns how many bytes (0, ec unset: none now, or a stream with no such
+    // path, e.g. TLS). ec set on failure.
+    virtual std::size_t try_write(std::span<const asio::const_buffer> bufs, std::error_code& ec) = 0;
     virtual asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf, std::error_code& ec) = 0;
+    // Callback form of read_some: `done` runs on `ex` (the connection's strand).
+    virtual void async_read_some(asio::mutable_buffer buf, const asio::any_io_executor& ex, read_callback done) = 0;
     // Graceful end: FIN after what was written, so the client sees the end of the stream.
     virtual void shutdown_send() = 0;
     virtual void close() = 0;
@@ -46,7 +81,13 @@ public:
 template <async_stream Stream>
 class stream_adapter final : public any_stream {
 public:
-    explicit stream_adapter(Stream s) : s_(std::move(s)) {}
+    explicit stream_adapter(Stream s) : s_(std::move(s)) {
+        if constexpr (has_try_write) {
+            std::error_code ec;
+            s_.non_blocking(true, ec);  // for try_write; Asio's asynchronous operations work either way
+            nonblocking_ = !ec;
+        }
+    }
 
     asio::any_io_executor get_executor() override { return s_.get_executor(); }
 
@@ -54,8 +95,30 @@ public:
         co_await asio::async_write(s_, bufs, asio::redirect_error(asio::use_awaitable, ec));
     }
 
+    std::size_t try_write(std::span<const asio::const_buffer> bufs, std::error_code& ec) override {
+        if constexpr (has_try_write) {
+            if (!nonblocking_) return 0;
+            const std::size_t n = s_.write_some(bufs, ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+            return n;
+        } else {
+            (void)bufs;
+            (void)ec;
+            return 0;
+        }
+    }
+
     asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf, std::error_code& ec) override {
         co_return co_await s_.async_read_some(buf, asio::redirect_error(asio::use_awaitable, ec));
+    }
+
+    void async_read_some(asio::mutable_buffer buf, const asio::any_io_executor& ex, read_callback done) override {
+        // The usual strand bound as its own type (24 bytes) rather than as an
+        // any_io_executor (56), in the handler and in its work guard.
+        if (const auto* strand = ex.target<asio::strand<asio::io_context::executor_type>>())
+            start_read(buf, *strand, std::move(done));
+        else
+            start_read(buf, ex, std::move(done));
     }
 
     void shutdown_send() override {
@@ -73,7 +136,26 @@ public:
     }
 
 private:
+    // A stream that writes synchronously without blocking once in
+    // non-blocking mode (a socket; not TLS, whose write_some would block).
+    static constexpr bool has_try_write = requires(Stream& s, std::span<const asio::const_buffer> b, std::error_code& e) {
+        s.non_blocking(true, e);
+        { s.write_some(b, e) } -> std::convertible_to<std::size_t>;
+    };
+
+    template <class Executor>
+    void start_read(asio::mutable_buffer buf, const Executor& ex, read_callback done) {
+        // A long-lived operation (an idle connection's EOF watch): allocated at
+        // its exact size, not in one of Asio's recycled blocks.
+        s_.async_read_some(buf, asio::bind_allocator(exact_allocator<void>(),
+                                                     asio::bind_executor(ex, [d = std::move(done)](std::error_code ec,
+                                                                                                  std::size_t n) mutable {
+                                                         d.fn(d.owner, ec, n);
+                                                     })));
+    }
+
     Stream s_;
+    bool nonblocking_ = false;
 };
 
 }  // namespace detail
