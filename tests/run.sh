@@ -31,26 +31,35 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+step_start=$SECONDS
+step() {  # prints the time the previous step took, then the next step's name
+  [ -z "${step_name:-}" ] || echo "== $step_name: $((SECONDS - step_start)) s"
+  step_name=$*; step_start=$SECONDS
+  [ -z "$step_name" ] || echo "== $step_name"
+}
+
 run_suite() {  # name, extra cmake args...
   local dir="$root/build/$1"; shift
-  echo "== configure $dir"
+  step configure "$dir"
   cmake -S "$root" -B "$dir" "$@" >/dev/null
-  echo "== build $dir"
+  step build "$dir"
   cmake --build "$dir" -j"$jobs"
-  echo "== test $dir"
+  step test "$dir"
   ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 300
+  step
 }
 
 run_fuzz() {  # clang + ASan/UBSan; only the fuzz targets are built, each runs SSEHUB_FUZZ_SECONDS
   local dir="$root/build/fuzz"
-  echo "== configure $dir"
+  step configure "$dir"
   CC=clang CXX=clang++ cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DSSEHUB_SANITIZE=address,undefined -DSSEHUB_FUZZ=ON -DSSEHUB_FUZZ_SECONDS="${SSEHUB_FUZZ_SECONDS:-10}" \
     "${sanitized[@]}" >/dev/null
-  echo "== build $dir"
+  step build "$dir"
   cmake --build "$dir" -j"$jobs" --target ssehub_fuzz_targets
-  echo "== fuzz $dir (${SSEHUB_FUZZ_SECONDS:-10} s per target)"
+  step fuzz "$dir (${SSEHUB_FUZZ_SECONDS:-10} s per target)"
   ctest --test-dir "$dir" -L fuzz --output-on-failure -j"$jobs"
+  step
 }
 
 sanitized=(-DSSEHUB_BUILD_PERF=OFF -DSSEHUB_BUILD_EXAMPLES=OFF -DSSEHUB_BUILD_CONSUMER_TESTS=OFF)
@@ -63,4 +72,4 @@ for suite in "${suites[@]}"; do
     *) echo "unknown suite: $suite (release, asan, tsan, fuzz)"; exit 2 ;;
   esac
 done
-echo "== all tests passed: ${suites[*]}"
+echo "== all tests passed: ${suites[*]} ($SECONDS s)"
