@@ -100,8 +100,10 @@ std::string stream_head(const connection_impl& c, std::chrono::milliseconds retr
 // awaiting coroutine's thread, stores the result where the coroutine reads
 // it, and resumes the coroutine that suspended itself, as asio's own
 // awaitable_handler resumes the frame it pops. Relies on Asio 1.22's
-// awaitable internals (checked by the static_assert).
-static_assert(ASIO_VERSION == 102201, "receive_resumer follows Asio 1.22.1's awaitable_handler: recheck it");
+// awaitable internals: with any other Asio version (or with
+// SSEHUB_NO_ASIO_INTERNALS defined) the writer uses plain use_awaitable.
+#if ASIO_VERSION == 102201 && !defined(SSEHUB_NO_ASIO_INTERNALS)
+#define SSEHUB_RECEIVE_RESUMER 1
 
 using awaitable_thread = asio::detail::awaitable_thread<asio::any_io_executor>;
 
@@ -129,6 +131,7 @@ private:
     std::error_code* ec_;
     queued_frame* out_;
 };
+#endif  // SSEHUB_RECEIVE_RESUMER
 
 // The frames of one gathered write and their buffers (about 1.3 KiB):
 // allocated while a connection is busy, released when its queue runs dry, so
@@ -456,11 +459,15 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
                 // As use_awaitable would: a cancelled coroutine starts no operation.
                 if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
                     break;
+#ifdef SSEHUB_RECEIVE_RESUMER
                 // Suspends this coroutine; resumed (on its strand) by receive_resumer.
                 co_await [&](auto* frame) noexcept {
                     c.queue.async_receive(receive_resumer(frame->detach_thread(), ec, first));
                     return static_cast<awaitable_thread*>(nullptr);
                 };
+#else
+                first = co_await c.queue.async_receive(asio::redirect_error(asio::use_awaitable, ec));
+#endif
                 if (ec) break;  // closed: lifetime over, shutdown, or the reader saw EOF
                 b = take_batch(c, g, first, one);
             }
