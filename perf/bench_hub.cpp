@@ -18,7 +18,9 @@ public:
     explicit null_stream(asio::any_io_executor ex) : ex_(std::move(ex)) {}
     asio::any_io_executor get_executor() override { return ex_; }
     asio::awaitable<void> write(std::span<const asio::const_buffer>, std::error_code&) override { co_return; }
+    std::size_t try_write(std::span<const asio::const_buffer>, std::error_code&) override { return 0; }
     asio::awaitable<std::size_t> read_some(asio::mutable_buffer, std::error_code&) override { co_return 0; }
+    void async_read_some(asio::mutable_buffer, const asio::any_io_executor&, read_callback) override {}
     void shutdown_send() override {}
     void close() override {}
 
