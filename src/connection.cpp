@@ -400,8 +400,8 @@ namespace {
 // (A coroutine of its own: the executor it reads stays out of run_connection's frame.)
 asio::awaitable<bool> on_connection_strand(any_stream& stream) {
     const asio::any_io_executor caller = co_await asio::this_coro::executor;
-    co_return (caller.target<asio::strand<asio::io_context::executor_type>>() != nullptr ||
-            caller.target<asio::strand<asio::any_io_executor>>() != nullptr) &&
+    co_return (executor_target<asio::strand<asio::io_context::executor_type>>(caller) != nullptr ||
+               executor_target<asio::strand<asio::any_io_executor>>(caller) != nullptr) &&
            &caller.context() == &stream.get_executor().context();
 }
 
@@ -411,7 +411,7 @@ asio::awaitable<bool> on_connection_strand(any_stream& stream) {
 // allocates (a strand<any_io_executor> does, every time).
 asio::any_io_executor make_connection_strand(any_stream& stream) {
     const asio::any_io_executor io = stream.get_executor();
-    if (const auto* ioc = io.target<asio::io_context::executor_type>()) return asio::make_strand(*ioc);
+    if (const auto* ioc = executor_target<asio::io_context::executor_type>(io)) return asio::make_strand(*ioc);
     return asio::make_strand(io);
 }
 

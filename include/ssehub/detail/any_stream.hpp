@@ -22,6 +22,7 @@
 #include <memory>
 #include <span>
 #include <system_error>
+#include <typeinfo>
 #include <utility>
 
 namespace ssehub {
@@ -59,6 +60,14 @@ struct exact_allocator {
     template <class U>
     bool operator==(const exact_allocator<U>&) const noexcept { return true; }
 };
+
+// ex's target when it is exactly a T, else null. (Asio 1.22's
+// any_executor::target<T>() does not compare types here: asked for a strand,
+// it returned the plain io_context executor it held, as a strand.)
+template <class T>
+const T* executor_target(const asio::any_io_executor& ex) noexcept {
+    return ex && ex.target_type() == typeid(T) ? ex.target<T>() : nullptr;
+}
 
 class any_stream {
 public:
@@ -115,7 +124,7 @@ public:
     void async_read_some(asio::mutable_buffer buf, const asio::any_io_executor& ex, read_callback done) override {
         // The usual strand bound as its own type (24 bytes) rather than as an
         // any_io_executor (56), in the handler and in its work guard.
-        if (const auto* strand = ex.target<asio::strand<asio::io_context::executor_type>>())
+        if (const auto* strand = executor_target<asio::strand<asio::io_context::executor_type>>(ex))
             start_read(buf, *strand, std::move(done));
         else
             start_read(buf, ex, std::move(done));
