@@ -698,6 +698,11 @@ asio::awaitable<void> hub_impl::replay_async(std::shared_ptr<connection_impl> c)
             r = co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
         } else if (auto p = primary.lock()) {
             r = co_await asio::co_spawn(p->strand, p->replay_on_primary(c), asio::use_awaitable);
+            // Everything the primary routed before it answered is in this
+            // shard's intake by now: route it (held for this connection, so
+            // what the replay has is dropped below) rather than after the
+            // replay, where it would reach the client a second time.
+            drain_intake();
         }
     } catch (...) {
         report_exception("replayer", std::current_exception());

@@ -176,21 +176,10 @@ TEST_CASE("replay: every id exactly once while publishing during reconnects", "[
         }
     };
     auto done = asio::co_spawn(s.context(), publisher(s.hub(), stop), asio::use_future);
-    std::vector<std::string> seen;  // data in arrival order across all connections
-    std::string last;
-    for (int round = 0; round < 6; ++round) {
-        client c;
-        c.get(s.port(), "/events?topics=feed", last.empty() ? "" : "Last-Event-ID: " + last + "\r\n");
-        REQUIRE(c.wait_events(1));
-        const std::size_t want = 1 + 10;
-        REQUIRE(c.wait_events(want));
-        for (std::size_t i = 1; i < c.events.size(); ++i) {
-            REQUIRE(c.events[i].type != "resync");
-            seen.push_back(c.events[i].data);
-            last = c.events[i].id;
-        }
-        c.close();
-    }
+    // Data in arrival order across all connections.
+    const auto rounds = test::reconnect_rounds(s.port(), "/events?topics=feed", 6, 10);
+    REQUIRE(rounds);
+    const auto& seen = *rounds;
     *stop = true;
     REQUIRE(done.wait_for(10s) == std::future_status::ready);
     // Contiguous, no gap and no duplicate from the first event this client saw.

@@ -19,10 +19,7 @@ using test::server;
 namespace {
 
 ssehub::event ev(std::vector<std::string> topics, std::string data) {
-    ssehub::event e;
-    e.topics = std::move(topics);
-    e.data = std::move(data);
-    return e;
+    return test::event_on(std::move(topics), std::move(data));
 }
 
 bool wait_active(server& s, std::size_t n) {

@@ -25,13 +25,6 @@ using test::server;
 
 namespace {
 
-ssehub::event ev(std::vector<std::string> topics, std::string data) {
-    ssehub::event e;
-    e.topics = std::move(topics);
-    e.data = std::move(data);
-    return e;
-}
-
 ssehub::hub_config sharded(std::size_t n) {
     ssehub::hub_config cfg;
     cfg.shards = n;
@@ -82,14 +75,14 @@ TEST_CASE("shards: every event once and in order on every shard, one id per even
     for (auto& c : cs) REQUIRE(c->wait_events(1));
 
     // async_publish counts the connections of every shard.
-    const auto r = s.publish_sync(ev({"feed.a"}, "first"));
+    const auto r = s.publish_sync(test::event_on({"feed.a"}, "first"));
     CHECK(r.matched == clients);
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
     for (int p = 0; p < publishers; ++p)
         threads.emplace_back([&, p] {
             for (int i = 0; i < per_publisher; ++i)
-                if (s.hub().publish(ev({"feed.a"}, std::to_string(p) + ":" + std::to_string(i)))) ++failures;
+                if (s.hub().publish(test::event_on({"feed.a"}, std::to_string(p) + ":" + std::to_string(i)))) ++failures;
         });
     for (auto& t : threads) t.join();
     CHECK(failures.load() == 0);
@@ -136,7 +129,7 @@ TEST_CASE("shards: Last-Event-ID replays exactly what was missed, whichever shar
     auto publisher = [](ssehub::hub& h, std::shared_ptr<std::atomic<bool>> stop) -> asio::awaitable<void> {
         asio::steady_timer pace(co_await asio::this_coro::executor);
         for (int n = 0; !*stop; ++n) {
-            ssehub::event e;  // (not ev({...}): g++ 12 rejects brace-init lists inside co_await)
+            ssehub::event e;  // (not test::event_on({...}): g++ 12 rejects brace-init lists inside co_await)
             e.topics.push_back("feed");
             e.data = std::to_string(n);
             co_await h.async_publish(std::move(e));
@@ -145,19 +138,10 @@ TEST_CASE("shards: Last-Event-ID replays exactly what was missed, whichever shar
         }
     };
     auto done = asio::co_spawn(s.context(), publisher(s.hub(), stop), asio::use_future);
-    std::vector<std::string> seen;
-    std::string last;
-    for (int round = 0; round < 7; ++round) {  // connections go round-robin: every shard serves reconnects
-        client c;
-        c.get(s.port(), "/events?topics=feed", last.empty() ? "" : "Last-Event-ID: " + last + "\r\n");
-        REQUIRE(c.wait_events(1 + 8));
-        for (std::size_t i = 1; i < c.events.size(); ++i) {
-            REQUIRE(c.events[i].type != "resync");
-            seen.push_back(c.events[i].data);
-            last = c.events[i].id;
-        }
-        c.close();
-    }
+    // Connections go round-robin: every shard serves reconnects.
+    const auto rounds = test::reconnect_rounds(s.port(), "/events?topics=feed", 7, 8);
+    REQUIRE(rounds);
+    const auto& seen = *rounds;
     *stop = true;
     REQUIRE(done.wait_for(10s) == std::future_status::ready);
     const int first = std::stoi(seen.front());
@@ -291,7 +275,7 @@ TEST_CASE("shards: one io_context per shard; a stream runs on the shard of its o
         CHECK(pause_loop[connection_id(on1)] == 1);
         CHECK(pause_loop[connection_id(on0)] == 0);
     }
-    REQUIRE(!h->publish(ev({"t"}, "both")));
+    REQUIRE(!h->publish(test::event_on({"t"}, "both")));
     REQUIRE(on1.wait_events(2));
     REQUIRE(on0.wait_events(2));
     CHECK(on1.events[1].id == on0.events[1].id);
@@ -333,7 +317,7 @@ TEST_CASE("write batching: under load each connection writes a window's events t
     REQUIRE(wait_active(*h, conns));
     REQUIRE(test::poll_until([&] { return out.writes.load() == conns; }));  // the heads
     for (std::size_t i = 0; i < events; ++i) {
-        REQUIRE(!h->publish(ev({"load"}, std::to_string(i))));
+        REQUIRE(!h->publish(test::event_on({"load"}, std::to_string(i))));
         std::this_thread::sleep_for(1ms);  // pacing the load, not waiting for anything
     }
     REQUIRE(test::poll_until([&] { return h->stats(false).events_delivered == conns * events; }));

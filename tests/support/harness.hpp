@@ -27,6 +27,14 @@ using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
 // Polls pred until it holds or the deadline passes. Returns the last result.
+// An event on these topics with this data (the other fields default).
+inline ssehub::event event_on(std::vector<std::string> topics, std::string data) {
+    ssehub::event e;
+    e.topics = std::move(topics);
+    e.data = std::move(data);
+    return e;
+}
+
 inline bool poll_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
     const auto deadline = clock::now() + timeout;
     while (!pred()) {
@@ -246,5 +254,27 @@ private:
     std::size_t head_end_ = 0;
     bool eof_ = false;
 };
+
+// Connects `rounds` times in a row, each time with the Last-Event-ID of the
+// last event seen, reads at least `per_round` events after `connected`, and
+// returns the data of every event in arrival order; nullopt when a round
+// timed out or got a `resync` (something was lost).
+inline std::optional<std::vector<std::string>> reconnect_rounds(unsigned short port, std::string_view target,
+                                                                int rounds, std::size_t per_round) {
+    std::vector<std::string> seen;
+    std::string last;
+    for (int round = 0; round < rounds; ++round) {
+        client c;
+        c.get(port, target, last.empty() ? "" : "Last-Event-ID: " + last + "\r\n");
+        if (!c.wait_events(1 + per_round)) return std::nullopt;
+        for (std::size_t i = 1; i < c.events.size(); ++i) {
+            if (c.events[i].type == "resync") return std::nullopt;
+            seen.push_back(c.events[i].data);
+            last = c.events[i].id;
+        }
+        c.close();
+    }
+    return seen;
+}
 
 }  // namespace test
