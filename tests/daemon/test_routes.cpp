@@ -98,8 +98,9 @@ TEST_CASE("ssehubd: port 0 prints the URL first, health routes answer", "[daemon
 
 TEST_CASE("ssehubd: HTTP/1.1 keep-alive for publishers, bounded; pipelined bytes and HTTP/1.0 close", "[daemon]") {
     daemon_process d({"--keepalive-requests", "3"});
+    const std::string body = R"({"topics":["ka"],"data":"1"})";
     const std::string publish =
-        "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\n{\"topics\":[\"ka\"],\"data\":\"1\"}";
+        "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     test::client c;
     c.connect(d.port());
     for (std::size_t i = 1; i <= 3; ++i) {  // three requests on one connection; the third is told to close
