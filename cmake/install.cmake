@@ -55,6 +55,11 @@ write_basic_package_version_file(
   "${PROJECT_BINARY_DIR}/ssehubConfigVersion.cmake"
   VERSION "${PROJECT_VERSION}"
   COMPATIBILITY SameMajorVersion)
+# The licence travels with the headers and libraries (share/doc/ssehub/LICENSE).
+install(FILES "${PROJECT_SOURCE_DIR}/LICENSE"
+  DESTINATION "${CMAKE_INSTALL_DOCDIR}"
+  COMPONENT ssehub_development)
+
 install(FILES
   "${PROJECT_BINARY_DIR}/ssehubConfig.cmake"
   "${PROJECT_BINARY_DIR}/ssehubConfigVersion.cmake"

@@ -12,7 +12,7 @@ required_conan_version = ">=2.0.9"
 class SsehubConan(ConanFile):
     name = "ssehub"
     description = "Server-Sent Events hub for C++20 coroutine applications on standalone Asio"
-    # license: not set until the project has a LICENSE file
+    license = "BSL-1.0"
     topics = ("sse", "server-sent-events", "eventsource", "asio", "coroutines")
     package_type = "library"
     settings = "os", "arch", "compiler", "build_type"
