@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
+#include <charconv>
+#include <cmath>
 #include <vector>
 
 namespace ssehubd {
@@ -16,10 +17,15 @@ constexpr std::array<std::string_view, 17> known_routes{
     "/tickets",    "/metrics",            "/stats",           "/healthz",           "/readyz",
     "preflight",   "other"};
 
+// The shortest text that reads back as the same double, in %g style (fixed
+// notation from 1e-4 up), as Prometheus clients print numbers: a histogram
+// bound of 0.00025 s is `le="0.00025"`, never `0.00025000000000000001`.
 std::string number(double v) {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general);
+    return std::string(buf, r.ptr);
 }
 
 class writer {

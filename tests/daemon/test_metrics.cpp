@@ -191,6 +191,14 @@ TEST_CASE("ssehubd: /metrics is valid Prometheus text with the documented famili
     }
     CHECK(buckets > 5);
     CHECK(value_of(e, "ssehub_publish_to_write_seconds_bucket", {{"le", "+Inf"}}) == last);
+    // Bounds are printed in their shortest round-tripping form, as Prometheus
+    // clients print them: a query for le="0.00025" must find the bucket.
+    CHECK(r.body.find(R"(ssehub_publish_to_write_seconds_bucket{le="0.00025"} )") != std::string::npos);
+    CHECK(r.body.find(R"(ssehub_publish_to_write_seconds_bucket{le="0.0001"} )") != std::string::npos);
+    CHECK(r.body.find(R"(ssehub_publish_to_write_seconds_bucket{le="5"} )") != std::string::npos);
+    CHECK(r.body.find(R"(ssehub_publish_to_write_seconds_bucket{le="+Inf"} )") != std::string::npos);
+    CHECK(value_of(e, "ssehub_publish_to_write_seconds_bucket", {{"le", "0.00025"}}).has_value());
+    CHECK(value_of(e, "ssehub_publish_to_write_seconds_bucket", {{"le", "0.0001"}}).has_value());
     CHECK(value_of(e, "ssehub_publish_to_write_seconds_count") == last);
     CHECK(last == 2.0);
 
