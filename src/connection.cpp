@@ -360,6 +360,7 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, s
     // Last-Event-ID: the header beats the query parameter (for clients that cannot send headers).
     if (const std::string* h = req.find("Last-Event-ID")) conn->last_event_id = *h;
     else if (auto q = req.query_param("lastEventId")) conn->last_event_id = std::move(*q);
+    else if (auto q2 = req.query_param("lastEventID")) conn->last_event_id = std::move(*q2);  // Mercure's and fibersse's spelling
     if (conn->last_event_id &&
         (conn->last_event_id->size() > cfg.max_last_event_id || wire::validate_id(*conn->last_event_id)))
         conn->last_event_id = std::string();  // unknown: replay answers with `resync`

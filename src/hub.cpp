@@ -214,6 +214,19 @@ const frame& resync(resync_reason why) {
 
 
 asio::awaitable<void> hub_impl::run() {
+    if (!start_marker.empty()) {
+        // The replay store's first entry: the id a fresh hub's `connected`
+        // event carries, so a client that reconnects before any event replays
+        // everything published since (it matches no connection itself).
+        stored_event marker{start_marker, std::make_shared<const std::string>(), {}, {}, clock::now(),
+                            clock::time_point::max()};
+        try {
+            if (memory) memory->store(std::move(marker));
+            else co_await cfg.replayer.async_store(std::move(marker));
+        } catch (...) {
+            report_exception("replayer store", std::current_exception());
+        }
+    }
     auto next_sweep = clock::now() + sweep_interval;
     rate_since = clock::now();
     while (!run_done) {
@@ -285,17 +298,13 @@ void hub_impl::observe_latency(std::int64_t ns) noexcept {
     latency_sum_us.fetch_add(us, std::memory_order_relaxed);
 }
 
-void hub_impl::missed(connection_impl& c, drop_reason why, std::size_t n) {
+void hub_impl::count_drop(connection_impl& c, drop_reason why, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) c.count_dropped();
     dropped.fetch_add(n, std::memory_order_relaxed);
     switch (why) {
     case drop_reason::queue_full: dropped_queue_full.fetch_add(n, std::memory_order_relaxed); break;
     case drop_reason::lane_cap: dropped_lane_cap.fetch_add(n, std::memory_order_relaxed); break;
     case drop_reason::paused: dropped_paused.fetch_add(n, std::memory_order_relaxed); break;
-    }
-    if (!c.needs_resync) {
-        c.needs_resync = true;
-        c.behind_since = clock::now();
     }
 }
 
@@ -304,29 +313,26 @@ void hub_impl::push_frame(connection_impl& c, queued_frame f) {
     // a data event's place.
     // A connection whose writer has ended (queue closed) is on its way out:
     // what it can no longer take is not a slow-consumer drop.
-    if (!c.queue.try_send(std::move(f), cfg.send_queue) && !c.closing && !c.queue.is_closed())
-        missed(c, drop_reason::queue_full);
+    if (!c.queue.try_send(std::move(f), cfg.send_queue) && !c.state.ending() && !c.queue.is_closed()) {
+        c.state.on_queue_full(clock::now());
+        count_drop(c, drop_reason::queue_full);
+    }
 }
 
-void hub_impl::mark_dirty(connection_impl& c) {
-    const auto now = clock::now();
-    if (!c.dirty) {
-        c.dirty = true;
-        dirty.push_back(c.slot);
-    }
-    if (c.next_flush < now) c.next_flush = now + flush_interval_for(c.queue.size(), cfg.send_queue, cfg);
-    next_flush_at = std::min(next_flush_at, c.next_flush);
+void hub_impl::schedule_flush(connection_impl& c) {
+    dirty.push_back(c.slot);
+    next_flush_at = std::min(next_flush_at, c.state.next_flush());
 }
 
 void hub_impl::flush_connection(connection_impl& c, clock::time_point now) {
     flush_scratch.clear();
-    const std::size_t n_expired = c.lanes.take(now, flush_scratch);
+    const std::size_t n_expired = c.state.take_pending(now, flush_scratch);
     if (n_expired) expired.fetch_add(n_expired, std::memory_order_relaxed);
     // Batched then coalesced frames, queued back to back: the writer takes
     // them in one gathered write.
     for (auto& f : flush_scratch) push_frame(c, std::move(f));
     flush_scratch.clear();
-    c.next_flush = now + flush_interval_for(c.queue.size(), cfg.send_queue, cfg);
+    c.state.flushed(now, c.queue.size(), cfg);
 }
 
 void hub_impl::flush_due(clock::time_point now) {
@@ -337,20 +343,12 @@ void hub_impl::flush_due(clock::time_point now) {
         auto& cp = slots[s];
         if (!cp) continue;  // left since
         connection_impl& c = *cp;
-        if (c.closing || c.lanes.empty()) {
-            c.dirty = false;
+        if (c.state.flush_due(now)) flush_connection(c, now);
+        if (!c.state.keep_scheduled()) {  // flushed, paused (held until resume), or ending
+            c.state.unschedule();
             continue;
         }
-        if (!c.paused && now >= c.next_flush) {
-            flush_connection(c, now);
-            c.dirty = false;
-            continue;
-        }
-        if (c.paused) {  // held until resume: no timer needed for it
-            c.dirty = false;
-            continue;
-        }
-        next_flush_at = std::min(next_flush_at, c.next_flush);
+        next_flush_at = std::min(next_flush_at, c.state.next_flush());
         dirty[keep++] = s;
     }
     dirty.resize(keep);
@@ -403,6 +401,20 @@ void hub_impl::route(intake_item& item, frame* routed) {
     re->finish(matched);
 }
 
+// Carries out what the connection's state decides for one matched event.
+void hub_impl::deliver(connection_impl& c, const queued_frame& q, const routed_event& ev, clock::time_point now) {
+    const route_decision d = c.state.on_event(ev.lane, q, ev.coalesce_key, ev.expires, now, c.queue.size(), cfg);
+    switch (d.action) {
+    case route_action::skip:
+    case route_action::kept: break;
+    case route_action::hold: c.held.emplace_back(ev.id, q); break;  // after the replay, in order, without duplicates
+    case route_action::flush_then_push: flush_connection(c, now); [[fallthrough]];
+    case route_action::push: push_frame(c, q); break;
+    case route_action::scheduled: schedule_flush(c); break;
+    case route_action::dropped: count_drop(c, d.why); break;
+    }
+}
+
 std::size_t hub_impl::route_local(const routed_event& ev, clock::time_point now) {
     if (ev.expires != clock::time_point::max() && now >= ev.expires) {
         expired.fetch_add(1, std::memory_order_relaxed);
@@ -411,110 +423,76 @@ std::size_t hub_impl::route_local(const routed_event& ev, clock::time_point now)
     const queued_frame q{ev.bytes, ev.published_ns};
     const std::uint64_t this_stamp = ++stamp;
     std::size_t matched = 0;
-    auto deliver = [&](conn_slot s) {
+    auto deliver_to = [&](conn_slot s) {
         connection_impl& c = *slots[s];
         if (c.stamp == this_stamp) return;  // already reached through another topic
         c.stamp = this_stamp;
-        if (c.closing) return;
+        if (c.state.ending()) return;
         if (!ev.group.empty() && !group_index::matches(c.metadata(), ev.group)) return;
         ++matched;
-        if (c.replaying) {  // after the replay, in order, without duplicates
-            c.held.emplace_back(ev.id, q);
-            return;
-        }
-        switch (ev.lane) {
-        case priority::instant:
-            // Pending batched/coalesced frames go first: `complete` never overtakes `progress`.
-            if (!c.paused && !c.lanes.empty()) flush_connection(c, now);
-            push_frame(c, q);
-            break;
-        case priority::batched:
-            if (c.paused) {
-                c.resync_on_resume = true;
-                missed(c, drop_reason::paused);
-            } else if (!c.lanes.add_batched(q, ev.expires, cfg.max_batched)) {
-                missed(c, drop_reason::lane_cap);
-            } else {
-                mark_dirty(c);
-            }
-            break;
-        case priority::coalesced:
-            if (!c.lanes.add_coalesced(ev.coalesce_key, q, ev.expires, cfg.max_coalesce_keys))
-                missed(c, drop_reason::lane_cap);
-            else if (!c.paused) mark_dirty(c);
-            break;
-        }
+        deliver(c, q, ev, now);
     };
     if (!ev.topics.empty()) {
-        for (const auto& t : ev.topics) subscriptions.for_each_match(t, deliver);
+        for (const auto& t : ev.topics) subscriptions.for_each_match(t, deliver_to);
     } else {
-        groups.for_each_candidate(ev.group, deliver);
+        groups.for_each_candidate(ev.group, deliver_to);
     }
     if (cfg.replayer) last_routed_id = ev.id;
     return matched;
 }
 
 void hub_impl::drop_connection(const std::shared_ptr<connection_impl>& cp) {
-    cp->closing = true;
     cp->queue.close();
     asio::post(cp->strand, [cp] { cp->stream->close(); });
 }
 
+namespace {
+clock::time_point from_ns(std::int64_t ns) {
+    return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
+}
+}  // namespace
+
+void hub_impl::carry_out(const std::shared_ptr<connection_impl>& cp, tick_action a) {
+    connection_impl& c = *cp;
+    switch (a) {
+    case tick_action::none: break;
+    case tick_action::end_gracefully: c.queue.close(); break;  // the writer drains what is queued, then ends
+    case tick_action::end_now:
+        if (c.state.reason() == end_reason::slow_consumer) slow_disconnects.fetch_add(1, std::memory_order_relaxed);
+        drop_connection(cp);
+        break;
+    case tick_action::send_resync: c.queue.try_send(queued_frame{resync(c.state.owed_resync()), 0}, cfg.send_queue); break;
+    case tick_action::heartbeat: c.queue.try_send(queued_frame{wire::heartbeat_frame(), 0}); break;  // the reserved slot; never a drop
+    }
+}
+
 void hub_impl::sweep() {
-    const auto now = clock::now();
-    const std::int64_t now_n = now_ns();
-    const std::int64_t heartbeat_n = std::chrono::nanoseconds(cfg.heartbeat_interval).count();
-    const std::int64_t write_timeout_n = std::chrono::nanoseconds(cfg.write_timeout).count();
+    tick_input in;
+    in.now = clock::now();
     for (auto& cp : slots) {
         if (!cp) continue;
         connection_impl& c = *cp;
-        if (c.closing) continue;
-        if (now >= c.deadline) {
-            c.closing = true;  // max lifetime: the writer drains what is queued, then ends
-            c.queue.close();
-            continue;
-        }
+        in.queued = c.queue.size();
         const std::int64_t started = c.write_started_ns.load(std::memory_order_relaxed);
-        if (started != 0 && now_n - started > write_timeout_n) {
-            c.write_timed_out = true;
-            drop_connection(cp);
-            continue;
-        }
-        if (c.needs_resync) {
-            if (c.queue.try_send(queued_frame{resync(resync_reason::slow_consumer), 0}, cfg.send_queue)) {
-                c.needs_resync = false;
-            } else if (now - c.behind_since > cfg.slow_consumer_timeout) {
-                slow_disconnects.fetch_add(1, std::memory_order_relaxed);
-                drop_connection(cp);
-                continue;
-            }
-        }
-        if (heartbeat_n > 0 && started == 0 &&
-            now_n - c.last_write_ns.load(std::memory_order_relaxed) >= heartbeat_n && c.queue.size() == 0) {
-            c.queue.try_send(queued_frame{wire::heartbeat_frame(), 0});  // uses the reserved slot; never counted as a drop
-        }
+        in.write_started = started == 0 ? clock::time_point{} : from_ns(started);
+        in.last_write = from_ns(c.last_write_ns.load(std::memory_order_relaxed));
+        carry_out(cp, c.state.on_tick(in, cfg));
     }
 }
 
 void hub_impl::set_paused(const std::shared_ptr<connection_impl>& cp, bool paused) {
     connection_impl& c = *cp;
-    if (c.closing || c.paused == paused) return;
-    c.paused = paused;
     if (paused) {
+        std::size_t discarded = 0;
+        if (!c.state.pause(discarded)) return;
         paused_count.fetch_add(1, std::memory_order_relaxed);
-        // What is already batched is discarded; the client learns it on resume.
-        if (const std::size_t n = c.lanes.discard_batched()) {
-            c.resync_on_resume = true;
-            missed(c, drop_reason::paused, n);
-        }
+        if (discarded) count_drop(c, drop_reason::paused, discarded);
         if (cfg.on_pause) cfg.on_pause(c);
     } else {
+        bool resync_first = false;
+        if (!c.state.resume(resync_first)) return;
         paused_count.fetch_sub(1, std::memory_order_relaxed);
-        if (c.resync_on_resume) {
-            c.resync_on_resume = false;
-            push_frame(c, queued_frame{resync(resync_reason::paused), 0});
-            c.needs_resync = false;  // the resync just queued covers what it missed
-        }
+        if (resync_first) push_frame(c, queued_frame{resync(resync_reason::paused), 0});
         flush_connection(c, clock::now());  // the latest coalesced state, at once
         if (cfg.on_resume) cfg.on_resume(c);
     }
@@ -543,12 +521,9 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
     c->slot = s;
     c->stamp = stamp;
     c->last_write_ns.store(now_ns(), std::memory_order_relaxed);
-    if (cfg.max_lifetime.count() > 0) {
-        // Jitter so that clients that connected together do not reconnect together.
-        std::uniform_real_distribution<double> jitter(-cfg.lifetime_jitter, cfg.lifetime_jitter);
-        const double factor = cfg.lifetime_jitter > 0 ? 1.0 + jitter(rng) : 1.0;
-        c->deadline = clock::now() + std::chrono::duration_cast<clock::duration>(cfg.max_lifetime * factor);
-    }
+    // Lifetime jitter: clients that connected together do not reconnect together.
+    std::uniform_real_distribution<double> jitter(-1.0, 1.0);
+    c->state.start(clock::now(), jitter(rng), cfg);
     for (const auto& t : c->topics()) subscriptions.add(t, s);
     groups.add(s, c->metadata());
     active.fetch_add(1, std::memory_order_relaxed);
@@ -560,7 +535,7 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
             auto r = replay_now(*c);
             deliver_replay(*c, r);
         } else {
-            c->replaying = true;  // live events are held until the replay is delivered
+            c->state.replay_started();  // live events are held until the replay is delivered
             asio::co_spawn(strand, replay_async(c), [](std::exception_ptr e) { report_exception("replay", e); });
         }
     } else if (cfg.replayer) {
@@ -605,7 +580,7 @@ void hub_impl::remote_connected(std::shared_ptr<hub_impl> shard, std::shared_ptr
             start_poller(p);
         } else if (p->latest) {  // no waiting for the next poll, on the connection's shard
             asio::post(shard->strand, [shard, c, f = p->latest] {
-                if (!c->closing) shard->push_frame(*c, queued_frame{f, 0});
+                if (!c->state.ending()) shard->push_frame(*c, queued_frame{f, 0});
             });
         }
     }
@@ -629,7 +604,7 @@ asio::awaitable<void> hub_impl::remove_connection(std::shared_ptr<connection_imp
         free_slots.push_back(c->slot);
         by_id.erase(c->id());
     }
-    if (c->paused) paused_count.fetch_sub(1, std::memory_order_relaxed);
+    if (c->state.paused()) paused_count.fetch_sub(1, std::memory_order_relaxed);
     if (cfg.on_disconnect) {
         try {
             cfg.on_disconnect(*c);
@@ -651,7 +626,7 @@ asio::awaitable<void> hub_impl::remove_connection(std::shared_ptr<connection_imp
 void hub_impl::close_all_queues() {
     for (auto& c : slots) {
         if (!c) continue;
-        c->closing = true;
+        c->state.end(end_reason::shutdown);
         c->queue.close();
     }
 }
@@ -714,8 +689,8 @@ asio::awaitable<void> hub_impl::replay_async(std::shared_ptr<connection_impl> c)
     for (const auto& f : r.frames) seen.emplace(frame_id(f));
     auto held = std::move(c->held);
     c->held.clear();
-    c->replaying = false;
-    if (c->closing) co_return;
+    c->state.replay_finished();
+    if (c->state.ending()) co_return;
     deliver_replay(*c, r);
     for (auto& [id, q] : held)
         if (!seen.contains(id)) push_frame(*c, std::move(q));
@@ -752,8 +727,8 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
         bye = std::make_shared<const std::string>(std::move(out));
     }
     for (auto& c : slots) {
-        if (!c || c->closing) continue;
-        if (!c->paused) flush_connection(*c, now);  // pending lanes go out too
+        if (!c || c->state.ending()) continue;
+        if (!c->state.paused()) flush_connection(*c, now);  // pending lanes go out too
         if (bye) c->queue.try_send(queued_frame{bye, 0});  // the reserved slot if the queue is full
     }
     close_all_queues();
@@ -811,6 +786,11 @@ hub::hub(std::vector<asio::any_io_executor> executors, hub_config cfg) {
         shard->id_prefix = impl_->id_prefix;
         impl_->peers.push_back(shard);
         shards_.push_back(std::move(shard));
+    }
+    if (cfg.replayer) {
+        // Every `connected` event carries an id, also before anything was routed.
+        impl_->start_marker = impl_->next_id();
+        for (auto& s : shards_) s->last_routed_id = impl_->start_marker;
     }
     // Streams find their shard by executor only when each shard has its own.
     for (std::size_t i = 0; i < executors.size(); ++i)

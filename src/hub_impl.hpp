@@ -2,6 +2,7 @@
 // connection's writer. Everything marked "hub strand" is touched only there.
 #pragma once
 
+#include "connection/connection_state.hpp"
 #include "group_index.hpp"
 #include "lanes.hpp"
 #include "subscription_index.hpp"
@@ -54,18 +55,8 @@ public:
 
     // Hub strand only.
     std::uint64_t stamp = 0;  // last routed event, to deliver once per event
-    bool closing = false;
-    bool paused = false;         // hidden tab: batched/coalesced held back
-    bool replaying = false;      // an awaitable replayer is answering: live events are held (replay)
-    bool write_timed_out = false;
-    bool dirty = false;          // in hub_impl::dirty (has pending lanes)
-    bool resync_on_resume = false;  // batched events were discarded while paused
-    bool needs_resync = false;   // missed events: owes the client a `resync`
     conn_slot slot = 0;
-    lane_buffer lanes;                       // pending batched + coalesced frames
-    clock::time_point deadline = clock::time_point::max();
-    clock::time_point next_flush{};          // adaptive: earliest time of the next flush
-    clock::time_point behind_since{};        // when it first missed an event (slow consumer)
+    connection_state state;   // every per-connection decision (src/connection/)
 
     std::unique_ptr<any_stream> stream;  // touched only on `strand`
     asio::any_io_executor strand;        // the connection's strand: its coroutines run there
@@ -107,8 +98,6 @@ struct poll_step {
     bool stop = false;
     std::chrono::milliseconds delay{0};
 };
-
-enum class drop_reason { queue_full, lane_cap, paused };
 
 // What every shard needs of one event, prepared once by the primary shard
 // (id, encoded frame) and shared read-only with the others.
@@ -214,9 +203,11 @@ public:
     asio::awaitable<poll_step> poll_outcome(std::shared_ptr<poller_state> p, std::uint64_t generation, poll_result r);
     void check_idle();
     void push_frame(connection_impl& c, queued_frame f);
-    void missed(connection_impl& c, drop_reason why, std::size_t n = 1);
-    void mark_dirty(connection_impl& c);
+    void count_drop(connection_impl& c, drop_reason why, std::size_t n = 1);
+    void deliver(connection_impl& c, const queued_frame& q, const routed_event& ev, clock::time_point now);
+    void schedule_flush(connection_impl& c);
     void flush_connection(connection_impl& c, clock::time_point now);
+    void carry_out(const std::shared_ptr<connection_impl>& c, tick_action a);
     void flush_due(clock::time_point now);
     void set_paused(const std::shared_ptr<connection_impl>& c, bool paused);
     void drop_connection(const std::shared_ptr<connection_impl>& c);
@@ -264,6 +255,7 @@ public:
     std::mt19937_64 rng{std::random_device{}()};  // lifetime jitter
     std::string id_prefix;  // hub start time, so ids are unique across restarts
     std::string last_routed_id;
+    std::string start_marker;  // primary: the replay store's first id (stored by run())
     memory_replayer* memory = nullptr;  // the built-in replayer, called synchronously (primary only)
     bool run_done = false;
 
@@ -299,7 +291,6 @@ public:
 
 // A `resync` event: the client missed something and should refetch.
 frame resync_frame(std::string_view reason);
-enum class resync_reason { slow_consumer, paused, unknown_last_event_id, replay_truncated };
 
 // The connection body (connection.cpp), on the connection's strand: the
 // caller's when it already runs on a strand of the stream's context, else a

@@ -32,7 +32,7 @@ void encode(std::string& out, std::string_view s) {
 }
 
 bool reserved(std::string_view key) {
-    return key == "lastEventId" || key == "token" || key == "ticket" || key == "topics";
+    return key == "lastEventId" || key == "lastEventID" || key == "token" || key == "ticket" || key == "topics";
 }
 
 }  // namespace
