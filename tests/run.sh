@@ -2,11 +2,12 @@
 # Installs what a fresh Debian 12 machine misses, builds ssehub and runs every
 # test: the release build (unit, loopback, threads, daemon, hostile-client,
 # soak, browser, consumer and perf smoke tests), then the ASan+UBSan build of
-# the unit, loopback and threads suite, then the libFuzzer targets (clang,
-# ASan+UBSan), each for SSEHUB_FUZZ_SECONDS (default 10).
-#   tests/run.sh              # release + asan + fuzz (what CI runs)
-#   tests/run.sh tsan         # the TSan build of the unit, loopback and threads suite
-#   tests/run.sh release      # one suite only (quick local loop)
+# the unit, loopback and threads suite (with the portable writer loop,
+# SSEHUB_NO_ASIO_INTERNALS=ON), then the TSan build of the same suite, then
+# the libFuzzer targets (clang, ASan+UBSan), each for SSEHUB_FUZZ_SECONDS
+# (default 10).
+#   tests/run.sh              # release + asan + tsan + fuzz (what CI runs)
+#   tests/run.sh tsan         # one suite only (also: release, asan, fuzz)
 #   SSEHUB_FUZZ_SECONDS=300 tests/run.sh fuzz     # a longer fuzzing campaign
 #   SSEHUB_SOAK_SECONDS=600 tests/run.sh release  # a longer soak (default 60)
 set -euo pipefail
@@ -16,7 +17,7 @@ jobs=$(nproc)
 
 packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev libssl-dev nlohmann-json3-dev redis-server libhiredis-dev pkg-config)
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(release asan fuzz)
+[ ${#suites[@]} -gt 0 ] || suites=(release asan tsan fuzz)
 case " ${suites[*]} " in *" fuzz "*) packages+=(clang libclang-rt-14-dev) ;; esac  # libFuzzer
 missing=()
 for p in "${packages[@]}"; do
@@ -66,7 +67,7 @@ sanitized=(-DSSEHUB_BUILD_PERF=OFF -DSSEHUB_BUILD_EXAMPLES=OFF -DSSEHUB_BUILD_CO
 for suite in "${suites[@]}"; do
   case "$suite" in
     release) run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
-    asan) run_suite asan -DCMAKE_BUILD_TYPE=Debug -DSSEHUB_SANITIZE=address,undefined "${sanitized[@]}" ;;
+    asan) run_suite asan -DCMAKE_BUILD_TYPE=Debug -DSSEHUB_SANITIZE=address,undefined -DSSEHUB_NO_ASIO_INTERNALS=ON "${sanitized[@]}" ;;
     tsan) run_suite tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSEHUB_SANITIZE=thread "${sanitized[@]}" ;;
     fuzz) run_fuzz ;;
     *) echo "unknown suite: $suite (release, asan, tsan, fuzz)"; exit 2 ;;
