@@ -1,13 +1,32 @@
 // Invalidation adapters: what an `invalidate`, `batch`, `signal` or `resync`
 // does to a client-side cache. No dependency on React or the cache libraries:
 // they take the object the library gives you (a QueryClient, SWR's mutate).
-import type { Handlers, InvalidatePayload, ResyncPayload } from './index.js';
+import type { Handlers } from './index.js';
 
 export interface InvalidationAdapter {
-  /** Refetch what shows `resource` (and, with `resourceId`, that item). */
-  invalidate(resource: string, resourceId: string | undefined, payload?: InvalidatePayload): void;
-  /** Events were missed: refetch everything shown. */
-  refetchAll(payload?: ResyncPayload): void;
+  /**
+   * Refetch what shows `resource` (and, with `resourceId`, that item).
+   * `payload` is the event's (shared by every subscriber): the built-in
+   * adapters act once per payload, however many components pass it on.
+   */
+  invalidate(resource: string, resourceId: string | undefined, payload?: object): void;
+  /** Events were missed: refetch everything shown (once per `payload`). */
+  refetchAll(payload?: object): void;
+}
+
+// Several components on one page subscribe to overlapping topics, and each
+// gets the same parsed payload object: a cache (a QueryClient, a mutate) acts
+// once per event and key, not once per component.
+const handled = new WeakMap<object, WeakMap<object, Set<string>>>();
+function firstTime(target: object, payload: unknown, key: string): boolean {
+  if (!payload || typeof payload !== 'object') return true;
+  let byPayload = handled.get(target);
+  if (!byPayload) handled.set(target, (byPayload = new WeakMap()));
+  let keys = byPayload.get(payload);
+  if (!keys) byPayload.set(payload, (keys = new Set()));
+  if (keys.has(key)) return false;
+  keys.add(key);
+  return true;
 }
 
 /** Decides whether a cache key shows `resource` (or item `resourceId` of it). */
@@ -55,10 +74,12 @@ export interface QueryClientLike {
 export function tanstackQueryAdapter(queryClient: QueryClientLike, options: { match?: KeyMatcher } = {}): InvalidationAdapter {
   const match = options.match ?? matchKey;
   return {
-    invalidate(resource, resourceId) {
+    invalidate(resource, resourceId, payload) {
+      if (!firstTime(queryClient, payload, `${resource}\0${resourceId ?? ''}`)) return;
       void queryClient.invalidateQueries({ predicate: (q) => match(q.queryKey, resource, resourceId) });
     },
-    refetchAll() {
+    refetchAll(payload) {
+      if (!firstTime(queryClient, payload, '\0all')) return;
       void queryClient.invalidateQueries();
     },
   };
@@ -74,10 +95,12 @@ export type SWRMutateLike = (filter: (key: any) => boolean) => unknown;  // esli
 export function swrAdapter(mutate: SWRMutateLike, options: { match?: KeyMatcher } = {}): InvalidationAdapter {
   const match = options.match ?? matchKey;
   return {
-    invalidate(resource, resourceId) {
+    invalidate(resource, resourceId, payload) {
+      if (!firstTime(mutate, payload, `${resource}\0${resourceId ?? ''}`)) return;
       void mutate((key) => match(key, resource, resourceId));
     },
-    refetchAll() {
+    refetchAll(payload) {
+      if (!firstTime(mutate, payload, '\0all')) return;
       void mutate(() => true);
     },
   };
@@ -98,9 +121,9 @@ export function invalidationHandlers(topics: readonly string[], adapter: Invalid
       for (const p of specs) a.invalidate(p.resource, p.resource_id || undefined, p);
     },
     resync: (p) => get().refetchAll(p),
-    signal: () => {
+    signal: (p) => {
       const a = get();
-      for (const t of topics) if (!/[*>]/.test(t)) a.invalidate(t, undefined);
+      for (const t of topics) if (!/[*>]/.test(t)) a.invalidate(t, undefined, p);
     },
   };
 }

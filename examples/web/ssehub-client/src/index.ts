@@ -255,6 +255,7 @@ export class Hub {
   private wantPaused = false;
   private serverPaused = false;
   private syncing: Promise<void> | null = null;
+  private reporting = false;
   private listening = false;
   private readonly onVisibility = () => {
     this.wantPaused = this.doc ? this.doc.visibilityState === 'hidden' : false;
@@ -538,13 +539,16 @@ export class Hub {
   }
 
   // One report loop at a time; it runs until the server has the latest wish.
+  // `reporting` is set and cleared synchronously with the loop's last check,
+  // so a wish made just after the loop ends starts a new one.
   private syncVisibility(): Promise<void> {
     if (!this.visibilityUrl || !this.fetchImpl) return Promise.resolve();
-    if (!this.syncing) this.syncing = this.reportLoop().finally(() => { this.syncing = null; });
-    return this.syncing;
+    if (!this.reporting) this.syncing = this.reportLoop();
+    return this.syncing ?? Promise.resolve();
   }
 
   private async reportLoop(): Promise<void> {
+    this.reporting = true;
     try {
       while (this._connectionId && this.wantPaused !== this.serverPaused) {
         const want = this.wantPaused;
@@ -559,6 +563,8 @@ export class Hub {
       }
     } catch (err) {
       this.report(err);
+    } finally {
+      this.reporting = false;
     }
   }
 }
