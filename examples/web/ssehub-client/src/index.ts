@@ -385,7 +385,11 @@ export class Hub {
   private async open(): Promise<void> {
     const gen = ++this.generation;
     const ES = this.ES;
-    if (!ES) throw new Error('@ssehub/client: no EventSource (pass options.EventSource)');
+    if (!ES) {
+      this.report(new Error('@ssehub/client: no EventSource here (pass options.EventSource)'));
+      this.setStatus('closed');
+      return;
+    }
     this.setStatus(this.connectedOnce ? 'reconnecting' : 'connecting');
     this.setListening(this.visibilityUrl !== null && this.doc !== null);
     let auth: AuthParams | void = undefined;

@@ -2,7 +2,7 @@
 // hooks share the page's one stream per hub URL (see getHub).
 import { createContext, createElement, useContext, useEffect, useRef, useState } from 'react';
 import type { ReactNode } from 'react';
-import { getHub, invalidationHandlers } from './index.js';
+import { EVENT_TYPES, getHub, invalidationHandlers } from './index.js';
 import type { CompletePayload, Handlers, Hub, HubOptions, ProgressPayload, Status } from './index.js';
 import type { InvalidationAdapter } from './adapters.js';
 
@@ -52,14 +52,15 @@ export function useSSE(topics: readonly string[] | null, handlers: Handlers): { 
   const key = topics === null ? null : topics.join('\u0000');
   useEffect(() => {
     if (key === null) return undefined;
+    // Reads the latest handlers at each event: a render may change them
+    // without re-subscribing.
     const proxy: Handlers = {};
-    const h = latest.current;
-    // Only the types handled at subscribe time are routed (keeps batch → invalidate fallback right).
-    for (const type of Object.keys(h) as (keyof Handlers)[]) {
-      (proxy as Record<string, unknown>)[type] = (...args: unknown[]) => {
+    for (const type of [...EVENT_TYPES, 'event'] as (keyof Handlers)[]) {
+      const call = (...args: unknown[]) => {
         const fn = (latest.current as Record<string, ((...a: unknown[]) => void) | undefined>)[type];
         if (fn) fn(...args);
       };
+      Object.defineProperty(proxy, type, { enumerable: true, get: () => (latest.current[type] ? call : undefined) });
     }
     const off = hub.subscribe(key ? key.split('\u0000') : [], proxy);
     setStatus(hub.status);
