@@ -76,17 +76,9 @@ struct hub_stats {
     std::vector<connection_stats> connections;  // empty unless asked for
 };
 
-class hub;
-struct fan_out_config;
-class fan_out_handle;
-
 namespace detail {
 class hub_impl;
 using publish_completion = std::function<void(std::error_code, publish_result)>;
-template <class S>
-fan_out_handle fan_out_for(hub& h, S&& subscriber, fan_out_config&& cfg);
-template <class S>
-fan_out_handle fan_out_multi_for(hub& h, std::vector<S>&& subscribers, fan_out_config&& cfg);
 }  // namespace detail
 
 class hub {
@@ -175,19 +167,10 @@ public:
     std::error_code attach_poller(std::string topic, poll_fetch fetch, poller_options options = {});
     void detach_poller(std::string topic);
 
-    // ---- fan-out (<ssehub/fan_out.hpp>, which must be included to call these) ----
-    // Bridges a broker subscriber into this hub: ssehub::fan_out(*this, ...).
-    template <class Subscriber, class Config>
-    auto fan_out(Subscriber&& subscriber, Config config) {
-        return detail::fan_out_for(*this, std::forward<Subscriber>(subscriber), std::move(config));
-    }
-    template <class Subscriber, class Config>
-    auto fan_out_multi(std::vector<Subscriber> subscribers, Config config) {
-        return detail::fan_out_multi_for(*this, std::move(subscribers), std::move(config));
-    }
     // Runs `fn` once, on the hub strand, when async_shutdown (or the
     // destructor) starts stopping the hub; at once (posted) if it already has.
-    // Lets what feeds the hub (fan_out) stop with it. Must not block.
+    // Lets what feeds the hub stop with it (ssehub::fan_out, <ssehub/fan_out.hpp>,
+    // uses it). Must not block.
     void on_shutdown(std::function<void()> fn);
 
 private:

@@ -117,7 +117,7 @@ TEST_CASE("fan_out bridges a custom broker into the hub, the transform maps and 
         ev.topics = {"orders." + m.channel};  // channel → topic
         return ev;
     };
-    auto bridge = srv.hub().fan_out(memory_subscriber{b}, cfg);  // through the hub member
+    auto bridge = fan_out(srv.hub(), memory_subscriber{b}, cfg);  // unqualified: found through the hub's namespace
     REQUIRE(test::poll_until([&] { return bridge.counters().connected.load() == 1; }));
 
     test::client c;

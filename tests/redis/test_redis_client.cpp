@@ -85,8 +85,8 @@ TEST_CASE("event codec round trip, with TTL as an absolute deadline", "[redis]")
 TEST_CASE("redis_publisher → redis_subscriber → hub: the Stream id is the event id", "[redis]") {
     redis_test::redis_server redis;
     test::server srv;
-    auto bridge = srv.hub().fan_out(sr::redis_subscriber(options_for(redis), {"ssehub:events"}),
-                                    sr::redis_fan_out_config());
+    auto bridge = ssehub::fan_out(srv.hub(), sr::redis_subscriber(options_for(redis), {"ssehub:events"}),
+                                  sr::redis_fan_out_config());
     REQUIRE(test::poll_until([&] { return bridge.counters().connected.load() == 1; }, 20s));
     test::client c;
     c.get(srv.port(), "/events?topics=orders");
