@@ -7,7 +7,6 @@
 #include "ssehub/redis/event_codec.hpp"
 
 #include "client.hpp"
-#include "group_index.hpp"
 
 #include "ssehub/error.hpp"
 #include "ssehub/topic.hpp"
@@ -238,7 +237,7 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
             if (!d || d->expired) continue;
             const event& ev = d->ev;
             const bool topical = ev.topics.empty() ? !ev.group.empty() : topics_match(patterns, ev.topics);
-            if (!topical || !::ssehub::detail::group_index::matches(meta, ev.group)) continue;
+            if (!topical || !ssehub::group_matches(meta, ev.group)) continue;
             if (out.frames.size() == max_events) {
                 out.truncated = true;
                 co_return out;
