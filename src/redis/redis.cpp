@@ -279,6 +279,18 @@ asio::awaitable<std::error_code> redis_ticket_store::async_put(std::string ticke
     co_return std::error_code{};
 }
 
+asio::awaitable<std::optional<std::string>> redis_ticket_store::async_get(std::string_view ticket) {
+    std::string key = prefix_ + std::string(ticket);
+    auto client = client_;
+    try {
+        std::vector<std::string> args{"GET", std::move(key)};
+        reply r = co_await client->exec(std::move(args));
+        if (r.type == reply::kind::string) co_return std::move(r.str);
+    } catch (const std::exception&) {
+    }
+    co_return std::nullopt;
+}
+
 asio::awaitable<std::optional<std::string>> redis_ticket_store::async_take(std::string_view ticket) {
     std::string key = prefix_ + std::string(ticket);
     auto client = client_;
