@@ -52,6 +52,14 @@ bool default_decode(std::string_view value, auth_outcome& out) {
     return true;
 }
 
+// The atomic take that spends a ticket: true only for the one caller that
+// removed it, still holding the value that was decoded. (Parameters by value:
+// the frame owns them whatever happens to the callable that started it.)
+asio::awaitable<bool> take_ticket(any_ticket_store store, std::string ticket, std::string decoded) {
+    const auto taken = co_await store.async_take(ticket);
+    co_return taken && *taken == decoded;
+}
+
 }  // namespace
 
 bool pattern_covers(std::string_view allowed, std::string_view requested) {
@@ -97,11 +105,16 @@ authenticator ticket_auth(any_ticket_store store, ticket_decoder decode) {
     return [state](const http::request& req) -> asio::awaitable<auth_outcome> {
         auto ticket = req.query_param("ticket");
         if (!ticket || ticket->empty()) co_return reject(401, "no ticket");
-        auto value = co_await state->first.async_take(*ticket);
+        // Read, not taken: a request the hub refuses later (its topics) must
+        // not spend the ticket. `consume` takes it once the hub admits.
+        auto value = co_await state->first.async_get(*ticket);
         if (!value) co_return reject(401, "unknown, used or expired ticket");
         auth_outcome out;
         const bool ok = state->second ? state->second(*value, out) : default_decode(*value, out);
         if (!ok) co_return reject(401, "undecodable ticket");
+        out.consume = [store = state->first, t = std::move(*ticket), v = std::move(*value)] {
+            return take_ticket(store, t, v);
+        };
         co_return out;
     };
 }

@@ -373,6 +373,22 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, s
         list = std::move(unique);
     }
 
+    // A single-use credential (a ticket) is spent only now that every check
+    // passed; of requests racing with one ticket, one gets past this point.
+    if (auth.consume) {
+        bool spent = false;
+        try {
+            spent = co_await auth.consume();
+        } catch (...) {
+            report_exception("consume credential", std::current_exception());
+        }
+        if (!spent) {
+            if (cfg.on_auth_failure) cfg.on_auth_failure(req, "credential already used");
+            co_await send_error(*conn->stream, 401, "unauthorized");
+            co_return;
+        }
+    }
+
     const std::error_code reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
     if (reg) {
         co_await send_error(*conn->stream, 503,

@@ -1,6 +1,6 @@
 // The fan-out bridge: one loop per subscriber on the bridge's strand, each
 // running the subscriber, then waiting a backoff, until stopped.
-#include "ssehub/fan_out.hpp"
+#include "ssehub/fan_out/bridge.hpp"
 
 #include "ssehub/error.hpp"
 #include "ssehub/hub.hpp"

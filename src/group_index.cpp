@@ -64,13 +64,7 @@ std::size_t group_index::candidate_count(const ssehub::metadata& group) const no
 }
 
 bool group_index::matches(const ssehub::metadata& conn, const ssehub::metadata& group) noexcept {
-    for (const auto& [key, value] : group) {
-        auto it = conn.find(key);
-        if (it == conn.end() || it->second != value) {
-            return false;
-        }
-    }
-    return true;
+    return ssehub::group_matches(conn, group);
 }
 
 }  // namespace ssehub::detail

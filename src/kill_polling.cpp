@@ -1,4 +1,5 @@
-// Kill-polling payloads and the hub helpers that publish them.
+// Kill-polling payloads and the events that carry them (no hub here: the
+// functions that publish them are in kill_polling_publish.cpp).
 #include "ssehub/kill_polling.hpp"
 
 #include "ssehub/json.hpp"
@@ -58,7 +59,7 @@ void append_number(std::string& out, T v) {
 // Appends `,"key":value` for each hint entry whose key is neither one of
 // `fixed` (already written) nor seen earlier in the hint. Keys are compared
 // as written (after escaping), so two keys that escape alike count as one.
-void append_members(std::string& out, const hub::hint& h, std::initializer_list<std::string_view> fixed,
+void append_members(std::string& out, const hint& h, std::initializer_list<std::string_view> fixed,
                     bool leading_comma) {
     std::vector<std::string> written;
     written.reserve(fixed.size() + h.size());
@@ -83,7 +84,7 @@ void append_member(std::string& out, std::string_view key, std::string_view valu
 }
 
 void append_invalidate(std::string& out, std::string_view resource, std::string_view resource_id,
-                       std::string_view action, const hub::hint& h) {
+                       std::string_view action, const hint& h) {
     out += '{';
     append_member(out, "resource", resource);
     out += ',';
@@ -129,12 +130,12 @@ event make_event(std::string type, std::string data, std::string_view topic, pri
 
 // ---- hint_value ----
 
-hub::hint_value hub::hint_value::json(std::string_view text) {
+hint_value hint_value::json(std::string_view text) {
     if (!valid_json(text)) throw std::invalid_argument("ssehub: hint value is not valid JSON");
     return hint_value(raw_json{without_whitespace(text)});
 }
 
-void hub::hint_value::append_to(std::string& out) const {
+void hint_value::append_to(std::string& out) const {
     struct visitor {
         std::string& out;
         void operator()(std::nullptr_t) const { out += "null"; }
@@ -279,73 +280,5 @@ event complete_event(std::string_view resource, std::string_view resource_id, st
 }
 
 }  // namespace kill_polling
-
-// ---- hub helpers: each one publish() ----
-
-std::error_code hub::invalidate(std::string_view resource, std::string_view resource_id, std::string_view action) {
-    return publish(kill_polling::invalidate_event(resource, resource_id, action));
-}
-
-std::error_code hub::invalidate_with_hint(std::string_view resource, std::string_view resource_id,
-                                          std::string_view action, const hint& h) {
-    return publish(kill_polling::invalidate_event(resource, resource_id, action, h));
-}
-
-std::error_code hub::invalidate_for_tenant(std::string_view tenant, std::string_view resource,
-                                           std::string_view resource_id, std::string_view action) {
-    return publish(kill_polling::invalidate_for_tenant_event(tenant, resource, resource_id, action));
-}
-
-std::error_code hub::invalidate_for_tenant_with_hint(std::string_view tenant, std::string_view resource,
-                                                     std::string_view resource_id, std::string_view action,
-                                                     const hint& h) {
-    return publish(kill_polling::invalidate_for_tenant_event(tenant, resource, resource_id, action, h));
-}
-
-std::error_code hub::signal(std::string_view topic) { return publish(kill_polling::signal_event(topic)); }
-
-std::error_code hub::signal_for_tenant(std::string_view tenant, std::string_view topic) {
-    return publish(kill_polling::signal_for_tenant_event(tenant, topic));
-}
-
-std::error_code hub::signal_throttled(std::string_view topic, std::chrono::milliseconds ttl) {
-    return publish(kill_polling::signal_event(topic, ttl));
-}
-
-std::error_code hub::domain_event(std::string_view resource, std::string_view action, std::string_view resource_id,
-                                  std::string_view tenant) {
-    return publish(kill_polling::domain_event(resource, action, resource_id, tenant));
-}
-
-std::error_code hub::domain_event(std::string_view resource, std::string_view action, std::string_view resource_id,
-                                  std::string_view tenant, const hint& h) {
-    return publish(kill_polling::domain_event(resource, action, resource_id, tenant, h));
-}
-
-std::error_code hub::batch_domain_events(std::string_view tenant, const std::vector<domain_event_spec>& specs) {
-    auto ev = kill_polling::batch_event(tenant, specs);
-    if (!ev) return {};
-    return publish(std::move(*ev));
-}
-
-std::error_code hub::progress(std::string_view resource, std::string_view resource_id, std::string_view tenant,
-                              std::int64_t current, std::int64_t total) {
-    return publish(kill_polling::progress_event(resource, resource_id, tenant, current, total));
-}
-
-std::error_code hub::progress(std::string_view resource, std::string_view resource_id, std::string_view tenant,
-                              std::int64_t current, std::int64_t total, const hint& h) {
-    return publish(kill_polling::progress_event(resource, resource_id, tenant, current, total, h));
-}
-
-std::error_code hub::complete(std::string_view resource, std::string_view resource_id, std::string_view tenant,
-                              bool success) {
-    return publish(kill_polling::complete_event(resource, resource_id, tenant, success));
-}
-
-std::error_code hub::complete(std::string_view resource, std::string_view resource_id, std::string_view tenant,
-                              bool success, const hint& h) {
-    return publish(kill_polling::complete_event(resource, resource_id, tenant, success, h));
-}
 
 }  // namespace ssehub

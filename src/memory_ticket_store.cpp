@@ -1,15 +1,6 @@
-#include "ssehub/ticket_store.hpp"
+#include "ssehub/auth/memory_ticket_store.hpp"
 
-#include "ssehub/base64.hpp"
 #include "ssehub/error.hpp"
-
-#include <cerrno>
-
-#if defined(__linux__)
-#include <sys/random.h>
-#else
-#include <unistd.h>  // getentropy (macOS, BSDs)
-#endif
 
 namespace ssehub {
 
@@ -48,13 +39,28 @@ std::error_code memory_ticket_store::put(std::string ticket, std::string value, 
     return {};
 }
 
+memory_ticket_store::ticket_map::iterator memory_ticket_store::find_live(std::string_view ticket, time_point t) {
+    const auto it = tickets_.find(ticket);
+    if (it == tickets_.end() || it->second.expiry->first > t) return it;
+    expiries_.erase(it->second.expiry);
+    tickets_.erase(it);
+    return tickets_.end();
+}
+
+std::optional<std::string> memory_ticket_store::get(std::string_view ticket) {
+    const time_point t = now();
+    const std::lock_guard lock(mu_);
+    const auto it = find_live(ticket, t);
+    if (it == tickets_.end()) return std::nullopt;
+    return it->second.value;
+}
+
 std::optional<std::string> memory_ticket_store::take(std::string_view ticket) {
     const time_point t = now();
     const std::lock_guard lock(mu_);
-    const auto it = tickets_.find(ticket);
+    const auto it = find_live(ticket, t);
     if (it == tickets_.end()) return std::nullopt;
-    std::optional<std::string> value;
-    if (it->second.expiry->first > t) value = std::move(it->second.value);
+    std::optional<std::string> value = std::move(it->second.value);
     expiries_.erase(it->second.expiry);
     tickets_.erase(it);
     return value;
@@ -70,30 +76,12 @@ asio::awaitable<std::error_code> memory_ticket_store::async_put(std::string tick
     co_return put(std::move(ticket), std::move(value), ttl);
 }
 
-asio::awaitable<std::optional<std::string>> memory_ticket_store::async_take(std::string_view ticket) {
-    co_return take(ticket);
+asio::awaitable<std::optional<std::string>> memory_ticket_store::async_get(std::string_view ticket) {
+    co_return get(ticket);
 }
 
-std::string issue_ticket_value() {
-    unsigned char bytes[32];
-    std::size_t got = 0;
-    while (got < sizeof bytes) {
-#if defined(__linux__)
-        const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw std::system_error(errno, std::system_category(), "getrandom");
-        }
-        got += static_cast<std::size_t>(n);
-#else
-        if (::getentropy(bytes, sizeof bytes) != 0) {
-            if (errno == EINTR) continue;
-            throw std::system_error(errno, std::system_category(), "getentropy");
-        }
-        got = sizeof bytes;
-#endif
-    }
-    return base64url::encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+asio::awaitable<std::optional<std::string>> memory_ticket_store::async_take(std::string_view ticket) {
+    co_return take(ticket);
 }
 
 }  // namespace ssehub

@@ -116,20 +116,20 @@ asio::awaitable<void> run_import(ssehub::hub& hub, app_state& app, std::string t
     constexpr int bursts = 50;
     const int per_burst = std::max(1, rows / bursts);
     for (int row = 1; row <= rows; ++row) {
-        hub.progress("import", id, tenant, row, rows);
+        ssehub::progress(hub, "import", id, tenant, row, rows);
         if (row % per_burst == 0 && row < rows) {
             timer.expires_after(duration / bursts);
             co_await timer.async_wait(asio::use_awaitable);
         }
     }
-    hub.complete("import", id, tenant, true, {{"rows", rows}});
+    ssehub::complete(hub, "import", id, tenant, true, {{"rows", rows}});
     // The import added orders: one more invalidate, as a real importer would.
     {
         std::lock_guard lock(app.mu);
         app.orders[tenant].push_back({app.next_order++, "imported batch " + id, rows, rows * 0.01});
         --app.imports_running;
     }
-    hub.invalidate_for_tenant(tenant, "orders", "", "imported");
+    ssehub::invalidate_for_tenant(hub, tenant, "orders", "", "imported");
 }
 
 struct response {
@@ -169,7 +169,7 @@ response handle_api(ssehub::hub& hub, app_state& app, const options& opt, const 
             list.push_back(o);
         }
         // The one line that replaces polling: every page of this tenant refetches.
-        hub.invalidate_for_tenant(tenant, "orders", std::to_string(o.id), "created");
+        ssehub::invalidate_for_tenant(hub, tenant, "orders", std::to_string(o.id), "created");
         response r{201, "application/json", ""};
         append_order(r.body, o);
         return r;

@@ -153,8 +153,8 @@ public:
         return out;
     }
 
-    ssehub::hub::hint hint(std::string_view key) {
-        ssehub::hub::hint h;
+    ssehub::hint hint(std::string_view key) {
+        ssehub::hint h;
         const json* v = find(key);
         if (!v) return h;
         if (!v->is_object()) {
@@ -169,7 +169,7 @@ public:
             case json::value_t::number_unsigned: h.emplace_back(k, val.get<std::uint64_t>()); break;
             case json::value_t::number_float: h.emplace_back(k, val.get<double>()); break;
             case json::value_t::string: h.emplace_back(k, val.get<std::string>()); break;
-            default: h.emplace_back(k, ssehub::hub::hint_value::json(val.dump())); break;
+            default: h.emplace_back(k, ssehub::hint_value::json(val.dump())); break;
             }
         }
         return h;
@@ -192,9 +192,9 @@ private:
     std::optional<error> err_;
 };
 
-ssehub::hub::domain_event_spec parse_spec(const json& item, const std::string& prefix, reader& outer,
-                                          const limits& lim) {
-    ssehub::hub::domain_event_spec spec;
+ssehub::domain_event_spec parse_spec(const json& item, const std::string& prefix, reader& outer,
+                                     const limits& lim) {
+    ssehub::domain_event_spec spec;
     if (!item.is_object()) {
         outer.fail(prefix.substr(0, prefix.size() - 1), "expected an object");
         return spec;
@@ -312,7 +312,7 @@ result<std::optional<ssehub::event>> parse_kill_polling(std::string_view kind, s
         if (!r.ok()) return r.take();
         ev = kp::complete_event(*resource, *id, tenant.value_or(""), *success, h);
     } else if (kind == "batch") {
-        std::vector<ssehub::hub::domain_event_spec> specs;
+        std::vector<ssehub::domain_event_spec> specs;
         const json* list = r.find("events");
         if (!list) r.fail("events", "required");
         else if (!list->is_array()) r.fail("events", "expected an array of objects");

@@ -61,7 +61,7 @@ public:
         auto cfg = ssehub::redis::redis_fan_out_config();
         cfg.backoff_initial = std::chrono::milliseconds(100);
         cfg.backoff_max = std::chrono::milliseconds(2000);
-        bridge_ = hub.fan_out(std::move(sub), std::move(cfg));
+        bridge_ = ssehub::fan_out(hub, std::move(sub), std::move(cfg));
         log_.info("redis", {{"node", node_}, {"host", ro_.host}, {"port", ro_.port}, {"channel", opts_.redis_prefix + ":events"}});
         asio::co_spawn(ex_, watch(), [this](std::exception_ptr e) {
             if (!e) return;

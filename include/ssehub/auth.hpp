@@ -5,10 +5,10 @@
 // strands; the ones made here are safe for that.
 #pragma once
 
+#include "ssehub/auth/any_ticket_store.hpp"
 #include "ssehub/event.hpp"
 #include "ssehub/http.hpp"
 #include "ssehub/jwt.hpp"
-#include "ssehub/ticket_store.hpp"
 
 #include <asio/awaitable.hpp>
 
@@ -26,6 +26,12 @@ struct auth_outcome {
     ssehub::metadata metadata;   // becomes the connection's metadata
     std::optional<std::vector<std::string>> allowed_topics;  // requested patterns must be covered by these
     std::optional<std::vector<std::string>> topics;          // topics decided by the credential (tickets)
+    // Spends a single-use credential (ticket_auth sets it). The hub calls it
+    // once every other check passed (topics, allowed topics, on_connect),
+    // just before it registers the connection, and answers 401 when it
+    // yields false (another request spent the credential first) or throws.
+    // A request refused earlier leaves the credential unspent.
+    std::function<asio::awaitable<bool>()> consume;
 };
 
 using authenticator = std::function<asio::awaitable<auth_outcome>(const http::request&)>;
@@ -38,8 +44,11 @@ authenticator jwt_auth(jwt_options options);
 using token_validator = std::function<std::error_code(std::string_view token, auth_result& out)>;
 authenticator jwt_auth(token_validator validator);
 
-// `?ticket=` taken once from the store; the ticket's value is decoded by
-// `decode` (default: ticket_value's JSON, {"topics":[...],"metadata":{...}}).
+// `?ticket=` read from the store (async_get) and its value decoded by
+// `decode` (default: ticket_value's JSON, {"topics":[...],"metadata":{...}});
+// the outcome's `consume` takes it (async_take) once the hub admits the
+// connection, so only an admitted stream spends a ticket, and of requests
+// racing with one ticket exactly one is admitted (the others get 401).
 using ticket_decoder = std::function<bool(std::string_view value, auth_outcome& out)>;
 authenticator ticket_auth(any_ticket_store store, ticket_decoder decode = {});
 

@@ -21,6 +21,19 @@ enum class priority : std::uint8_t {
 // key=value pairs: a connection's metadata, or an event's group filter.
 using metadata = std::map<std::string, std::string, std::less<>>;
 
+// Whether a connection with metadata `conn` is in an event's `group`: every
+// pair of `group` is in `conn` with an equal value (case-sensitive). A
+// missing key never matches; an empty value matches only an empty value; an
+// empty group matches every connection. (The hub routes by this; so does
+// any replayer that filters stored events for a reconnecting client.)
+inline bool group_matches(const metadata& conn, const metadata& group) noexcept {
+    for (const auto& [key, value] : group) {
+        const auto it = conn.find(key);
+        if (it == conn.end() || it->second != value) return false;
+    }
+    return true;
+}
+
 struct event {
     std::string id;                        // empty: the hub assigns a unique, sortable id
     std::string type;                      // SSE `event:` field; empty means "message"

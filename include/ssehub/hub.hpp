@@ -76,17 +76,9 @@ struct hub_stats {
     std::vector<connection_stats> connections;  // empty unless asked for
 };
 
-class hub;
-struct fan_out_config;
-class fan_out_handle;
-
 namespace detail {
 class hub_impl;
 using publish_completion = std::function<void(std::error_code, publish_result)>;
-template <class S>
-fan_out_handle fan_out_for(hub& h, S&& subscriber, fan_out_config&& cfg);
-template <class S>
-fan_out_handle fan_out_multi_for(hub& h, std::vector<S>&& subscribers, fan_out_config&& cfg);
 }  // namespace detail
 
 class hub {
@@ -175,65 +167,10 @@ public:
     std::error_code attach_poller(std::string topic, poll_fetch fetch, poller_options options = {});
     void detach_poller(std::string topic);
 
-    // ---- kill-polling helpers (src/kill_polling.cpp) ----
-    // One-line replacements for client polling, each a thin layer over
-    // publish() (same errors). Payloads: <ssehub/kill_polling.hpp>, which
-    // defines these two types (declared here so this header needs no JSON or
-    // variant types) and is needed to pass a hint or specs.
-    class hint_value;
-    struct domain_event_spec;
-    using hint = std::vector<std::pair<std::string, hint_value>>;
-
-    // `invalidate` (instant) on topic `resource`: clients refetch it.
-    std::error_code invalidate(std::string_view resource, std::string_view resource_id, std::string_view action);
-    std::error_code invalidate_with_hint(std::string_view resource, std::string_view resource_id,
-                                         std::string_view action, const hint& h);
-    // Only connections whose metadata has tenant_id == tenant (an empty tenant
-    // matches only an explicitly empty tenant_id: never everyone).
-    std::error_code invalidate_for_tenant(std::string_view tenant, std::string_view resource,
-                                          std::string_view resource_id, std::string_view action);
-    std::error_code invalidate_for_tenant_with_hint(std::string_view tenant, std::string_view resource,
-                                                    std::string_view resource_id, std::string_view action,
-                                                    const hint& h);
-    // `signal` {"signal":"refresh"}, coalesced per topic (and tenant).
-    std::error_code signal(std::string_view topic);
-    std::error_code signal_for_tenant(std::string_view tenant, std::string_view topic);
-    // A signal that is dropped if not delivered within ttl.
-    std::error_code signal_throttled(std::string_view topic, std::chrono::milliseconds ttl);
-    // An `invalidate` payload; tenant-scoped only when tenant is non-empty.
-    std::error_code domain_event(std::string_view resource, std::string_view action, std::string_view resource_id,
-                                 std::string_view tenant);
-    std::error_code domain_event(std::string_view resource, std::string_view action, std::string_view resource_id,
-                                 std::string_view tenant, const hint& h);
-    // One instant `batch` event: a JSON array of the specs, topics = their
-    // distinct resources. An empty list publishes nothing (and succeeds).
-    std::error_code batch_domain_events(std::string_view tenant, const std::vector<domain_event_spec>& specs);
-    // `progress`, coalesced per resource and id: a hidden or slow client gets
-    // the latest value, not every call.
-    std::error_code progress(std::string_view resource, std::string_view resource_id, std::string_view tenant,
-                             std::int64_t current, std::int64_t total);
-    std::error_code progress(std::string_view resource, std::string_view resource_id, std::string_view tenant,
-                             std::int64_t current, std::int64_t total, const hint& h);
-    // `complete` (instant; written after the connection's pending progress).
-    std::error_code complete(std::string_view resource, std::string_view resource_id, std::string_view tenant,
-                             bool success);
-    std::error_code complete(std::string_view resource, std::string_view resource_id, std::string_view tenant,
-                             bool success, const hint& h);
-    // ---- end kill-polling helpers ----
-
-    // ---- fan-out (<ssehub/fan_out.hpp>, which must be included to call these) ----
-    // Bridges a broker subscriber into this hub: ssehub::fan_out(*this, ...).
-    template <class Subscriber, class Config>
-    auto fan_out(Subscriber&& subscriber, Config config) {
-        return detail::fan_out_for(*this, std::forward<Subscriber>(subscriber), std::move(config));
-    }
-    template <class Subscriber, class Config>
-    auto fan_out_multi(std::vector<Subscriber> subscribers, Config config) {
-        return detail::fan_out_multi_for(*this, std::move(subscribers), std::move(config));
-    }
     // Runs `fn` once, on the hub strand, when async_shutdown (or the
     // destructor) starts stopping the hub; at once (posted) if it already has.
-    // Lets what feeds the hub (fan_out) stop with it. Must not block.
+    // Lets what feeds the hub stop with it (ssehub::fan_out, <ssehub/fan_out.hpp>,
+    // uses it). Must not block.
     void on_shutdown(std::function<void()> fn);
 
 private:

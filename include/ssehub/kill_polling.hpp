@@ -1,18 +1,21 @@
-// Kill-polling payloads: cache-invalidation, signal, progress and completion
-// events with stable JSON, built as plain ssehub::event values. The hub's
-// helpers (hub::invalidate, hub::progress, ...) publish exactly these.
+// Kill polling: cache-invalidation, signal, progress and completion events
+// with stable JSON, built as plain ssehub::event values (namespace
+// kill_polling), and one-line free functions that publish them through any
+// hub (ssehub::invalidate(hub, ...), ssehub::progress(hub, ...), ...). The
+// free functions use only hub::publish; they are not members, so the hub
+// class stays the routing core.
 //
 // Hints are small key/value objects given in C++ without a JSON library:
-//   hub.invalidate_with_hint("orders", id, "created", {{"total", 149.99}, {"customer", name}});
+//   ssehub::invalidate_with_hint(hub, "orders", id, "created", {{"total", 149.99}, {"customer", name}});
 // A value is null, a bool, an integer, a double, a string (escaped), or
 // pre-serialized JSON text checked when it is made (hint_value::json).
 //
 // Thread safety: value types and pure functions. Distinct objects: safe.
-// Shared objects: unsafe.
+// Shared objects: unsafe. The publishing functions are safe from any thread,
+// as hub::publish is.
 #pragma once
 
 #include "ssehub/event.hpp"
-#include "ssehub/hub.hpp"
 
 #include <chrono>
 #include <concepts>
@@ -21,16 +24,19 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <variant>
 #include <vector>
 
 namespace ssehub {
 
+class hub;
+
 // One value of a hint. Integers keep their exact value (signed as int64,
 // unsigned as uint64); a non-finite double is written as null (JSON has no
 // NaN or infinity).
-class hub::hint_value {
+class hint_value {
 public:
     // Pre-serialized JSON, validated and stored compact (no insignificant
     // whitespace). Made only by hint_value::json().
@@ -70,19 +76,22 @@ private:
     storage v_;
 };
 
+// Keys and values in the caller's order (see the payloads for repeated keys).
+using hint = std::vector<std::pair<std::string, hint_value>>;
+
 // One entry of batch_domain_events: an `invalidate` payload.
-struct hub::domain_event_spec {
+struct domain_event_spec {
     std::string resource;
     std::string action;
     std::string resource_id;  // empty: the whole collection
-    hub::hint hint;           // empty: no "hint" key
+    ssehub::hint hint;        // empty: no "hint" key
 };
 
 namespace kill_polling {
 
-using hint_value = hub::hint_value;
-using hint = hub::hint;
-using domain_event_spec = hub::domain_event_spec;
+using ssehub::domain_event_spec;
+using ssehub::hint;
+using ssehub::hint_value;
 
 // Whether `text` is exactly one valid JSON value (what hint_value::json accepts).
 bool is_valid_json(std::string_view text) noexcept;
@@ -140,4 +149,48 @@ event complete_event(std::string_view resource, std::string_view resource_id, st
                      bool success, const hint& h = {});
 
 }  // namespace kill_polling
+
+// ---- publishing: each one hub.publish(the event above) ----
+// One-line replacements for client polling. Same errors as hub::publish
+// (invalid_topic, invalid_event_field, intake_full, hub_stopped, ...).
+// Defined in src/kill_polling_publish.cpp.
+
+// `invalidate` (instant) on topic `resource`: clients refetch it.
+std::error_code invalidate(hub& target, std::string_view resource, std::string_view resource_id,
+                           std::string_view action);
+std::error_code invalidate_with_hint(hub& target, std::string_view resource, std::string_view resource_id,
+                                     std::string_view action, const hint& h);
+// Only connections whose metadata has tenant_id == tenant (an empty tenant
+// matches only an explicitly empty tenant_id: never everyone).
+std::error_code invalidate_for_tenant(hub& target, std::string_view tenant, std::string_view resource,
+                                      std::string_view resource_id, std::string_view action);
+std::error_code invalidate_for_tenant_with_hint(hub& target, std::string_view tenant, std::string_view resource,
+                                                std::string_view resource_id, std::string_view action,
+                                                const hint& h);
+// `signal` {"signal":"refresh"}, coalesced per topic (and tenant).
+std::error_code signal(hub& target, std::string_view topic);
+std::error_code signal_for_tenant(hub& target, std::string_view tenant, std::string_view topic);
+// A signal that is dropped if not delivered within ttl.
+std::error_code signal_throttled(hub& target, std::string_view topic, std::chrono::milliseconds ttl);
+// An `invalidate` payload; tenant-scoped only when tenant is non-empty.
+std::error_code domain_event(hub& target, std::string_view resource, std::string_view action,
+                             std::string_view resource_id, std::string_view tenant);
+std::error_code domain_event(hub& target, std::string_view resource, std::string_view action,
+                             std::string_view resource_id, std::string_view tenant, const hint& h);
+// One instant `batch` event: a JSON array of the specs, topics = their
+// distinct resources. An empty list publishes nothing (and succeeds).
+std::error_code batch_domain_events(hub& target, std::string_view tenant,
+                                    const std::vector<domain_event_spec>& specs);
+// `progress`, coalesced per resource and id: a hidden or slow client gets
+// the latest value, not every call.
+std::error_code progress(hub& target, std::string_view resource, std::string_view resource_id,
+                         std::string_view tenant, std::int64_t current, std::int64_t total);
+std::error_code progress(hub& target, std::string_view resource, std::string_view resource_id,
+                         std::string_view tenant, std::int64_t current, std::int64_t total, const hint& h);
+// `complete` (instant; written after the connection's pending progress).
+std::error_code complete(hub& target, std::string_view resource, std::string_view resource_id,
+                         std::string_view tenant, bool success);
+std::error_code complete(hub& target, std::string_view resource, std::string_view resource_id,
+                         std::string_view tenant, bool success, const hint& h);
+
 }  // namespace ssehub

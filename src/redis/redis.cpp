@@ -7,7 +7,6 @@
 #include "ssehub/redis/event_codec.hpp"
 
 #include "client.hpp"
-#include "group_index.hpp"
 
 #include "ssehub/error.hpp"
 #include "ssehub/topic.hpp"
@@ -238,7 +237,7 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
             if (!d || d->expired) continue;
             const event& ev = d->ev;
             const bool topical = ev.topics.empty() ? !ev.group.empty() : topics_match(patterns, ev.topics);
-            if (!topical || !::ssehub::detail::group_index::matches(meta, ev.group)) continue;
+            if (!topical || !ssehub::group_matches(meta, ev.group)) continue;
             if (out.frames.size() == max_events) {
                 out.truncated = true;
                 co_return out;
@@ -278,6 +277,18 @@ asio::awaitable<std::error_code> redis_ticket_store::async_put(std::string ticke
         co_return redis_error_code(e);
     }
     co_return std::error_code{};
+}
+
+asio::awaitable<std::optional<std::string>> redis_ticket_store::async_get(std::string_view ticket) {
+    std::string key = prefix_ + std::string(ticket);
+    auto client = client_;
+    try {
+        std::vector<std::string> args{"GET", std::move(key)};
+        reply r = co_await client->exec(std::move(args));
+        if (r.type == reply::kind::string) co_return std::move(r.str);
+    } catch (const std::exception&) {
+    }
+    co_return std::nullopt;
 }
 
 asio::awaitable<std::optional<std::string>> redis_ticket_store::async_take(std::string_view ticket) {

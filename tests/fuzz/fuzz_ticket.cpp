@@ -1,11 +1,13 @@
 // fuzz_ticket: memory_ticket_store driven by a small state machine (put,
-// take, clock advance, size) with an injected clock, checked against a
+// take, get, clock advance, size) with an injected clock, checked against a
 // std::map model: a ticket is taken at most once, never after it expires,
+// get reads without spending,
 // put fails with ticket_store_full beyond max_tickets live tickets (expired
 // ones purged first) and with invalid_argument for ttl <= 0, replacing a
 // ticket keeps one entry; size() counts exactly what the model holds.
 // Then the ticket value decoder (ticket_auth's default): ticket_value()
-// round-trips, and an arbitrary value never crashes the authenticator.
+// round-trips, an arbitrary value never crashes the authenticator, and only
+// the outcome's consume (what the hub runs on admission) spends a ticket.
 // Input: byte 0 capacity, then ops; the tail after the first 0xFF is a ticket value.
 #include "ssehub/auth.hpp"
 #include "ssehub/error.hpp"
@@ -51,14 +53,33 @@ ssehub::auth_outcome authenticate(const std::shared_ptr<ssehub::memory_ticket_st
     return std::move(*got);
 }
 
+// What the hub does once it admits the connection: spend the ticket.
+bool consume(const ssehub::auth_outcome& o) {
+    FUZZ_CHECK(o.consume != nullptr);
+    asio::io_context io;
+    std::optional<bool> spent;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> { spent = co_await o.consume(); }, asio::detached);
+    io.run();
+    FUZZ_CHECK(spent.has_value());
+    return *spent;
+}
+
 void check_value(std::string_view value) {
     // Arbitrary value: decoded or refused with 401, never anything else.
     auto store = std::make_shared<ssehub::memory_ticket_store>();
     FUZZ_CHECK(!store->put("t1", std::string(value), std::chrono::seconds(60)));
     const auto o = authenticate(store, "t1");
     FUZZ_CHECK(o.status == 0 || o.status == 401);
-    FUZZ_CHECK(store->size() == 0);  // single use, even when undecodable
-    FUZZ_CHECK(authenticate(store, "t1").status == 401);
+    FUZZ_CHECK(store->size() == 1);  // authenticating reads; only an admitted stream spends
+    if (o.status == 0) {
+        FUZZ_CHECK(consume(o));
+        FUZZ_CHECK(store->size() == 0);
+        FUZZ_CHECK(authenticate(store, "t1").status == 401);  // single use
+        FUZZ_CHECK(!consume(o));                              // and spent once
+    } else {
+        FUZZ_CHECK(!o.consume);
+        FUZZ_CHECK(authenticate(store, "t1").status == 401);  // undecodable stays undecodable
+    }
 
     // ticket_value round trip on printable text taken from the value.
     std::vector<std::string> topics;
@@ -132,8 +153,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             case 2:  // time passes
                 now += std::chrono::milliseconds(arg);
                 break;
-            default:
+            default: {  // get: the value, left in place (an expired ticket is removed)
+                const auto got = store.get(key);
+                const auto it = model.find(key);
+                if (it == model.end() || it->second.expires <= now) {
+                    FUZZ_CHECK(!got);
+                    if (it != model.end()) model.erase(it);
+                } else {
+                    FUZZ_CHECK(got && *got == it->second.value);
+                }
                 break;
+            }
         }
         FUZZ_CHECK(store.size() == model.size());
     }

@@ -270,6 +270,126 @@ TEST_CASE("ticket auth: single use, expiry, topics and metadata from the ticket"
     CHECK(late.status() == 401);
 }
 
+namespace {
+
+// A decoder for a credential that scopes topics: the ticket's value is the
+// tenant, the request's ?topics= must be under orders.
+bool orders_only(std::string_view value, ssehub::auth_outcome& out) {
+    out.metadata["tenant_id"] = std::string(value);
+    out.allowed_topics = std::vector<std::string>{"orders.>"};
+    return true;
+}
+
+int status_of(server& s, const std::string& target) {
+    client c;
+    c.get(s.port(), target);
+    if (!c.read_until([&] { return c.head_done(); })) return 0;
+    return c.status();
+}
+
+}  // namespace
+
+TEST_CASE("ticket auth: a request refused for its topics leaves the ticket usable", "[auth][loopback]") {
+    auto store = std::make_shared<ssehub::memory_ticket_store>();
+    ssehub::hub_config cfg;
+    cfg.max_topics_per_connection = 2;
+    cfg.authenticate = ssehub::ticket_auth(store, orders_only);
+    server s(cfg);
+    const std::string t = ssehub::issue_ticket_value();
+    REQUIRE(!store->put(t, "A", 1min));
+
+    SECTION("invalid topic: 400, then the same ticket streams") {
+        CHECK(status_of(s, "/events?topics=orders..eu&ticket=" + t) == 400);
+    }
+    SECTION("topic not allowed: 403, then the same ticket streams") {
+        CHECK(status_of(s, "/events?topics=billing&ticket=" + t) == 403);
+    }
+    SECTION("too many topics: 400, then the same ticket streams") {
+        CHECK(status_of(s, "/events?topics=orders.a,orders.b,orders.c&ticket=" + t) == 400);
+    }
+    CHECK(store->size() == 1);  // not spent
+
+    client ok;
+    ok.get(s.port(), "/events?topics=orders.eu&ticket=" + t);
+    REQUIRE(ok.wait_events(1));
+    CHECK(ok.status() == 200);
+    CHECK(ok.events[0].type == "connected");
+    CHECK(store->size() == 0);  // spent by the stream it admitted
+    auto scoped = ev("orders.eu", "A");
+    scoped.group = {{"tenant_id", "A"}};
+    CHECK(s.publish_sync(scoped).matched == 1);
+
+    CHECK(status_of(s, "/events?topics=orders.eu&ticket=" + t) == 401);  // used
+}
+
+namespace {
+
+// A memory store whose reads answer (with what they read on arrival) only
+// once two are in flight (or after 5 s), so two requests with one ticket both
+// pass the read before either takes it: the take alone must pick the one
+// admitted.
+struct gated_store {
+    std::shared_ptr<ssehub::memory_ticket_store> inner = std::make_shared<ssehub::memory_ticket_store>();
+    std::shared_ptr<std::atomic<int>> reads = std::make_shared<std::atomic<int>>(0);
+
+    asio::awaitable<std::error_code> async_put(std::string t, std::string v, std::chrono::milliseconds ttl) {
+        co_return inner->put(std::move(t), std::move(v), ttl);
+    }
+    asio::awaitable<std::optional<std::string>> async_get(std::string_view t) {
+        auto value = inner->get(t);
+        reads->fetch_add(1);
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        for (int i = 0; i < 1000 && reads->load() < 2; ++i) {
+            timer.expires_after(5ms);
+            co_await timer.async_wait(asio::use_awaitable);
+        }
+        co_return value;
+    }
+    asio::awaitable<std::optional<std::string>> async_take(std::string_view t) { co_return inner->take(t); }
+};
+static_assert(ssehub::ticket_store<gated_store>);
+
+}  // namespace
+
+TEST_CASE("ticket auth: two requests racing with one ticket, exactly one streams", "[auth][loopback]") {
+    gated_store store;
+    ssehub::hub_config cfg;
+    cfg.authenticate = ssehub::ticket_auth(store);
+    std::mutex fm;
+    std::vector<std::string> failures;
+    cfg.on_auth_failure = [&](const ssehub::http::request&, std::string_view why) {
+        std::lock_guard l(fm);
+        failures.emplace_back(why);
+    };
+    server s(cfg, 2);
+    const std::string t = ssehub::issue_ticket_value();
+    REQUIRE(!store.inner->put(t, ssehub::ticket_value({"orders"}, {{"tenant_id", "A"}}), 1min));
+
+    client a, b;
+    a.get(s.port(), "/events?ticket=" + t);
+    b.get(s.port(), "/events?ticket=" + t);
+    REQUIRE(a.read_until([&] { return a.head_done(); }));
+    REQUIRE(b.read_until([&] { return b.head_done(); }));
+    CHECK(store.reads->load() == 2);  // both read the ticket before either took it
+    const std::multiset<int> statuses{a.status(), b.status()};
+    CHECK(statuses == std::multiset<int>{200, 401});
+    client& winner = a.status() == 200 ? a : b;
+    REQUIRE(winner.wait_events(1));
+    CHECK(winner.events[0].data.find(R"("topics":["orders"])") != std::string::npos);
+    REQUIRE(wait_active(s, 1));
+    {
+        std::lock_guard l(fm);
+        REQUIRE(failures.size() == 1);
+        CHECK(failures[0] == "credential already used");
+    }
+
+    client late;  // the ticket is spent: refused at the read
+    late.get(s.port(), "/events?ticket=" + t);
+    REQUIRE(late.wait_closed());
+    CHECK(late.status() == 401);
+    CHECK(wait_active(s, 1));
+}
+
 TEST_CASE("pattern_covers", "[auth]") {
     using ssehub::pattern_covers;
     CHECK(pattern_covers("orders.>", "orders.eu"));

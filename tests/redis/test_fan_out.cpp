@@ -48,12 +48,19 @@ static_assert(!ssehub::replayer<replayer_without_store>);
 
 struct tickets_without_take {
     asio::awaitable<std::error_code> async_put(std::string, std::string, std::chrono::milliseconds);
+    asio::awaitable<std::optional<std::string>> async_get(std::string_view);
 };
 struct tickets_without_put {
+    asio::awaitable<std::optional<std::string>> async_get(std::string_view);
+    asio::awaitable<std::optional<std::string>> async_take(std::string_view);
+};
+struct tickets_without_get {
+    asio::awaitable<std::error_code> async_put(std::string, std::string, std::chrono::milliseconds);
     asio::awaitable<std::optional<std::string>> async_take(std::string_view);
 };
 static_assert(!ssehub::ticket_store<tickets_without_take>);
 static_assert(!ssehub::ticket_store<tickets_without_put>);
+static_assert(!ssehub::ticket_store<tickets_without_get>);
 
 // ---- an in-memory broker ----
 
@@ -117,7 +124,7 @@ TEST_CASE("fan_out bridges a custom broker into the hub, the transform maps and 
         ev.topics = {"orders." + m.channel};  // channel → topic
         return ev;
     };
-    auto bridge = srv.hub().fan_out(memory_subscriber{b}, cfg);  // through the hub member
+    auto bridge = fan_out(srv.hub(), memory_subscriber{b}, cfg);  // unqualified: found through the hub's namespace
     REQUIRE(test::poll_until([&] { return bridge.counters().connected.load() == 1; }));
 
     test::client c;

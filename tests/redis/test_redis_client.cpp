@@ -85,8 +85,8 @@ TEST_CASE("event codec round trip, with TTL as an absolute deadline", "[redis]")
 TEST_CASE("redis_publisher → redis_subscriber → hub: the Stream id is the event id", "[redis]") {
     redis_test::redis_server redis;
     test::server srv;
-    auto bridge = srv.hub().fan_out(sr::redis_subscriber(options_for(redis), {"ssehub:events"}),
-                                    sr::redis_fan_out_config());
+    auto bridge = ssehub::fan_out(srv.hub(), sr::redis_subscriber(options_for(redis), {"ssehub:events"}),
+                                  sr::redis_fan_out_config());
     REQUIRE(test::poll_until([&] { return bridge.counters().connected.load() == 1; }, 20s));
     test::client c;
     c.get(srv.port(), "/events?topics=orders");
@@ -172,13 +172,16 @@ TEST_CASE("redis_streams_replayer: after an id, filtered by topic and group, unk
     CHECK_FALSE(replay("18c1f0a2b3c-0001", 100).known);  // not a Stream id
 }
 
-TEST_CASE("redis_ticket_store: a ticket from one store is taken once through another", "[redis]") {
+TEST_CASE("redis_ticket_store: a ticket from one store is read, then taken once, through another", "[redis]") {
     redis_test::redis_server redis;
     test::server srv;
     sr::redis_ticket_store a(srv.context().get_executor(), options_for(redis));
     sr::redis_ticket_store b(srv.context().get_executor(), options_for(redis));
     const std::string t = run(srv, ssehub::issue_ticket(a, "value-1", 30000ms));
+    CHECK(run(srv, b.async_get(t)) == std::optional<std::string>("value-1"));  // read, left in place
+    CHECK(run(srv, a.async_get(t)) == std::optional<std::string>("value-1"));
     CHECK(run(srv, b.async_take(t)) == std::optional<std::string>("value-1"));
+    CHECK_FALSE(run(srv, a.async_get(t)));
     CHECK_FALSE(run(srv, b.async_take(t)));
     CHECK_FALSE(run(srv, a.async_take(t)));
     CHECK(run(srv, a.async_put("x", "v", 0ms)) == std::errc::invalid_argument);

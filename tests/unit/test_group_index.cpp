@@ -25,20 +25,24 @@ std::vector<conn_slot> route(const group_index& idx, const std::map<conn_slot, m
 
 }  // namespace
 
-TEST_CASE("group matching semantics", "[group_index]") {
-    const metadata conn = {{"team", "red"}, {"role", "admin"}, {"empty", ""}};
-    CHECK(group_index::matches(conn, {}));  // an empty group matches everything
-    CHECK(group_index::matches(conn, {{"team", "red"}}));
-    CHECK(group_index::matches(conn, {{"team", "red"}, {"role", "admin"}}));
-    CHECK_FALSE(group_index::matches(conn, {{"team", "blue"}}));
-    CHECK_FALSE(group_index::matches(conn, {{"team", "Red"}}));
-    CHECK_FALSE(group_index::matches(conn, {{"team", "red"}, {"role", "user"}}));
-    CHECK_FALSE(group_index::matches(conn, {{"missing", ""}}));  // a missing key never matches
-    CHECK(group_index::matches(conn, {{"empty", ""}}));          // empty matches only empty
-    CHECK_FALSE(group_index::matches(conn, {{"empty", "x"}}));
-    CHECK_FALSE(group_index::matches({{"team", ""}}, {{"team", "red"}}));
-    CHECK(group_index::matches({}, {}));
-    CHECK_FALSE(group_index::matches({}, {{"a", "b"}}));
+TEST_CASE("group matching semantics", "[group_index]") {  // the index's and the public ssehub::group_matches
+    using match_fn = bool (*)(const metadata&, const metadata&) noexcept;
+    const match_fn both[] = {&group_index::matches, &ssehub::group_matches};
+    for (const match_fn matches : both) {
+        const metadata conn = {{"team", "red"}, {"role", "admin"}, {"empty", ""}};
+        CHECK(matches(conn, {}));  // an empty group matches everything
+        CHECK(matches(conn, {{"team", "red"}}));
+        CHECK(matches(conn, {{"team", "red"}, {"role", "admin"}}));
+        CHECK_FALSE(matches(conn, {{"team", "blue"}}));
+        CHECK_FALSE(matches(conn, {{"team", "Red"}}));
+        CHECK_FALSE(matches(conn, {{"team", "red"}, {"role", "user"}}));
+        CHECK_FALSE(matches(conn, {{"missing", ""}}));  // a missing key never matches
+        CHECK(matches(conn, {{"empty", ""}}));          // empty matches only empty
+        CHECK_FALSE(matches(conn, {{"empty", "x"}}));
+        CHECK_FALSE(matches({{"team", ""}}, {{"team", "red"}}));
+        CHECK(matches({}, {}));
+        CHECK_FALSE(matches({}, {{"a", "b"}}));
+    }
 }
 
 TEST_CASE("candidates come from the smallest member set", "[group_index]") {

@@ -1,4 +1,4 @@
-// Kill-polling helpers: exact payloads, event routing fields, hint values,
+// Kill-polling payloads and free functions: exact payloads, event routing fields, hint values,
 // and tenant isolation over real loopback sockets.
 #include "support/harness.hpp"
 
@@ -285,7 +285,7 @@ void fence(test::server& s, std::initializer_list<test::client*> clients, const 
 
 }  // namespace
 
-TEST_CASE("hub helpers route by topic and tenant over loopback", "[kill_polling][loopback]") {
+TEST_CASE("kill-polling free functions route by topic and tenant over loopback", "[kill_polling][loopback]") {
     test::server s(tenant_config());
     test::client a, b, global;
     a.get(s.port(), "/events?tenant=t1&topics=orders,import,dashboard,fence");
@@ -298,12 +298,12 @@ TEST_CASE("hub helpers route by topic and tenant over loopback", "[kill_polling]
     auto& h = s.hub();
 
     SECTION("invalidate variants") {
-        REQUIRE_FALSE(h.invalidate_for_tenant("t1", "orders", "ord_1", "created"));
-        REQUIRE_FALSE(h.invalidate_for_tenant_with_hint("t2", "orders", "ord_2", "updated", {{"total", 5.5}}));
-        REQUIRE_FALSE(h.invalidate("orders", "", "refresh"));
-        REQUIRE_FALSE(h.invalidate_with_hint("orders", "ord_3", "deleted", {{"by", "admin"}}));
-        REQUIRE_FALSE(h.domain_event("orders", "created", "ord_4", "t1", {{"n", 1}}));
-        REQUIRE_FALSE(h.domain_event("orders", "created", "ord_5", ""));
+        REQUIRE_FALSE(ssehub::invalidate_for_tenant(h, "t1", "orders", "ord_1", "created"));
+        REQUIRE_FALSE(ssehub::invalidate_for_tenant_with_hint(h, "t2", "orders", "ord_2", "updated", {{"total", 5.5}}));
+        REQUIRE_FALSE(ssehub::invalidate(h, "orders", "", "refresh"));
+        REQUIRE_FALSE(ssehub::invalidate_with_hint(h, "orders", "ord_3", "deleted", {{"by", "admin"}}));
+        REQUIRE_FALSE(ssehub::domain_event(h, "orders", "created", "ord_4", "t1", {{"n", 1}}));
+        REQUIRE_FALSE(ssehub::domain_event(h, "orders", "created", "ord_5", ""));
         fence(s, {&a, &b, &global}, "1");
 
         const auto ia = of_type(a, "invalidate");
@@ -330,7 +330,7 @@ TEST_CASE("hub helpers route by topic and tenant over loopback", "[kill_polling]
 
     SECTION("an empty tenant on invalidate_for_tenant reaches nobody") {
         CHECK(s.publish_sync(kp::invalidate_for_tenant_event("", "orders", "x", "created")).matched == 0);
-        REQUIRE_FALSE(h.invalidate_for_tenant("", "orders", "x", "created"));
+        REQUIRE_FALSE(ssehub::invalidate_for_tenant(h, "", "orders", "x", "created"));
         fence(s, {&a, &b, &global}, "2");
         CHECK(of_type(a, "invalidate").empty());
         CHECK(of_type(b, "invalidate").empty());
@@ -339,9 +339,11 @@ TEST_CASE("hub helpers route by topic and tenant over loopback", "[kill_polling]
 
     SECTION("batch: once per connection, empty publishes nothing") {
         const auto before = h.stats().events_published;
-        REQUIRE_FALSE(h.batch_domain_events("t1", {}));
-        REQUIRE_FALSE(h.batch_domain_events("", {{"inventory", "updated", "sku_1", {}}, {"orders", "created", "o", {}}}));
-        REQUIRE_FALSE(h.batch_domain_events("t2", {{"orders", "created", "o2", {}}, {"dashboard", "refresh", "", {}}}));
+        REQUIRE_FALSE(ssehub::batch_domain_events(h, "t1", {}));
+        REQUIRE_FALSE(ssehub::batch_domain_events(
+            h, "", {{"inventory", "updated", "sku_1", {}}, {"orders", "created", "o", {}}}));
+        REQUIRE_FALSE(ssehub::batch_domain_events(
+            h, "t2", {{"orders", "created", "o2", {}}, {"dashboard", "refresh", "", {}}}));
         fence(s, {&a, &b, &global}, "3");
         CHECK(h.stats().events_published == before + 3);  // two batches and the fence
         const auto ba = of_type(a, "batch");
@@ -353,23 +355,24 @@ TEST_CASE("hub helpers route by topic and tenant over loopback", "[kill_polling]
     }
 
     SECTION("signals") {
-        REQUIRE_FALSE(h.signal_for_tenant("t1", "dashboard"));
-        REQUIRE_FALSE(h.signal_throttled("dashboard", 60s));
+        REQUIRE_FALSE(ssehub::signal_for_tenant(h, "t1", "dashboard"));
+        REQUIRE_FALSE(ssehub::signal_throttled(h, "dashboard", 60s));
         fence(s, {&a, &b, &global}, "4");
         // Both are coalesced per connection; a and b have different keys for them.
         CHECK(!of_type(a, "signal").empty());
         CHECK(of_type(b, "signal").size() == 1);
         CHECK(of_type(b, "signal")[0].data == R"({"signal":"refresh"})");
         CHECK(of_type(global, "signal").empty());  // not subscribed to dashboard
-        REQUIRE_FALSE(h.signal("dashboard"));
+        REQUIRE_FALSE(ssehub::signal(h, "dashboard"));
         fence(s, {&a, &b, &global}, "5");
         CHECK(of_type(b, "signal").size() == 2);
     }
 
     SECTION("progress then complete: latest progress first, tenant only") {
         constexpr int rows = 1000;
-        for (int i = 1; i <= rows; ++i) REQUIRE_FALSE(h.progress("import", "imp_1", "t1", i, rows, {{"row", i}}));
-        REQUIRE_FALSE(h.complete("import", "imp_1", "t1", true, {{"rows", rows}, {"status", "x"}}));
+        for (int i = 1; i <= rows; ++i)
+            REQUIRE_FALSE(ssehub::progress(h, "import", "imp_1", "t1", i, rows, {{"row", i}}));
+        REQUIRE_FALSE(ssehub::complete(h, "import", "imp_1", "t1", true, {{"rows", rows}, {"status", "x"}}));
         REQUIRE(a.read_until([&] { return !of_type(a, "complete").empty(); }));
         const auto pa = of_type(a, "progress");
         REQUIRE(!pa.empty());
@@ -388,10 +391,10 @@ TEST_CASE("hub helpers route by topic and tenant over loopback", "[kill_polling]
         CHECK(of_type(global, "progress").empty());
     }
 
-    SECTION("publish errors come back from the helpers") {
-        CHECK(h.invalidate("bad topic", "", "x") == ssehub::error::invalid_topic);
-        CHECK(h.progress("", "imp", "", 1, 2) == ssehub::error::invalid_topic);
-        CHECK(h.batch_domain_events("", {{"a..b", "x", "", {}}}) == ssehub::error::invalid_topic);
+    SECTION("publish errors come back from the free functions") {
+        CHECK(ssehub::invalidate(h, "bad topic", "", "x") == ssehub::error::invalid_topic);
+        CHECK(ssehub::progress(h, "", "imp", "", 1, 2) == ssehub::error::invalid_topic);
+        CHECK(ssehub::batch_domain_events(h, "", {{"a..b", "x", "", {}}}) == ssehub::error::invalid_topic);
     }
 }
 
@@ -409,8 +412,8 @@ TEST_CASE("a paused connection gets complete at once and the latest progress on 
 
     REQUIRE(h.set_paused(id, true));
     REQUIRE(test::poll_until([&] { return h.stats().paused_connections == 1; }));
-    for (int i = 1; i <= 500; ++i) REQUIRE_FALSE(h.progress("import", "imp_9", "t1", i, 500));
-    REQUIRE_FALSE(h.complete("import", "imp_9", "t1", false, {{"error", "row 42"}}));
+    for (int i = 1; i <= 500; ++i) REQUIRE_FALSE(ssehub::progress(h, "import", "imp_9", "t1", i, 500));
+    REQUIRE_FALSE(ssehub::complete(h, "import", "imp_9", "t1", false, {{"error", "row 42"}}));
     REQUIRE(a.read_until([&] { return !of_type(a, "complete").empty(); }));
     CHECK(of_type(a, "complete")[0].data == R"({"resource_id":"imp_9","status":"failed","error":"row 42"})");
     CHECK(of_type(a, "progress").empty());  // held while paused

@@ -40,15 +40,28 @@ using test::run;
 
 // ---- concept checks ----
 
+// Each type misses one operation of the three (or gets its result wrong).
 struct missing_take_type {
     asio::awaitable<std::error_code> async_put(std::string, std::string, std::chrono::milliseconds);
+    asio::awaitable<std::optional<std::string>> async_get(std::string_view);
 };
 struct missing_put_type {
+    asio::awaitable<std::optional<std::string>> async_get(std::string_view);
     asio::awaitable<std::optional<std::string>> async_take(std::string_view);
 };
-struct non_atomic_take_type {  // a get that returns a bool is not a take
+struct missing_get_type {  // the ticket_store of before: put and take only
     asio::awaitable<std::error_code> async_put(std::string, std::string, std::chrono::milliseconds);
+    asio::awaitable<std::optional<std::string>> async_take(std::string_view);
+};
+struct non_atomic_take_type {  // a take that returns a bool says nothing of the value
+    asio::awaitable<std::error_code> async_put(std::string, std::string, std::chrono::milliseconds);
+    asio::awaitable<std::optional<std::string>> async_get(std::string_view);
     asio::awaitable<bool> async_take(std::string_view);
+};
+struct get_wrong_result_type {
+    asio::awaitable<std::error_code> async_put(std::string, std::string, std::chrono::milliseconds);
+    asio::awaitable<bool> async_get(std::string_view);
+    asio::awaitable<std::optional<std::string>> async_take(std::string_view);
 };
 
 // A store defined only here, with a void put (failures would throw).
@@ -59,6 +72,11 @@ struct map_store {
         ++puts;
         items[std::move(t)] = std::move(v);
         co_return;
+    }
+    asio::awaitable<std::optional<std::string>> async_get(std::string_view t) {
+        auto it = items.find(t);
+        if (it == items.end()) co_return std::nullopt;
+        co_return it->second;
     }
     asio::awaitable<std::optional<std::string>> async_take(std::string_view t) {
         auto it = items.find(t);
@@ -74,9 +92,12 @@ static_assert(ssehub::ticket_store<ssehub::any_ticket_store>);
 static_assert(ssehub::ticket_store<map_store>);
 static_assert(!ssehub::ticket_store<missing_take_type>);
 static_assert(!ssehub::ticket_store<missing_put_type>);
+static_assert(!ssehub::ticket_store<missing_get_type>);
 static_assert(!ssehub::ticket_store<non_atomic_take_type>);
+static_assert(!ssehub::ticket_store<get_wrong_result_type>);
 static_assert(!ssehub::ticket_store<int>);
 static_assert(!std::is_constructible_v<ssehub::any_ticket_store, missing_take_type>);
+static_assert(!std::is_constructible_v<ssehub::any_ticket_store, missing_get_type>);
 
 }  // namespace
 
@@ -98,6 +119,22 @@ TEST_CASE("tickets: single use", "[tickets]") {
     CHECK(s.take("t3") == "b");
     CHECK(s.put("t4", "v", 0ms) == std::errc::invalid_argument);
     CHECK(s.put("t4", "v", -1ms) == std::errc::invalid_argument);
+    CHECK(s.size() == 0);
+}
+
+TEST_CASE("tickets: get reads without spending, take spends", "[tickets]") {
+    mock_clock clock;
+    ssehub::memory_ticket_store s(config(100, clock.fn()));
+    REQUIRE_FALSE(s.put("t1", "value-1", 1s));
+    CHECK(s.get("t1") == "value-1");
+    CHECK(s.get("t1") == "value-1");  // still there
+    CHECK(s.size() == 1);
+    CHECK_FALSE(s.get("unknown"));
+    CHECK(s.take("t1") == "value-1");
+    CHECK_FALSE(s.get("t1"));  // taken
+    REQUIRE_FALSE(s.put("t2", "value-2", 1s));
+    clock.advance(1s);
+    CHECK_FALSE(s.get("t2"));  // expired, and removed
     CHECK(s.size() == 0);
 }
 
@@ -182,17 +219,18 @@ TEST_CASE("tickets: issue_ticket and take through the concept", "[tickets]") {
     SECTION("memory store, type-erased, shared with the caller") {
         auto mem = std::make_shared<ssehub::memory_ticket_store>();
         ssehub::any_ticket_store any(mem);
-        CHECK(any.target<ssehub::memory_ticket_store>() == mem.get());
-        CHECK(any.target<map_store>() == nullptr);
-        const auto [ticket, first, second] = run(
-            [](ssehub::any_ticket_store store) -> asio::awaitable<std::tuple<std::string, std::optional<std::string>,
-                                                                             std::optional<std::string>>> {
+        const auto [ticket, read, first, second] = run(
+            [](ssehub::any_ticket_store store)
+                -> asio::awaitable<std::tuple<std::string, std::optional<std::string>, std::optional<std::string>,
+                                              std::optional<std::string>>> {
                 std::string t = co_await ssehub::issue_ticket(store, "tenant_id=A", 30s);
+                auto r = co_await store.async_get(t);
                 auto a = co_await store.async_take(t);
                 auto b = co_await store.async_take(t);
-                co_return std::tuple{t, a, b};
+                co_return std::tuple{t, r, a, b};
             }(any));
         CHECK(ticket.size() == 43);
+        CHECK(read == "tenant_id=A");
         CHECK(first == "tenant_id=A");
         CHECK_FALSE(second);
         CHECK(mem->size() == 0);

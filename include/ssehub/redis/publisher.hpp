@@ -7,7 +7,7 @@
 #pragma once
 
 #include "ssehub/event.hpp"
-#include "ssehub/fan_out.hpp"
+#include "ssehub/fan_out/bridge.hpp"
 #include "ssehub/redis/options.hpp"
 
 #include <asio/any_io_executor.hpp>

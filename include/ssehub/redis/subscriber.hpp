@@ -6,7 +6,7 @@
 // async_run at a time).
 #pragma once
 
-#include "ssehub/fan_out.hpp"
+#include "ssehub/fan_out/pubsub_subscriber.hpp"
 #include "ssehub/redis/options.hpp"
 
 #include <memory>
