@@ -22,14 +22,20 @@
 namespace ssehub {
 namespace detail {
 
-void report_exception(const char* where, std::exception_ptr e) noexcept {
-    if (!e) return;
+void report_exception(const logger& log, const char* where, std::exception_ptr e) noexcept {
+    if (!e || !log.enabled(logger::level::error)) return;
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-        std::fprintf(stderr, "ssehub: %s: %s\n", where, ex.what());
+        try {
+            log.log(logger::level::error, std::string(where) + ": " + ex.what());
+        } catch (...) {  // no memory for the message
+        }
     } catch (...) {
-        std::fprintf(stderr, "ssehub: %s: unknown exception\n", where);
+        try {
+            log.log(logger::level::error, std::string(where) + ": unknown exception");
+        } catch (...) {
+        }
     }
 }
 
@@ -86,7 +92,7 @@ hub_impl::hub_impl(asio::any_io_executor ex, hub_config c, std::size_t shard_ind
 
 void hub_impl::start() {
     asio::co_spawn(strand, run(), [self = shared_from_this()](std::exception_ptr e) {
-        report_exception("hub run loop", e);
+        self->report_exception("hub run loop", e);
     });
 }
 
@@ -396,7 +402,7 @@ void hub_impl::route(intake_item& item, frame* routed) {
             memory->store(std::move(se));
         } else {
             asio::co_spawn(strand, cfg.replayer.async_store(std::move(se)),
-                           [](std::exception_ptr e) { report_exception("replayer store", e); });
+                           [self = shared_from_this()](std::exception_ptr e) { self->report_exception("replayer store", e); });
         }
     }
     if (routed) *routed = re->bytes;
@@ -470,6 +476,7 @@ void hub_impl::sweep() {
         connection_impl& c = *cp;
         if (c.closing) continue;
         if (now >= c.deadline) {
+            c.end_with(serve_reason::lifetime);
             c.closing = true;  // max lifetime: the writer drains what is queued, then ends
             c.queue.close();
             continue;
@@ -477,6 +484,7 @@ void hub_impl::sweep() {
         const std::int64_t started = c.write_started_ns.load(std::memory_order_relaxed);
         if (started != 0 && now_n - started > write_timeout_n) {
             c.write_timed_out = true;
+            c.end_with(serve_reason::write_timeout);
             drop_connection(cp);
             continue;
         }
@@ -485,6 +493,7 @@ void hub_impl::sweep() {
                 c.needs_resync = false;
             } else if (now - c.behind_since > cfg.slow_consumer_timeout) {
                 slow_disconnects.fetch_add(1, std::memory_order_relaxed);
+                c.end_with(serve_reason::slow_consumer);
                 drop_connection(cp);
                 continue;
             }
@@ -500,6 +509,7 @@ void hub_impl::set_paused(const std::shared_ptr<connection_impl>& cp, bool pause
     connection_impl& c = *cp;
     if (c.closing || c.paused == paused) return;
     c.paused = paused;
+    c.paused_shown.store(paused, std::memory_order_relaxed);
     if (paused) {
         paused_count.fetch_add(1, std::memory_order_relaxed);
         // What is already batched is discarded; the client learns it on resume.
@@ -561,7 +571,8 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
             deliver_replay(*c, r);
         } else {
             c->replaying = true;  // live events are held until the replay is delivered
-            asio::co_spawn(strand, replay_async(c), [](std::exception_ptr e) { report_exception("replay", e); });
+            asio::co_spawn(strand, replay_async(c),
+                           [self = shared_from_this()](std::exception_ptr e) { self->report_exception("replay", e); });
         }
     } else if (cfg.replayer) {
         c->resume_id = last_routed_id;  // a reconnect with it replays what follows
@@ -651,14 +662,18 @@ asio::awaitable<void> hub_impl::remove_connection(std::shared_ptr<connection_imp
 void hub_impl::close_all_queues() {
     for (auto& c : slots) {
         if (!c) continue;
+        c->end_with(serve_reason::shutdown);
         c->closing = true;
         c->queue.close();
     }
 }
 
 void hub_impl::force_close_all() {
-    for (auto& c : slots)
-        if (c) drop_connection(c);
+    for (auto& c : slots) {
+        if (!c) continue;
+        c->end_with(serve_reason::shutdown);
+        drop_connection(c);
+    }
 }
 
 namespace {
@@ -763,7 +778,7 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
     for (auto& p : peers) {
         ++shards_stopping;
         asio::co_spawn(p->strand, p->shutdown(grace), [self = shared_from_this()](std::exception_ptr e) {
-            report_exception("shard shutdown", e);
+            self->report_exception("shard shutdown", e);
             asio::post(self->strand, [self] {
                 --self->shards_stopping;
                 self->idle.cancel();
@@ -790,7 +805,7 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
 
 void hub_impl::request_stop() {
     asio::co_spawn(strand, shutdown(std::chrono::milliseconds(0)), [self = shared_from_this()](std::exception_ptr e) {
-        report_exception("hub stop", e);
+        self->report_exception("hub stop", e);
     });
 }
 
@@ -852,10 +867,10 @@ std::shared_ptr<detail::hub_impl> hub::shard_for(const asio::any_io_executor& ex
 
 asio::awaitable<void> hub::serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request) {
     // Not a coroutine: no frame of its own stays alive beside the connection's.
-    std::unique_ptr<http::request> req;
-    if (request) req = std::make_unique<http::request>(std::move(*request));
+    auto args = std::make_unique<detail::serve_args>();
+    args->request = std::move(request);
     auto shard = shard_for(stream->get_executor());
-    return detail::run_connection(std::move(shard), std::move(stream), std::move(req));
+    return detail::run_connection<void>(std::move(shard), std::move(stream), std::move(args));
 }
 
 bool hub::set_paused(std::string_view connection_id, bool paused) {
@@ -942,7 +957,9 @@ hub_stats hub::stats(bool with_connections, std::size_t max_topics) const {
                 std::max(s.max_queue_fill, static_cast<double>(queued) / static_cast<double>(im.cfg.send_queue));
             if (max_topics)
                 for (const auto& t : c->topics()) ++per_topic[t];
-            if (with_connections) s.connections.push_back({c->id(), c->sent(), c->dropped()});
+            if (with_connections)
+                s.connections.push_back({c->id(), c->sent(), c->dropped(), c->topics(),
+                                         c->paused_shown.load(std::memory_order_relaxed)});
         }
     }
     if (max_topics) {
