@@ -469,6 +469,13 @@ asio::awaitable<R> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr
         else co_return std::move(args->outcome);
     }
     connection_impl& c = *conn;
+    if (args->options.on_open) {
+        try {
+            args->options.on_open(c);
+        } catch (...) {
+            report_exception(hub->cfg.log, "serve_options::on_open", std::current_exception());
+        }
+    }
     // Registered before the head is written: nothing published from here on is missed.
     std::exception_ptr failure;
     start_reader(conn);

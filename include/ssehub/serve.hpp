@@ -8,11 +8,14 @@
 #include "ssehub/http.hpp"
 
 #include <any>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace ssehub {
+
+class connection;
 
 // Who is being served, as the caller knows it; handed to the hooks through
 // connection::context(). The hub only stores it.
@@ -38,6 +41,10 @@ struct serve_options {
     // them; without on_connect, topics named by the request (?topics= or the
     // URL) replace them, and they stay when the request names none.
     std::vector<std::string> default_topics;
+    // Called once the connection is registered, just before the 200 head is
+    // written (on the connection's strand; nothing was refused): the moment
+    // the stream starts. Must not block; an exception is logged and ignored.
+    std::function<void(const connection&)> on_open;
 };
 
 // Why a served stream ended.

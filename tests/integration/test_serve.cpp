@@ -263,17 +263,35 @@ TEST_CASE("serve options: default topics", "[serve]") {
     }
 }
 
-TEST_CASE("serve outcome: client_left", "[serve]") {
-    serve_server s;
+TEST_CASE("serve outcome: client_left; on_open runs once the stream starts", "[serve]") {
+    auto opened = std::make_shared<std::atomic<int>>(0);
+    auto opened_id = std::make_shared<std::string>();
+    serve_server s({}, [opened, opened_id] {
+        ssehub::serve_options o;
+        o.on_open = [opened, opened_id](const ssehub::connection& c) {
+            *opened_id = c.id();  // before the head is written: the client reads it after this
+            opened->fetch_add(1);
+        };
+        return o;
+    });
+    {
+        client refused;
+        refused.get(s.port(), "/events");  // no topics: on_open is not called
+        REQUIRE(refused.wait_closed());
+    }
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_events(1));
     const std::string id = connection_id_of(c);
+    CHECK(opened->load() == 1);
+    REQUIRE(s.wait_outcomes(1));  // the refusal
     c.close();
-    REQUIRE(s.wait_outcomes(1));
-    CHECK(s.outcome(0).reason == ssehub::serve_reason::client_left);
-    CHECK(s.outcome(0).status == 200);
-    CHECK(s.outcome(0).connection_id == id);
+    REQUIRE(s.wait_outcomes(2));
+    CHECK(*opened_id == id);  // (read after the outcome: ordered by the server's mutex)
+    REQUIRE(s.outcome(0).reason == ssehub::serve_reason::rejected);
+    CHECK(s.outcome(1).reason == ssehub::serve_reason::client_left);
+    CHECK(s.outcome(1).status == 200);
+    CHECK(s.outcome(1).connection_id == id);
 }
 
 TEST_CASE("serve outcome: lifetime", "[serve]") {
