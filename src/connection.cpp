@@ -2,6 +2,7 @@
 // writer coroutine draining the bounded queue and one reader watching for EOF.
 #include "hub_impl.hpp"
 
+#include "ssehub/http_read.hpp"
 #include "ssehub/json.hpp"
 #include "ssehub/topic.hpp"
 #include "ssehub/url_topic.hpp"
@@ -10,7 +11,6 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/strand.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -23,45 +23,33 @@
 namespace ssehub::detail {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
-
 constexpr std::size_t max_gather = 32;  // frames per gathered write
 
-// Reads until the parser has a whole head. Returns 0 or an HTTP status.
-asio::awaitable<int> read_head_loop(any_stream& stream, http::request_parser& parser) {
-    std::array<char, 1024> buf;
-    for (;;) {
-        std::error_code ec;
-        const std::size_t n = co_await stream.read_some(asio::buffer(buf), ec);
-        if (ec) co_return -1;  // client gone: no response
-        std::string_view data(buf.data(), n);
-        while (!data.empty()) {
-            std::size_t consumed = 0;
-            const auto r = parser.feed(data, consumed);
-            if (r == http::request_parser::result::done) co_return 0;
-            if (r == http::request_parser::result::error) co_return parser.error_status();
-            data.remove_prefix(consumed);
-            if (consumed == 0) break;
-        }
-    }
+// http::async_read_request's loop over the erased stream.
+asio::awaitable<std::size_t> read_some_any(void* s, asio::mutable_buffer buf, std::error_code& ec) {
+    return static_cast<any_stream*>(s)->read_some(buf, ec);
 }
 
-// 0: parsed; -1: client gone or timed out silently; otherwise a status to send.
-asio::awaitable<int> read_head(any_stream& stream, http::request_parser& parser, std::chrono::milliseconds timeout) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
-    auto r = co_await (read_head_loop(stream, parser) || timer.async_wait(asio::use_awaitable));
-    if (r.index() == 1) co_return 408;
-    co_return std::get<0>(r);
-}
-
-asio::awaitable<void> send_error(any_stream& stream, int status, std::string_view body,
-                                 const std::vector<http::header>& extra = {}) {
+// Answers with an error and closes; records the outcome (serve_args::outcome).
+// `extra`: headers of this answer (Allow, Retry-After), written before the
+// caller's serve_options::headers.
+asio::awaitable<void> refuse(any_stream& stream, serve_args& args, int status, std::string_view body,
+                             serve_reason why, std::vector<http::header> extra) {
+    args.outcome.reason = why;
+    args.outcome.status = status;
+    if (args.outcome.detail.empty()) args.outcome.detail = std::string(body);
+    extra.insert(extra.end(), args.options.headers.begin(), args.options.headers.end());
     const std::string response = http::make_response(status, "text/plain; charset=utf-8", body, extra, true);
     std::error_code ec;
     const asio::const_buffer b = asio::buffer(response);
     co_await stream.write(std::span(&b, 1), ec);
     stream.shutdown_send();
     stream.close();
+}
+
+asio::awaitable<void> refuse(any_stream& stream, serve_args& args, int status, std::string_view body,
+                             serve_reason why = serve_reason::rejected) {
+    return refuse(stream, args, status, body, why, std::vector<http::header>());
 }
 
 std::vector<http::header> retry_after(const hub_config& cfg) {
@@ -71,14 +59,21 @@ std::vector<http::header> retry_after(const hub_config& cfg) {
     return h;
 }
 
-std::string stream_head(const connection_impl& c, std::chrono::milliseconds retry) {
+std::string stream_head(const connection_impl& c, std::chrono::milliseconds retry,
+                        const std::vector<http::header>& extra) {
     std::string head =
         "HTTP/1.1 200 OK\r\n"
         "Content-Type: text/event-stream\r\n"
         "Cache-Control: no-cache\r\n"
         "Connection: keep-alive\r\n"
-        "X-Accel-Buffering: no\r\n"
-        "\r\n";
+        "X-Accel-Buffering: no\r\n";
+    for (const auto& h : extra) {  // checked by prepare_connection (valid_headers)
+        head += h.name;
+        head += ": ";
+        head += h.value;
+        head += "\r\n";
+    }
+    head += "\r\n";
     head += wire::retry_field(retry);
     std::string data = "{\"connection_id\":";
     json::append_string(data, c.id());
@@ -213,6 +208,7 @@ void watch_eof(std::shared_ptr<connection_impl> c);
 void on_eof_read(std::shared_ptr<void>& owner, std::error_code ec, std::size_t) {
     auto c = std::static_pointer_cast<connection_impl>(std::move(owner));
     if (ec) {
+        c->end_with(serve_reason::client_left);  // unless the hub ended it first (and closed the stream)
         reader_finished(*c);
         return;
     }
@@ -224,7 +220,7 @@ void watch_eof(std::shared_ptr<connection_impl> c) {
     try {
         conn.stream->async_read_some(asio::buffer(conn.eof_sink), conn.strand, read_callback{std::move(c), &on_eof_read});
     } catch (...) {
-        report_exception("connection reader", std::current_exception());
+        report_exception(*conn.log, "connection reader", std::current_exception());
         reader_finished(conn);  // run_connection holds `conn` until the reader is done
     }
 }
@@ -263,56 +259,81 @@ namespace {
 // checks and add_connection. Its frame (request, parser, auth outcome) is gone
 // once it returns, so a long-lived stream keeps none of it. Sets `out` (a
 // registered connection), or leaves it null when the request was answered and
-// closed. (An out parameter, not a result:
+// closed (args.outcome says how). (An out parameter, not a result:
 // `auto conn = co_await prepare(...)` returning the shared_ptr crashed the
 // g++ 12 Debug+TSan build with an over-released connection; this form does not.)
 asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, std::unique_ptr<any_stream>& stream,
-                                         std::unique_ptr<http::request>& request,
-                                         std::shared_ptr<connection_impl>& out) {
+                                         serve_args& args, std::shared_ptr<connection_impl>& out) {
     const hub_config& cfg = hub->cfg;
+    // The caller's headers go into every answer: refuse bad ones before
+    // anything is written (make_response checks them).
+    bool bad_headers = false;
+    try {
+        (void)http::make_response(204, "", "", args.options.headers);
+    } catch (const std::invalid_argument&) {
+        report_exception(cfg.log, "serve_options::headers", std::current_exception());
+        bad_headers = true;
+    }
+    if (bad_headers) {
+        args.options.headers.clear();
+        co_await refuse(*stream, args, 500, "internal error");
+        co_return;
+    }
     http::request req;
-    if (request) {
-        req = std::move(*request);
-        request.reset();
+    if (args.request) {
+        req = std::move(*args.request);
+        args.request.reset();
     } else {
         http::request_parser parser(cfg.max_request_head);
-        const int status = co_await read_head(*stream, parser, cfg.request_head_timeout);
-        if (status < 0) {
-            stream->close();
-            co_return;
-        }
-        if (status != 0) {
-            co_await send_error(*stream, status, http::reason_phrase(status));
+        std::string rest;
+        const std::error_code ec = co_await http::detail::read_request(
+            http::detail::head_reader{stream.get(), &read_some_any}, parser, rest, cfg.request_head_timeout);
+        if (ec) {
+            const int status = http::error_status(ec, parser);
+            if (status == 0) {  // the client left before a whole head: nothing to answer
+                args.outcome.reason = serve_reason::client_left;
+                stream->close();
+                co_return;
+            }
+            co_await refuse(*stream, args, status, http::reason_phrase(status));
             co_return;
         }
         req = std::move(parser.get());
     }
     if (hub->stopped.load(std::memory_order_acquire)) {
-        co_await send_error(*stream, 503, "shutting down", retry_after(cfg));
+        co_await refuse(*stream, args, 503, "shutting down", serve_reason::rejected, retry_after(cfg));
         co_return;
     }
     if (req.method != "GET") {
         std::vector<http::header> allow(1);  // (built here: g++ 12 rejects brace-init arrays in co_await args)
         allow[0].name = "Allow";
         allow[0].value = "GET";
-        co_await send_error(*stream, 405, "method not allowed", allow);
+        co_await refuse(*stream, args, 405, "method not allowed", serve_reason::rejected, std::move(allow));
         co_return;
     }
 
     auto conn = std::make_shared<connection_impl>(random_connection_id(), std::move(stream),
                                                   co_await asio::this_coro::executor, cfg.send_queue + 1);
+    conn->log = &cfg.log;
+    args.outcome.connection_id = conn->id();
+    const bool has_context = !args.options.context.remote.empty() || args.options.context.user.has_value();
+    if (has_context) conn->set_context(std::move(args.options.context));
+    const bool has_defaults = !args.options.default_topics.empty();
+    if (has_defaults) conn->set_topics(std::move(args.options.default_topics));
     auth_outcome auth;
     if (cfg.authenticate) {
         try {
             auth = co_await cfg.authenticate(req);
         } catch (...) {
-            report_exception("authenticate", std::current_exception());
+            report_exception(cfg.log, "authenticate", std::current_exception());
             auth.status = 401;
             auth.log_reason = "authenticator threw";
         }
         if (auth.status != 0) {
             if (cfg.on_auth_failure) cfg.on_auth_failure(req, auth.log_reason);
-            co_await send_error(*conn->stream, auth.status, auth.status == 403 ? "forbidden" : "unauthorized");
+            args.outcome.detail = auth.log_reason;
+            co_await refuse(*conn->stream, args, auth.status, auth.status == 403 ? "forbidden" : "unauthorized",
+                            serve_reason::auth_failed);
             co_return;
         }
         for (auto& [k, v] : auth.metadata) conn->set_metadata(k, std::move(v));
@@ -323,27 +344,29 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, s
         try {
             rejected = cfg.on_connect(req, *conn);
         } catch (...) {
-            report_exception("on_connect", std::current_exception());
+            report_exception(cfg.log, "on_connect", std::current_exception());
             rejected = rejection{500, "internal error"};
         }
         if (rejected) {
-            co_await send_error(*conn->stream, rejected->status, rejected->body);
+            co_await refuse(*conn->stream, args, rejected->status, rejected->body);
             co_return;
         }
     } else if (!auth.topics) {
-        conn->set_topics(topics_from_request(req, cfg));
+        // Topics the request names replace the defaults; none named: the defaults stay.
+        auto named = topics_from_request(req, cfg);
+        if (!named.empty() || !has_defaults) conn->set_topics(std::move(named));
     }
     if (conn->topics().empty()) {
-        co_await send_error(*conn->stream, 400, "no topics subscribed");
+        co_await refuse(*conn->stream, args, 400, "no topics subscribed");
         co_return;
     }
     if (conn->topics().size() > cfg.max_topics_per_connection) {
-        co_await send_error(*conn->stream, 400, "too many topics");
+        co_await refuse(*conn->stream, args, 400, "too many topics");
         co_return;
     }
     for (const auto& t : conn->topics()) {
         if (!topic::is_valid_pattern(t, cfg.max_topic_length)) {
-            co_await send_error(*conn->stream, 400, "invalid topic");
+            co_await refuse(*conn->stream, args, 400, "invalid topic");
             co_return;
         }
     }
@@ -352,7 +375,8 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, s
             const auto& allowed = *auth.allowed_topics;
             if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& a) { return pattern_covers(a, t); })) {
                 if (cfg.on_auth_failure) cfg.on_auth_failure(req, "topic not allowed: " + t);
-                co_await send_error(*conn->stream, 403, "forbidden");
+                args.outcome.detail = "topic not allowed: " + t;
+                co_await refuse(*conn->stream, args, 403, "forbidden", serve_reason::auth_failed);
                 co_return;
             }
         }
@@ -391,9 +415,9 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, s
 
     const std::error_code reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
     if (reg) {
-        co_await send_error(*conn->stream, 503,
-                            reg == error::too_many_connections ? "too many connections" : "shutting down",
-                            retry_after(cfg));
+        co_await refuse(*conn->stream, args, 503,
+                        reg == error::too_many_connections ? "too many connections" : "shutting down",
+                        serve_reason::rejected, retry_after(cfg));
         co_return;
     }
     out = std::move(conn);
@@ -404,7 +428,7 @@ asio::awaitable<void> close_connection(const std::shared_ptr<hub_impl>& hub, con
                                        std::exception_ptr failure) {
     co_await wait_reader(*conn);
     co_await asio::co_spawn(hub->strand, hub->remove_connection(conn), asio::use_awaitable);
-    if (failure) report_exception("connection", failure);
+    if (failure) report_exception(hub->cfg.log, "connection", failure);
 }
 
 }  // namespace
@@ -422,6 +446,17 @@ asio::awaitable<bool> on_connection_strand(any_stream& stream) {
            &caller.context() == &stream.get_executor().context();
 }
 
+// The caller is not on a strand: run_connection again, on a new one.
+template <class R>
+asio::awaitable<R> serve_on_new_strand(const std::shared_ptr<hub_impl>& hub, std::unique_ptr<any_stream>& stream,
+                                       std::unique_ptr<serve_args>& args) {
+    const asio::any_io_executor strand = make_connection_strand(*stream);
+    co_return co_await asio::co_spawn(strand, run_connection<R>(hub, std::move(stream), std::move(args)),
+                                      asio::use_awaitable);
+}
+
+}  // namespace
+
 // A strand of its own, converted to any_io_executor once. A strand of an
 // io_context executor fits any_io_executor's small buffer, so neither this
 // conversion nor the work-tracking copy each pending operation makes
@@ -432,30 +467,32 @@ asio::any_io_executor make_connection_strand(any_stream& stream) {
     return asio::make_strand(io);
 }
 
-// The caller is not on a strand: run_connection again, on a new one.
-asio::awaitable<void> serve_on_new_strand(const std::shared_ptr<hub_impl>& hub, std::unique_ptr<any_stream>& stream,
-                                          std::unique_ptr<http::request>& request) {
-    const asio::any_io_executor strand = make_connection_strand(*stream);
-    co_await asio::co_spawn(strand, run_connection(hub, std::move(stream), std::move(request)), asio::use_awaitable);
-}
-
-}  // namespace
-
 // This frame lives as long as the connection (with the pending receive's), so
 // everything that does not is kept out of it: the request head, auth, the
 // checks and registration run in prepare_connection, the cleanup in
 // close_connection (arguments by reference: no copies here), and the writer
-// loop is inlined rather than a frame of its own.
-asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
-                                     std::unique_ptr<http::request> request) {
+// loop is inlined rather than a frame of its own. `args` is freed once the
+// response head is built. R = serve_outcome adds only the result's slot.
+template <class R>
+asio::awaitable<R> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
+                                  std::unique_ptr<serve_args> args) {
     if (!co_await on_connection_strand(*stream)) {
-        co_await serve_on_new_strand(hub, stream, request);
-        co_return;
+        co_return co_await serve_on_new_strand<R>(hub, stream, args);
     }
     std::shared_ptr<connection_impl> conn;
-    co_await prepare_connection(hub, stream, request, conn);
-    if (!conn) co_return;
+    co_await prepare_connection(hub, stream, *args, conn);
+    if (!conn) {
+        if constexpr (std::is_void_v<R>) co_return;
+        else co_return std::move(args->outcome);
+    }
     connection_impl& c = *conn;
+    if (args->options.on_open) {
+        try {
+            args->options.on_open(c);
+        } catch (...) {
+            report_exception(hub->cfg.log, "serve_options::on_open", std::current_exception());
+        }
+    }
     // Registered before the head is written: nothing published from here on is missed.
     std::exception_ptr failure;
     start_reader(conn);
@@ -468,14 +505,18 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
         // long-lived frame.)
         std::error_code ec;
         std::unique_ptr<gather_buffer> g;
-        queued_frame first{std::make_shared<const std::string>(stream_head(c, hub->cfg.retry)), 0};
+        queued_frame first{std::make_shared<const std::string>(stream_head(c, hub->cfg.retry, args->options.headers)), 0};
+        args.reset();
         asio::const_buffer one = asio::buffer(*first.bytes);
         batch b{&first, &one, 1};
         for (bool head = true;; head = false) {
             if (!head) {
                 // As use_awaitable would: a cancelled coroutine starts no operation.
-                if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+                if (asio::cancellation_state(co_await asio::this_coro::cancellation_state).cancelled() !=
+                    asio::cancellation_type::none) {
+                    c.end_with(serve_reason::disconnected);
                     break;
+                }
 #ifdef SSEHUB_RECEIVE_RESUMER
                 // Suspends this coroutine; resumed (on its strand) by receive_resumer.
                 co_await [&](auto* frame) noexcept {
@@ -485,7 +526,12 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
 #else
                 first = co_await c.queue.async_receive(asio::redirect_error(asio::use_awaitable, ec));
 #endif
-                if (ec) break;  // closed: lifetime over, shutdown, or the reader saw EOF
+                if (ec) {
+                    // Closed: lifetime over, shutdown, disconnect, or the reader
+                    // saw EOF (each gave its reason); else cancelled.
+                    if (ec == asio::error::operation_aborted) c.end_with(serve_reason::disconnected);
+                    break;
+                }
                 b = take_batch(c, g, first, one);
             }
             c.write_started_ns.store(now_ns(), std::memory_order_relaxed);
@@ -495,7 +541,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
             if (rest.n != 0) co_await c.stream->write(std::span<const asio::const_buffer>(rest.bufs, rest.n), ec);
             written(*hub, c, b, head, ec);
             if (g && c.queue.size() == 0) g.reset();  // going idle: hold no buffer while waiting
-            if (ec) break;
+            if (ec) break;  // the client is gone, or the hub closed the stream (write timeout, slow consumer)
         }
         c.queue.close();
         c.stream->shutdown_send();  // a clean end of stream for the client
@@ -505,12 +551,20 @@ asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_
         c.queue.close();
         c.stream->close();  // ends the reader
     }
+    c.end_with(serve_reason::client_left);  // no reason given: a write failed
     // The cleanup runs even when the caller cancelled async_serve (the writer
     // has ended and closed the stream): a fresh cancellation state, or every
     // co_await below would throw operation_aborted and the connection would
     // never be unregistered.
     co_await asio::this_coro::reset_cancellation_state();
     co_await close_connection(hub, conn, std::move(failure));
+    if constexpr (!std::is_void_v<R>) co_return serve_outcome{c.outcome_reason(), 200, c.id(), {}};
 }
+
+template asio::awaitable<void> run_connection<void>(std::shared_ptr<hub_impl>, std::unique_ptr<any_stream>,
+                                                    std::unique_ptr<serve_args>);
+template asio::awaitable<serve_outcome> run_connection<serve_outcome>(std::shared_ptr<hub_impl>,
+                                                                      std::unique_ptr<any_stream>,
+                                                                      std::unique_ptr<serve_args>);
 
 }  // namespace ssehub::detail

@@ -27,7 +27,8 @@ namespace detail {
 
 struct fan_out_state : std::enable_shared_from_this<fan_out_state> {
     fan_out_state(hub& h, fan_out_config c)
-        : target(&h), cfg(std::move(c)), strand(asio::make_strand(h.get_executor())), rng(std::random_device{}()) {}
+        : target(&h), cfg(std::move(c)), strand(asio::make_strand(h.get_executor())), rng(std::random_device{}()),
+          log(h.config().log) {}
 
     // Publishes one message (any thread). The mutex makes stop() a barrier:
     // once it returns, no publish is in progress or will start.
@@ -95,6 +96,7 @@ struct fan_out_state : std::enable_shared_from_this<fan_out_state> {
     fan_out_config cfg;
     asio::strand<asio::any_io_executor> strand;
     std::mt19937_64 rng;  // strand only
+    logger log;  // the hub's, copied: the hub may be gone when a loop ends
     fan_out_counters counters;
     std::deque<asio::cancellation_signal> signals;  // one per loop (never moved); strand only
     std::atomic<std::size_t> loops_running{0};
@@ -163,9 +165,9 @@ fan_out_handle start_fan_out(hub& h, std::vector<subscriber_run> runs, fan_out_c
                            try {
                                std::rethrow_exception(e);
                            } catch (const std::exception& x) {
-                               std::fprintf(stderr, "ssehub: fan-out loop ended: %s\n", x.what());
+                               st->log.log(logger::level::error, std::string("fan-out loop ended: ") + x.what());
                            } catch (...) {
-                               std::fprintf(stderr, "ssehub: fan-out loop ended: unknown exception\n");
+                               st->log.log(logger::level::error, "fan-out loop ended: unknown exception");
                            }
                        }));
     }

@@ -22,14 +22,20 @@
 namespace ssehub {
 namespace detail {
 
-void report_exception(const char* where, std::exception_ptr e) noexcept {
-    if (!e) return;
+void report_exception(const logger& log, const char* where, std::exception_ptr e) noexcept {
+    if (!e || !log.enabled(logger::level::error)) return;
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-        std::fprintf(stderr, "ssehub: %s: %s\n", where, ex.what());
+        try {
+            log.log(logger::level::error, std::string(where) + ": " + ex.what());
+        } catch (...) {  // no memory for the message
+        }
     } catch (...) {
-        std::fprintf(stderr, "ssehub: %s: unknown exception\n", where);
+        try {
+            log.log(logger::level::error, std::string(where) + ": unknown exception");
+        } catch (...) {
+        }
     }
 }
 
@@ -86,7 +92,7 @@ hub_impl::hub_impl(asio::any_io_executor ex, hub_config c, std::size_t shard_ind
 
 void hub_impl::start() {
     asio::co_spawn(strand, run(), [self = shared_from_this()](std::exception_ptr e) {
-        report_exception("hub run loop", e);
+        self->report_exception("hub run loop", e);
     });
 }
 
@@ -394,7 +400,7 @@ void hub_impl::route(intake_item& item, frame* routed) {
             memory->store(std::move(se));
         } else {
             asio::co_spawn(strand, cfg.replayer.async_store(std::move(se)),
-                           [](std::exception_ptr e) { report_exception("replayer store", e); });
+                           [self = shared_from_this()](std::exception_ptr e) { self->report_exception("replayer store", e); });
         }
     }
     if (routed) *routed = re->bytes;
@@ -452,12 +458,31 @@ clock::time_point from_ns(std::int64_t ns) {
 }
 }  // namespace
 
+namespace {
+serve_reason to_serve_reason(end_reason r) noexcept {
+    switch (r) {
+    case end_reason::none:
+    case end_reason::client_left: return serve_reason::client_left;
+    case end_reason::lifetime: return serve_reason::lifetime;
+    case end_reason::write_timeout: return serve_reason::write_timeout;
+    case end_reason::slow_consumer: return serve_reason::slow_consumer;
+    case end_reason::shutdown: return serve_reason::shutdown;
+    case end_reason::disconnected: return serve_reason::disconnected;
+    }
+    return serve_reason::client_left;
+}
+}  // namespace
+
 void hub_impl::carry_out(const std::shared_ptr<connection_impl>& cp, tick_action a) {
     connection_impl& c = *cp;
     switch (a) {
     case tick_action::none: break;
-    case tick_action::end_gracefully: c.queue.close(); break;  // the writer drains what is queued, then ends
+    case tick_action::end_gracefully:  // lifetime: the writer drains what is queued, then ends
+        c.end_with(to_serve_reason(c.state.reason()));
+        c.queue.close();
+        break;
     case tick_action::end_now:
+        c.end_with(to_serve_reason(c.state.reason()));
         if (c.state.reason() == end_reason::slow_consumer) slow_disconnects.fetch_add(1, std::memory_order_relaxed);
         drop_connection(cp);
         break;
@@ -485,12 +510,14 @@ void hub_impl::set_paused(const std::shared_ptr<connection_impl>& cp, bool pause
     if (paused) {
         std::size_t discarded = 0;
         if (!c.state.pause(discarded)) return;
+        c.paused_shown.store(true, std::memory_order_relaxed);
         paused_count.fetch_add(1, std::memory_order_relaxed);
         if (discarded) count_drop(c, drop_reason::paused, discarded);
         if (cfg.on_pause) cfg.on_pause(c);
     } else {
         bool resync_first = false;
         if (!c.state.resume(resync_first)) return;
+        c.paused_shown.store(false, std::memory_order_relaxed);
         paused_count.fetch_sub(1, std::memory_order_relaxed);
         if (resync_first) push_frame(c, queued_frame{resync(resync_reason::paused), 0});
         flush_connection(c, clock::now());  // the latest coalesced state, at once
@@ -536,7 +563,8 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
             deliver_replay(*c, r);
         } else {
             c->state.replay_started();  // live events are held until the replay is delivered
-            asio::co_spawn(strand, replay_async(c), [](std::exception_ptr e) { report_exception("replay", e); });
+            asio::co_spawn(strand, replay_async(c),
+                           [self = shared_from_this()](std::exception_ptr e) { self->report_exception("replay", e); });
         }
     } else if (cfg.replayer) {
         c->resume_id = last_routed_id;  // a reconnect with it replays what follows
@@ -627,13 +655,17 @@ void hub_impl::close_all_queues() {
     for (auto& c : slots) {
         if (!c) continue;
         c->state.end(end_reason::shutdown);
+        c->end_with(serve_reason::shutdown);
         c->queue.close();
     }
 }
 
 void hub_impl::force_close_all() {
-    for (auto& c : slots)
-        if (c) drop_connection(c);
+    for (auto& c : slots) {
+        if (!c) continue;
+        c->end_with(serve_reason::shutdown);
+        drop_connection(c);
+    }
 }
 
 namespace {
@@ -738,7 +770,7 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
     for (auto& p : peers) {
         ++shards_stopping;
         asio::co_spawn(p->strand, p->shutdown(grace), [self = shared_from_this()](std::exception_ptr e) {
-            report_exception("shard shutdown", e);
+            self->report_exception("shard shutdown", e);
             asio::post(self->strand, [self] {
                 --self->shards_stopping;
                 self->idle.cancel();
@@ -765,7 +797,7 @@ asio::awaitable<void> hub_impl::shutdown(std::chrono::milliseconds grace) {
 
 void hub_impl::request_stop() {
     asio::co_spawn(strand, shutdown(std::chrono::milliseconds(0)), [self = shared_from_this()](std::exception_ptr e) {
-        report_exception("hub stop", e);
+        self->report_exception("hub stop", e);
     });
 }
 
@@ -832,10 +864,10 @@ std::shared_ptr<detail::hub_impl> hub::shard_for(const asio::any_io_executor& ex
 
 asio::awaitable<void> hub::serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request) {
     // Not a coroutine: no frame of its own stays alive beside the connection's.
-    std::unique_ptr<http::request> req;
-    if (request) req = std::make_unique<http::request>(std::move(*request));
+    auto args = std::make_unique<detail::serve_args>();
+    args->request = std::move(request);
     auto shard = shard_for(stream->get_executor());
-    return detail::run_connection(std::move(shard), std::move(stream), std::move(req));
+    return detail::run_connection<void>(std::move(shard), std::move(stream), std::move(args));
 }
 
 bool hub::set_paused(std::string_view connection_id, bool paused) {
@@ -922,7 +954,9 @@ hub_stats hub::stats(bool with_connections, std::size_t max_topics) const {
                 std::max(s.max_queue_fill, static_cast<double>(queued) / static_cast<double>(im.cfg.send_queue));
             if (max_topics)
                 for (const auto& t : c->topics()) ++per_topic[t];
-            if (with_connections) s.connections.push_back({c->id(), c->sent(), c->dropped()});
+            if (with_connections)
+                s.connections.push_back({c->id(), c->sent(), c->dropped(), c->topics(),
+                                         c->paused_shown.load(std::memory_order_relaxed)});
         }
     }
     if (max_topics) {

@@ -9,6 +9,7 @@
 
 #include "ssehub/connection.hpp"
 #include "ssehub/hub.hpp"
+#include "ssehub/serve.hpp"
 #include "ssehub/wire.hpp"
 
 #include <ssehub/coro/channel.hpp>
@@ -46,6 +47,17 @@ public:
         : connection(std::move(id)), queue(queue_capacity), stream(std::move(s)), strand(std::move(conn_strand)) {}
 
     std::vector<std::string>& topic_list() noexcept { return topics_; }
+    void set_context(serve_context ctx) { context_ = std::make_unique<const serve_context>(std::move(ctx)); }
+    // Why the stream ends: the first reason given wins (the hub strand and
+    // the connection's strand may both give one, e.g. lifetime vs. EOF).
+    void end_with(serve_reason r) noexcept {
+        std::uint8_t none = 0;
+        end.compare_exchange_strong(none, static_cast<std::uint8_t>(static_cast<int>(r) + 1), std::memory_order_relaxed);
+    }
+    serve_reason outcome_reason() const noexcept {
+        const std::uint8_t e = end.load(std::memory_order_relaxed);
+        return e == 0 ? serve_reason::client_left : static_cast<serve_reason>(e - 1);
+    }
     void count_sent(std::uint64_t n) noexcept { sent_.fetch_add(n, std::memory_order_relaxed); }
     void count_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -55,6 +67,11 @@ public:
 
     // Hub strand only.
     std::uint64_t stamp = 0;  // last routed event, to deliver once per event
+    // The outcome's reason, first recorded wins: the shard records what its
+    // connection_state decided, the writer and the EOF watch what they saw
+    // (client left, cancelled). Any strand.
+    std::atomic<std::uint8_t> end{0};   // serve_reason + 1 once decided (end_with)
+    std::atomic<bool> paused_shown{false};  // state.paused(), mirrored for stats() on any thread
     conn_slot slot = 0;
     connection_state state;   // every per-connection decision (src/connection/)
 
@@ -67,6 +84,7 @@ public:
     std::array<char, 16> eof_sink;  // the EOF watch reads (and drops) into it
     std::atomic<std::int64_t> last_write_ns{0};     // idle detection for heartbeats
     std::atomic<std::int64_t> write_started_ns{0};  // 0 when no write is in flight
+    const logger* log = nullptr;  // the hub's (it outlives the connection)
 
     // Replay (set before registration; then hub strand).
     std::optional<std::string> last_event_id;  // from Last-Event-ID or ?lastEventId=
@@ -215,6 +233,10 @@ public:
     void close_all_queues();
     void force_close_all();
     std::string next_id();
+    // hub::disconnect (serve.cpp): `bye` is the final event.
+    void disconnect(const std::shared_ptr<connection_impl>& c, frame bye);
+    // report_exception with this hub's logger.
+    void report_exception(const char* where, std::exception_ptr e) const noexcept;
 
     hub_config cfg;
     std::size_t index = 0;  // shard number; 0 = primary
@@ -292,16 +314,35 @@ public:
 // A `resync` event: the client missed something and should refetch.
 frame resync_frame(std::string_view reason);
 
+// What a serve call hands the connection beside the stream; freed once the
+// stream's head is written (or the request refused), so a long-lived stream
+// keeps none of it.
+struct serve_args {
+    std::optional<http::request> request;  // a head parsed elsewhere; empty: read it from the stream
+    serve_options options;
+    serve_outcome outcome;  // set when the request is refused before streaming
+};
+
 // The connection body (connection.cpp), on the connection's strand: the
 // caller's when it already runs on a strand of the stream's context, else a
-// new one. `request`: a head parsed elsewhere; null: read it from `stream`.
-asio::awaitable<void> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
-                                     std::unique_ptr<http::request> request);
+// new one. R: void (async_serve without options) or serve_outcome.
+template <class R>
+asio::awaitable<R> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
+                                  std::unique_ptr<serve_args> args);
+extern template asio::awaitable<void> run_connection<void>(std::shared_ptr<hub_impl>, std::unique_ptr<any_stream>,
+                                                           std::unique_ptr<serve_args>);
+extern template asio::awaitable<serve_outcome> run_connection<serve_outcome>(std::shared_ptr<hub_impl>,
+                                                                             std::unique_ptr<any_stream>,
+                                                                             std::unique_ptr<serve_args>);
+
+// A strand of its own for a connection on `stream` (connection.cpp).
+asio::any_io_executor make_connection_strand(any_stream& stream);
 
 // 128 random bits as 32 hex digits.
 std::string random_connection_id();
 
-// Reports an exception escaping a spawned coroutine; never swallowed.
-void report_exception(const char* where, std::exception_ptr e) noexcept;
+// Reports an exception escaping a spawned coroutine or a hook to `log` (at
+// level error); never swallowed.
+void report_exception(const logger& log, const char* where, std::exception_ptr e) noexcept;
 
 }  // namespace ssehub::detail

@@ -63,15 +63,15 @@ void hub_impl::start_poller(const std::shared_ptr<poller_state>& p) {
                        try {
                            if (e) std::rethrow_exception(e);
                        } catch (const std::system_error& se) {
-                           if (se.code() != asio::error::operation_aborted) report_exception("poller", e);
+                           if (se.code() != asio::error::operation_aborted) self->report_exception("poller", e);
                        } catch (...) {
-                           report_exception("poller", e);
+                           self->report_exception("poller", e);
                        }
                        if (p->opts.on_stop) {
                            try {
                                p->opts.on_stop(static_cast<poller_stop_reason>(p->stop_reason.load()));
                            } catch (...) {
-                               report_exception("poller on_stop", std::current_exception());
+                               self->report_exception("poller on_stop", std::current_exception());
                            }
                        }
                        asio::post(self->strand, [self] {

@@ -38,6 +38,13 @@ void setup_auth_and_replay(ssehub::hub_config& cfg, const options& o,
     cfg.shutdown_event = "server-shutdown";
 }
 
+bool same_secret(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 bool same_subscriber(const ssehub::http::request& req, const ssehub::metadata& meta, const options& opts) {
     if (opts.auth != auth_mode::jwt || meta.empty()) return false;
     const auto token = ssehub::bearer_token(req);

@@ -23,6 +23,9 @@ void setup_auth_and_replay(ssehub::hub_config& cfg, const options& opts,
 // Whether `req` carries credentials of the subscriber whose metadata is
 // `meta` (--auth jwt: a valid token with the same, non-empty metadata).
 // Tickets are single-use, so they never prove ownership twice; ?owner= does.
+// Constant-time comparison of two secrets (a length mismatch returns at once).
+bool same_secret(std::string_view a, std::string_view b);
+
 bool same_subscriber(const ssehub::http::request& req, const ssehub::metadata& meta, const options& opts);
 
 }  // namespace ssehubd

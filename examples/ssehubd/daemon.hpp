@@ -1,5 +1,9 @@
 // The ssehubd server: one hub, one acceptor, HTTP routes around the hub's
-// event stream, metrics, and a graceful drain on SIGTERM/SIGINT.
+// event stream, metrics, and a graceful drain on SIGTERM/SIGINT. Its member
+// functions live in three files: http_server.cpp (accept, keep-alive,
+// request reading, handing event streams to the hub), routes.cpp (what each
+// path answers) and daemon_state.cpp (construction, the hub's configuration
+// and hooks, drain, the state shared by the other two).
 // Thread safety: construct and start on one thread; afterwards every member
 // is used from the io_context's threads only (shared state is locked or atomic).
 #pragma once
@@ -9,6 +13,7 @@
 #include "options.hpp"
 #include "redis_bridge.hpp"
 
+#include <ssehub/http.hpp>
 #include <ssehub/hub.hpp>
 #include <ssehub/ticket_store.hpp>
 
@@ -58,30 +63,57 @@ public:
         ssehub::metadata metadata;  // what auth said about the subscriber
     };
 
-    struct response;
-    struct request_context;
+    // One answer of a route (never the event stream).
+    struct response {
+        int status = 200;
+        std::string content_type = "application/json";
+        std::string body;
+        std::vector<ssehub::http::header> headers;
+    };
+    struct request_context {
+        ssehub::http::request& req;
+        std::string body;
+        std::string remote;
+    };
 
 private:
+    // What one event stream's hooks and its completion share: the hub hands
+    // it to the hooks as serve_context::user (a shared_ptr to it). Written by
+    // on_disconnect, read by the completion after it (the hub orders them).
+    struct stream_state {
+        std::string remote;
+        std::uint64_t sent = 0;
+        std::uint64_t dropped = 0;
+        bool registered = false;  // on_disconnect ran: the stream was registered
+    };
+
+    // http_server.cpp
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(asio::ip::tcp::socket sock);
     // One request on `sock`; true when the connection stays open for another.
     asio::awaitable<bool> serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep);
-    // An event stream: registers the session, then spawns the hub's
-    // coroutine for it on a strand of its own (the caller's frames may end
-    // at once); end_stream runs when it is over.
-    void start_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::string cors,
+    // An event stream: handed to the hub (serve_options: CORS headers, the
+    // peer and a stream_state as context); stream_ended logs its outcome.
+    void start_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::vector<ssehub::http::header> cors,
                       const std::string& remote);
-    void end_stream(std::uint64_t sid);
+    void stream_ended(const stream_state& st, const ssehub::serve_outcome& outcome);
+
+    // routes.cpp
     asio::awaitable<response> route(request_context& ctx);
     asio::awaitable<response> publish(request_context& ctx, std::string_view kind);
     asio::awaitable<response> tickets(request_context& ctx);
     response visibility(request_context& ctx);
     response stats(request_context& ctx);
+
+    // daemon_state.cpp
     asio::awaitable<void> drain();
     asio::awaitable<void> watch();
 
     ssehub::hub_config hub_config();
+    // Publishing and tickets: true without --publisher-key, else with the key.
     bool publisher_ok(const ssehub::http::request& req) const;
+    // The request carries the configured key (false when none is configured).
+    bool has_publisher_key(const ssehub::http::request& req) const;
     std::optional<std::string> cors_origin(const ssehub::http::request& req) const;
     int retry_after_seconds() const;
 
@@ -97,22 +129,12 @@ private:
     asio::signal_set signals_;
     asio::steady_timer watch_timer_;
     std::atomic<bool> draining_{false};
-    std::atomic<std::uint64_t> next_session_{1};
 
-    // Connections by id (for visibility ownership), and per stream session
-    // until it streams or is refused: its peer, connection id and what the
-    // `connect` log shows (so the hooks can log the peer, and a stream the hub
-    // refused after on_connect leaves nothing behind).
-    struct stream_session {
-        std::string remote;
-        std::string conn_id;
-        int status = 0;  // of the first response (200: streaming)
-        std::vector<std::string> topics;
-        ssehub::metadata metadata;
-    };
+    // Connections by id, for visibility ownership (only those with an owner
+    // or metadata; removed at on_disconnect, or when the hub refused the
+    // stream after on_connect).
     std::mutex conns_mu_;
     std::unordered_map<std::string, conn_record> conns_;
-    std::unordered_map<std::uint64_t, stream_session> sessions_;
 
     std::optional<ssehub::hub> hub_;  // last member: destroyed first
 };

@@ -1,6 +1,9 @@
 #include "log.hpp"
 
+#include <asio/error.hpp>
+
 #include <chrono>
+#include <system_error>
 #include <cstdio>
 #include <ctime>
 
@@ -35,6 +38,23 @@ void logger::write(log_level l, std::string_view msg, const nlohmann::ordered_js
     std::lock_guard lock(mu_);
     std::fwrite(text.data(), 1, text.size(), stderr);
     std::fflush(stderr);
+}
+
+void logger::exception(std::string_view what, std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::system_error& se) {
+        const auto c = se.code();
+        if (c == asio::error::eof || c == asio::error::connection_reset || c == asio::error::operation_aborted ||
+            c == asio::error::broken_pipe || c == asio::error::bad_descriptor || c == asio::error::not_connected)
+            return;
+        error("exception", {{"in", what}, {"error", se.what()}});
+    } catch (const std::exception& ex) {
+        error("exception", {{"in", what}, {"error", ex.what()}});
+    } catch (...) {
+        error("exception", {{"in", what}, {"error", "unknown"}});
+    }
 }
 
 }  // namespace ssehubd

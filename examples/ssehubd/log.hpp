@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <exception>
 #include <mutex>
 #include <string_view>
 
@@ -27,6 +28,10 @@ public:
     void info(std::string_view msg, const nlohmann::ordered_json& f = nullptr) { write(log_level::info, msg, f); }
     void warn(std::string_view msg, const nlohmann::ordered_json& f = nullptr) { write(log_level::warn, msg, f); }
     void error(std::string_view msg, const nlohmann::ordered_json& f = nullptr) { write(log_level::error, msg, f); }
+
+    // Logs an exception that ended a coroutine (`what`: where); a client
+    // that went away mid-request (eof, reset, aborted) is normal and not logged.
+    void exception(std::string_view what, std::exception_ptr e);
 
 private:
     log_level min_;

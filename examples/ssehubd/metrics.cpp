@@ -198,7 +198,9 @@ std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters&
     j["tickets_issued"] = d.tickets_issued.load();
     if (with_connections) {
         json list = json::array();
-        for (const auto& c : s.connections) list.push_back({{"id", c.id}, {"sent", c.sent}, {"dropped", c.dropped}});
+        for (const auto& c : s.connections)
+            list.push_back(
+                {{"id", c.id}, {"topics", c.topics}, {"paused", c.paused}, {"sent", c.sent}, {"dropped", c.dropped}});
         j["connection_details"] = std::move(list);
     }
     return j.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -43,7 +43,8 @@ std::string escape_label(std::string_view v);
 
 std::string render_prometheus(const ssehub::hub_stats& s, const daemon_counters& d, std::size_t max_topic_series);
 
-// with_connections: add the per-connection list (publisher key only).
+// with_connections: add the per-connection list ("connection_details": id,
+// topics, paused, sent, dropped); /stats does only for ?connections=1 with the key.
 std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters& d, bool with_connections);
 
 }  // namespace ssehubd

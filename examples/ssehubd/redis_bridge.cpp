@@ -181,6 +181,10 @@ std::unique_ptr<redis_bridge> redis_bridge::create(asio::any_io_executor ex, con
 #ifdef SSEHUBD_HAS_REDIS
     auto ro = ssehub::redis::parse_redis_url(o.redis_url, error);
     if (!ro) return nullptr;
+    // The Redis client's errors go into the JSON log too.
+    ro->log = ssehub::logger(ssehub::logger::level::error, [&log](ssehub::logger::level, std::string_view msg) {
+        log.error("ssehub", {{"detail", msg}});
+    });
     return std::make_unique<redis_bridge_impl>(std::move(ex), o, std::move(*ro), log);
 #else
     (void)ex;

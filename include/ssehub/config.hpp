@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ssehub/auth.hpp"
+#include "ssehub/logger.hpp"
 #include "ssehub/replayer.hpp"
 
 #include <chrono>
@@ -102,8 +103,14 @@ struct hub_config {
     std::size_t max_replay = 1000;     // events sent at most per reconnect (then `resync`)
     std::size_t max_last_event_id = 256;  // longer Last-Event-ID → treated as unknown
 
+    // Where the library reports what it cannot return to a caller (an
+    // exception from a hook, a replayer or a background coroutine). Default:
+    // errors only, as "ssehub: ..." lines on stderr.
+    logger log;
+
     // Hooks. on_connect runs on the connection's strand before registration: it
-    // may set topics and metadata, or reject. Without it, topics come from
+    // may set topics and metadata, or reject. Both see the caller's
+    // serve_options::context through connection::context(). Without it, topics come from
     // `?topics=a,b.*`. on_disconnect runs exactly once per registered
     // connection, on the hub strand: it must not block.
     std::function<std::optional<rejection>(const http::request&, connection&)> on_connect;

@@ -1,13 +1,16 @@
 // One client's event stream, as the application sees it in on_connect and
-// on_disconnect: identity, subscribed topics, metadata and counters.
+// on_disconnect: identity, subscribed topics, metadata, the caller's context
+// and counters.
 // Thread safety: topics and metadata may be changed only inside on_connect;
-// counters are atomic and safe to read from any thread.
+// the context is read-only; counters are atomic and safe to read from any thread.
 #pragma once
 
 #include "ssehub/event.hpp"
+#include "ssehub/serve.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +31,13 @@ public:
     const ssehub::metadata& metadata() const noexcept { return metadata_; }
     void set_metadata(std::string key, std::string value) { metadata_[std::move(key)] = std::move(value); }
 
+    // What the caller of async_serve passed in serve_options::context (empty
+    // for the overloads without options).
+    const serve_context& context() const noexcept {
+        static const serve_context none;
+        return context_ ? *context_ : none;
+    }
+
     std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
     std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
@@ -38,6 +48,7 @@ protected:
     std::string id_;
     std::vector<std::string> topics_;
     ssehub::metadata metadata_;
+    std::unique_ptr<const serve_context> context_;  // null when none was given: no cost per connection
     std::atomic<std::uint64_t> sent_{0};
     std::atomic<std::uint64_t> dropped_{0};
 };

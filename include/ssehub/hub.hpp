@@ -13,11 +13,13 @@
 #include "ssehub/event.hpp"
 #include "ssehub/http.hpp"
 #include "ssehub/poller.hpp"
+#include "ssehub/serve.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/associated_executor.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
 
@@ -42,6 +44,8 @@ struct connection_stats {
     std::string id;
     std::uint64_t sent = 0;     // frames written (events, heartbeats)
     std::uint64_t dropped = 0;  // frames dropped because the queue was full
+    std::vector<std::string> topics;  // subscribed patterns
+    bool paused = false;              // set_paused(id, true) is in effect
 };
 
 struct hub_stats {
@@ -75,6 +79,24 @@ struct hub_stats {
     std::vector<std::pair<std::string, std::size_t>> topic_connections;
     std::vector<connection_stats> connections;  // empty unless asked for
 };
+
+class hub;
+namespace detail {
+struct serve_args;
+// "ip:port" ("[v6]:port") of a stream whose lowest layer has remote_endpoint(); "" otherwise.
+template <class Stream>
+std::string remote_of(Stream& s) {
+    if constexpr (requires(std::error_code& ec) { s.lowest_layer().remote_endpoint(ec).address().to_string(); }) {
+        std::error_code ec;
+        const auto ep = s.lowest_layer().remote_endpoint(ec);
+        if (ec) return {};
+        const auto a = ep.address();
+        return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+    } else {
+        return {};
+    }
+}
+}  // namespace detail
 
 namespace detail {
 class hub_impl;
@@ -144,6 +166,38 @@ public:
         return serve(std::make_unique<detail::stream_adapter<Stream>>(std::move(stream)), std::move(request));
     }
 
+    // The serve contract (docs/serving.md): serves one client with `options`
+    // (extra response headers, a context for the hooks, default topics) and
+    // completes, once the stream is over and the connection unregistered,
+    // with void(std::exception_ptr, serve_outcome): why it ended, the status
+    // answered and the connection id. `co_await hub.async_serve(std::move(s),
+    // opts, asio::use_awaitable)` returns the outcome.
+    // The connection runs on a strand of its own on the stream's executor.
+    // Cancellation: a terminal cancellation through the token's cancellation
+    // slot (per operation) ends this stream (outcome `disconnected`; what is
+    // queued is not written); cleanup and on_disconnect still run before the
+    // completion.
+    template <async_stream Stream, class CompletionToken>
+    auto async_serve(Stream stream, serve_options options, CompletionToken&& token) {
+        return start_serve(std::move(stream), std::nullopt, std::move(options), std::forward<CompletionToken>(token));
+    }
+
+    // Same, for a request head that another HTTP framework already parsed
+    // (or http::async_read_request read).
+    template <async_stream Stream, class CompletionToken>
+    auto async_serve(Stream stream, http::request request, serve_options options, CompletionToken&& token) {
+        return start_serve(std::move(stream), std::optional<http::request>(std::move(request)), std::move(options),
+                           std::forward<CompletionToken>(token));
+    }
+
+    // Ends a stream from the server side: the client gets a final event
+    //   event: disconnect
+    //   data: {"reason":"<reason>"}
+    // after what is already queued, then the stream closes (its async_serve
+    // completes with `disconnected`). Returns false when no connection has
+    // this id. Safe from any thread; the stream ends asynchronously.
+    bool disconnect(std::string_view connection_id, std::string_view reason);
+
     // Stops accepting, ends every stream after what is queued is written, and
     // resumes when every connection has finished (streams still writing after
     // `grace` are closed).
@@ -175,6 +229,20 @@ public:
 
 private:
     asio::awaitable<void> serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request);
+    // The connection's strand, and its body with the outcome (src/serve.cpp).
+    asio::any_io_executor serve_executor(detail::any_stream& stream);
+    asio::awaitable<serve_outcome> serve_with_outcome(std::unique_ptr<detail::any_stream> stream,
+                                                      std::optional<http::request> request, serve_options options);
+
+    template <class Stream, class CompletionToken>
+    auto start_serve(Stream stream, std::optional<http::request> request, serve_options options,
+                     CompletionToken&& token) {
+        if (options.context.remote.empty()) options.context.remote = detail::remote_of(stream);
+        std::unique_ptr<detail::any_stream> s = std::make_unique<detail::stream_adapter<Stream>>(std::move(stream));
+        const asio::any_io_executor ex = serve_executor(*s);
+        return asio::co_spawn(ex, serve_with_outcome(std::move(s), std::move(request), std::move(options)),
+                              std::forward<CompletionToken>(token));
+    }
     void enqueue(event ev, detail::publish_completion done);
     std::shared_ptr<detail::hub_impl> shard_for(const asio::any_io_executor& ex);
 

@@ -189,12 +189,12 @@ asio::awaitable<reply> exec_op(std::shared_ptr<command_client> self, std::string
     co_return co_await (self.get()->*fn)(std::move(bytes));
 }
 
-void log_exception(const char* what, std::exception_ptr e) {
+void log_exception(const ssehub::logger& log, const char* what, std::exception_ptr e) {
     if (!e) return;
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& x) {
-        std::fprintf(stderr, "ssehub::redis: %s: %s\n", what, x.what());
+        log.log(ssehub::logger::level::error, std::string("redis ") + what + ": " + x.what());
     } catch (...) {
     }
 }
@@ -230,7 +230,7 @@ asio::awaitable<reply> command_client::exec_on_strand(std::string bytes) {
     outbox_ += bytes;
     if (!writing_) {
         writing_ = true;
-        asio::co_spawn(strand_, writer(generation_), [](std::exception_ptr e) { log_exception("writer", e); });
+        asio::co_spawn(strand_, writer(generation_), [log = opts_.log](std::exception_ptr e) { log_exception(log, "writer", e); });
     }
     p->signal.expires_after(opts_.command_timeout);
     std::error_code ec;
@@ -284,7 +284,7 @@ asio::awaitable<void> command_client::ensure_connected() {
         failures_ = 0;
         state_ = state::up;
         counters_.connected.store(true);
-        asio::co_spawn(strand_, reader(generation_), [](std::exception_ptr e) { log_exception("reader", e); });
+        asio::co_spawn(strand_, reader(generation_), [log = opts_.log](std::exception_ptr e) { log_exception(log, "reader", e); });
         connected_signal_.cancel();
     }
 }

@@ -235,27 +235,59 @@ TEST_CASE("ssehubd: request routes in metrics stay bounded", "[daemon]") {
     CHECK(routes.size() <= 2);  // "other" and maybe "/metrics"
 }
 
-TEST_CASE("ssehubd: /stats is JSON, connection details need the publisher key", "[daemon]") {
+TEST_CASE("ssehubd: /stats is JSON aggregates; connection details need ?connections=1 and the key", "[daemon]") {
     daemon_process d({"--publisher-key", "pk"});
     const auto p = d.port();
-    subscriber s(p, "/events?topics=orders");
+    const std::string owner = "0123456789abcdef0123456789abcdef";
+    subscriber s(p, "/events?topics=orders,users.*&owner=" + owner);
     REQUIRE(s.connected());
     auto open = get(p, "/stats");
     REQUIRE(open.status == 200);
     auto j = json::parse(open.body);
     CHECK(j["connections"]["active"] == 1);
     CHECK(j["draining"] == false);
-    CHECK(j["topics"][0]["topic"] == "orders");
+    CHECK(j["topics"].size() == 2);
     CHECK(!j.contains("connection_details"));
     CHECK(open.body.find(s.connection_id) == std::string::npos);
 
-    auto wrong = json::parse(get(p, "/stats", "X-Publisher-Key: nope\r\n").body);
-    CHECK(!wrong.contains("connection_details"));
+    // The key alone does not ask for the list: a scrape stays small.
+    auto keyed = json::parse(get(p, "/stats", "X-Publisher-Key: pk\r\n").body);
+    CHECK(!keyed.contains("connection_details"));
+    // Asking without the key (or with a wrong one) is refused.
+    auto no_key = get(p, "/stats?connections=1");
+    CHECK(no_key.status == 401);
+    CHECK(no_key.body.find(s.connection_id) == std::string::npos);
+    CHECK(get(p, "/stats?connections=1", "X-Publisher-Key: nope\r\n").status == 401);
 
-    auto full = json::parse(get(p, "/stats", "X-Publisher-Key: pk\r\n").body);
+    auto full = json::parse(get(p, "/stats?connections=1", "X-Publisher-Key: pk\r\n").body);
     REQUIRE(full.contains("connection_details"));
     REQUIRE(full["connection_details"].size() == 1);
-    CHECK(full["connection_details"][0]["id"] == s.connection_id);
+    const auto& c = full["connection_details"][0];
+    CHECK(c["id"] == s.connection_id);
+    CHECK(c["topics"] == json::array({"orders", "users.*"}));
+    CHECK(c["paused"] == false);
+    CHECK(c.contains("sent"));
+    CHECK(c.contains("dropped"));
+
+    REQUIRE(post(p, "/events/visibility", json{{"connection_id", s.connection_id}, {"hidden", true}, {"owner", owner}}.dump())
+                .status == 200);
+    CHECK(test::poll_until([&] {
+        auto k = json::parse(get(p, "/stats?connections=1", "Authorization: Bearer pk\r\n").body);
+        return k["connection_details"].size() == 1 && k["connection_details"][0]["paused"] == true;
+    }));
+}
+
+TEST_CASE("ssehubd: without --publisher-key /stats never lists connections", "[daemon]") {
+    daemon_process d({});
+    const auto p = d.port();
+    subscriber s(p, "/events?topics=orders");
+    REQUIRE(s.connected());
+    auto open = get(p, "/stats");
+    REQUIRE(open.status == 200);
+    CHECK(!json::parse(open.body).contains("connection_details"));
+    auto asked = get(p, "/stats?connections=1");
+    CHECK(asked.status == 403);
+    CHECK(asked.body.find(s.connection_id) == std::string::npos);
 }
 
 TEST_CASE("ssehubd: only the connection's owner may pause it", "[daemon]") {
@@ -334,6 +366,19 @@ TEST_CASE("ssehubd: CORS for EventSource withCredentials from allowed origins", 
     CHECK(health.header("Vary") == "Origin");
     CHECK(get(p, "/healthz", "Origin: http://evil.example\r\n").header("Access-Control-Allow-Origin").empty());
     CHECK(get(p, "/healthz").header("Access-Control-Allow-Origin").empty());
+
+    // A stream the hub refuses carries the CORS headers too (serve_options),
+    // so the browser can read why.
+    auto refused = get(p, "/events", "Origin: http://app.example\r\n");  // no topics
+    CHECK(refused.status == 400);
+    CHECK(refused.header("Access-Control-Allow-Origin") == "http://app.example");
+    CHECK(refused.header("Access-Control-Allow-Credentials") == "true");
+    auto bad_topic = get(p, "/events?topics=a%20b", "Origin: https://other.example:8443\r\n");
+    CHECK(bad_topic.status == 400);
+    CHECK(bad_topic.header("Access-Control-Allow-Origin") == "https://other.example:8443");
+    // The daemon's own read errors as well (a head over --max-head is 431 from the library's reader).
+    auto big = get(p, "/events?topics=a", "Origin: http://app.example\r\nX-Big: " + std::string(20000, 'a') + "\r\n");
+    CHECK(big.status == 431);
 }
 
 TEST_CASE("ssehubd: without --cors-origins no CORS headers are sent", "[daemon]") {

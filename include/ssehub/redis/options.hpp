@@ -3,6 +3,8 @@
 // objects: unsafe.
 #pragma once
 
+#include "ssehub/logger.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -28,6 +30,9 @@ struct redis_options {
     ms reconnect_initial{100};
     ms reconnect_max{5000};
     std::size_t max_pending = 10000;  // commands queued or in flight per connection; more fail at once
+    // Where an exception that ends a connection's reader or writer is
+    // reported (default: stderr, errors only).
+    ssehub::logger log;
 };
 
 // redis://[[user]:password@]host[:port][/db] (also "host:port" and "host").

@@ -1,0 +1,266 @@
+// The daemon's state: construction (Redis, tickets, the hub, the listening
+// socket), the hub's configuration and hooks, start, drain and the watcher,
+// and the checks the routes share (CORS origin, publisher key).
+#include "daemon.hpp"
+
+#include "api.hpp"
+#include "auth_setup.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <stdexcept>
+
+namespace ssehubd {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+namespace http = ssehub::http;
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+ssehub::logger::level library_level(log_level l) {
+    switch (l) {
+    case log_level::debug: return ssehub::logger::level::debug;
+    case log_level::info: return ssehub::logger::level::info;
+    case log_level::warn: return ssehub::logger::level::warning;
+    case log_level::error: return ssehub::logger::level::error;
+    }
+    return ssehub::logger::level::error;
+}
+
+log_level daemon_level(ssehub::logger::level l) {
+    switch (l) {
+    case ssehub::logger::level::debug: return log_level::debug;
+    case ssehub::logger::level::info: return log_level::info;
+    case ssehub::logger::level::warning: return log_level::warn;
+    default: return log_level::error;
+    }
+}
+
+}  // namespace
+
+daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
+    : loops_(std::move(loops)),
+      ioc_(*loops_.at(0)),
+      opts_(std::move(opts)),
+      log_(log),
+      // One strand for the daemon's own objects (acceptor, signals, watch
+      // timer, drain), so they stay serialised with --threads N.
+      acceptor_(asio::make_strand(ioc_)),
+      signals_(acceptor_.get_executor(), SIGINT, SIGTERM),
+      watch_timer_(acceptor_.get_executor()) {
+    counters_.start_time_seconds =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (!opts_.redis_url.empty()) {
+        std::string why;
+        redis_ = redis_bridge::create(ioc_.get_executor(), opts_, log_, &why);
+        if (!redis_) throw std::runtime_error("--redis: " + why);
+    }
+    if (opts_.auth == auth_mode::tickets) {
+        if (redis_) {
+            tickets_ = redis_->tickets();  // shared by every node: a ticket works once anywhere
+        } else {
+            ssehub::memory_ticket_store_config tc;
+            tc.max_tickets = opts_.max_tickets;
+            tickets_ = ssehub::any_ticket_store(std::in_place_type<ssehub::memory_ticket_store>, tc);
+        }
+    }
+    std::vector<asio::any_io_executor> shard_executors;
+    for (auto* loop : loops_) shard_executors.push_back(loop->get_executor());
+    hub_.emplace(std::move(shard_executors), hub_config());  // one shard per event loop
+    if (redis_) redis_->start(*hub_);  // Redis down at start is fine: the bridge retries with backoff
+
+    asio::ip::tcp::resolver resolver(ioc_);
+    const auto results = resolver.resolve(opts_.host, std::to_string(opts_.port), asio::ip::resolver_base::passive);
+    const asio::ip::tcp::endpoint ep = *results.begin();
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+}
+
+daemon::~daemon() = default;
+
+std::string daemon::url() const {
+    const auto ep = acceptor_.local_endpoint();
+    const auto a = ep.address();
+    return "http://" + (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+int daemon::retry_after_seconds() const {
+    return static_cast<int>(std::max<std::int64_t>(1, (opts_.retry.count() + 999) / 1000));
+}
+
+ssehub::hub_config daemon::hub_config() {
+    ssehub::hub_config cfg;
+    cfg.send_queue = opts_.send_queue;
+    cfg.batch_delay = opts_.batch_delay;
+    cfg.batch_above_deliveries = opts_.batch_above_deliveries;
+    cfg.publish_intake = opts_.publish_intake;
+    cfg.flush_interval = opts_.flush;
+    cfg.flush_min = opts_.flush_min;
+    cfg.flush_max = opts_.flush_max;
+    cfg.max_batched = opts_.max_batched;
+    cfg.max_coalesce_keys = opts_.max_coalesce_keys;
+    cfg.slow_consumer_timeout = opts_.slow_consumer_timeout;
+    cfg.heartbeat_interval = opts_.heartbeat;
+    cfg.max_lifetime = opts_.max_lifetime;
+    cfg.retry = opts_.retry;
+    cfg.write_timeout = opts_.write_timeout;
+    cfg.max_connections = opts_.max_connections;
+    cfg.max_request_head = opts_.max_head;
+    cfg.request_head_timeout = opts_.head_timeout;
+    cfg.max_topic_length = opts_.max_topic_length;
+    cfg.max_topics_per_connection = opts_.max_topics;
+    // What the library cannot hand back (a hook or a replayer that threw)
+    // goes into the JSON log, as {"msg":"ssehub","detail":...}.
+    cfg.log = ssehub::logger(library_level(opts_.level), [this](ssehub::logger::level l, std::string_view msg) {
+        log_.write(daemon_level(l), "ssehub", {{"detail", msg}});
+    });
+
+    setup_auth_and_replay(cfg, opts_, tickets_);
+    if (redis_) redis_->configure(cfg);  // the Redis Stream replaces the memory replayer
+
+    // Runs after authentication (metadata set; topics set when a ticket
+    // decided them), before the hub's topic checks and registration: it
+    // records what visibility ownership needs. A stream the hub refuses
+    // after this shows in its outcome (stream_ended); one it starts, in
+    // serve_options::on_open (start_stream).
+    cfg.on_connect = [this](const http::request& req, ssehub::connection& c) -> std::optional<ssehub::rejection> {
+        if (c.topics().empty()) {
+            if (auto raw = req.query_param("topics")) c.set_topics(http::split_list(*raw));
+        }
+        conn_record rec;
+        if (auto owner = req.query_param("owner"); owner && api::valid_owner(*owner)) rec.owner = std::move(*owner);
+        rec.metadata = c.metadata();
+        // Without an owner or metadata no visibility request can prove
+        // ownership: nothing to keep.
+        if (!rec.owner.empty() || !rec.metadata.empty()) {
+            std::lock_guard lock(conns_mu_);
+            conns_[c.id()] = std::move(rec);
+        }
+        return std::nullopt;
+    };
+    cfg.on_disconnect = [this](const ssehub::connection& c) {
+        {
+            std::lock_guard lock(conns_mu_);
+            conns_.erase(c.id());
+        }
+        if (const auto* st = std::any_cast<std::shared_ptr<stream_state>>(&c.context().user)) {
+            (*st)->sent = c.sent();
+            (*st)->dropped = c.dropped();
+            (*st)->registered = true;
+        }
+    };
+    cfg.on_pause = [this](const ssehub::connection& c) { log_.debug("pause", {{"conn", c.id()}}); };
+    cfg.on_resume = [this](const ssehub::connection& c) { log_.debug("resume", {{"conn", c.id()}}); };
+    return cfg;
+}
+
+void daemon::start() {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), [this](std::exception_ptr e) { log_.exception("accept", e); });
+    asio::co_spawn(acceptor_.get_executor(), watch(), [this](std::exception_ptr e) { log_.exception("watch", e); });
+    signals_.async_wait([this](std::error_code ec, int sig) {
+        if (ec) return;
+        begin_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        // A second signal is harmless: keep listening so it does not kill us.
+        signals_.async_wait([this](std::error_code ec2, int) {
+            if (!ec2) log_.info("drain_already_running");
+        });
+    });
+    json listen{{"url", url()}, {"auth", to_string(opts_.auth)}, {"publisher_key", !opts_.publisher_key.empty()},
+                {"replay_size", opts_.replay_size}, {"demo", opts_.demo}};
+    if (redis_) listen["node"] = redis_->node();
+    log_.info("start", listen);
+    const auto addr = acceptor_.local_endpoint().address();
+    if (!addr.is_loopback() && opts_.publisher_key.empty())
+        log_.warn("open_publish", {{"detail", "listening beyond loopback without --publisher-key: anyone can publish"}});
+}
+
+void daemon::begin_drain(std::string_view why) {
+    if (draining_.exchange(true)) {
+        log_.info("drain_already_running");
+        return;
+    }
+    counters_.draining = true;
+    log_.info("drain", {{"why", why}, {"timeout_ms", opts_.drain_timeout.count()}});
+    asio::co_spawn(acceptor_.get_executor(), drain(), [this](std::exception_ptr e) {
+        log_.exception("drain", e);
+        for (auto* loop : loops_) loop->stop();
+    });
+}
+
+asio::awaitable<void> daemon::drain() {
+    const auto started = std::chrono::steady_clock::now();
+    co_await hub_->async_shutdown(opts_.drain_timeout);
+    std::error_code ec;
+    acceptor_.close(ec);
+    watch_timer_.cancel();
+    signals_.cancel();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    log_.info("stopped", {{"drain_ms", ms.count()}});
+}
+
+asio::awaitable<void> daemon::watch() {
+    // Slow consumers are only counted by the hub: report increases once in a while.
+    std::uint64_t slow = 0, rejected = 0;
+    for (;;) {
+        watch_timer_.expires_after(2s);
+        std::error_code ec;
+        co_await watch_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec || draining_.load()) co_return;
+        const auto s = hub_->stats(false, 0);
+        if (s.slow_consumer_disconnects > slow)
+            log_.warn("slow_consumer", {{"disconnected", s.slow_consumer_disconnects - slow},
+                                        {"dropped_queue_full", s.dropped_queue_full},
+                                        {"dropped_slow_consumer", s.dropped_lane_cap}});
+        if (s.events_rejected > rejected)
+            log_.warn("publish_intake_full", {{"rejected", s.events_rejected - rejected}});
+        slow = s.slow_consumer_disconnects;
+        rejected = s.events_rejected;
+    }
+}
+
+std::optional<std::string> daemon::cors_origin(const http::request& req) const {
+    const std::string* origin = req.find("Origin");
+    if (!origin || opts_.cors_origins.empty()) return std::nullopt;
+    for (unsigned char c : *origin)
+        if (c <= 0x20 || c >= 0x7f) return std::nullopt;
+    for (const auto& allowed : opts_.cors_origins)
+        if (allowed == "*" || allowed == *origin) return *origin;
+    return std::nullopt;
+}
+
+bool daemon::publisher_ok(const http::request& req) const {
+    if (opts_.publisher_key.empty()) return true;
+    return has_publisher_key(req);
+}
+
+bool daemon::has_publisher_key(const http::request& req) const {
+    if (opts_.publisher_key.empty()) return false;
+    std::string_view given;
+    if (const std::string* k = req.find("X-Publisher-Key")) {
+        given = *k;
+    } else if (const std::string* a = req.find("Authorization")) {
+        std::string_view v = *a;
+        if (v.size() > 7 && iequals(v.substr(0, 7), "Bearer ")) given = v.substr(7);
+        while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
+    }
+    return !given.empty() && same_secret(given, opts_.publisher_key);
+}
+
+}  // namespace ssehubd

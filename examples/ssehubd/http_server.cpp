@@ -1,0 +1,299 @@
+// The daemon's HTTP server: accepting, HTTP/1.1 keep-alive, reading each
+// request (head with ssehub::http::async_read_request, then a bounded body),
+// writing answers, and handing event streams to the hub.
+#include "daemon.hpp"
+
+#include "responses.hpp"
+
+#include <ssehub/http_read.hpp>
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include <array>
+#include <chrono>
+
+namespace ssehubd {
+
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+using json = nlohmann::json;
+namespace http = ssehub::http;
+
+namespace {
+
+std::string endpoint_text(const asio::ip::tcp::socket& s) {
+    std::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    if (ec) return "?";
+    const auto a = ep.address();
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+// How reading one request went: status 0, or a status to answer with (and
+// `unread` when bytes the client is still sending were left unread).
+struct read_outcome {
+    int status = 0;
+    std::string message;
+    bool unread = false;
+    bool gone = false;       // client closed before a whole request: no answer
+    bool head_done = false;  // the head parsed (path and method are known)
+    bool extra = false;      // bytes after this request arrived (pipelining): answered, then closed
+};
+
+// The body of Content-Length bytes (POST/PUT/PATCH) after a parsed head;
+// `body` holds what came with the head.
+asio::awaitable<read_outcome> read_body(asio::ip::tcp::socket& sock, const http::request& req, std::string& body,
+                                        std::size_t max_body) {
+    read_outcome out;
+    out.head_done = true;
+    const bool has_body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (req.chunked()) {
+        out.status = 411;
+        out.message = "Transfer-Encoding: chunked is not supported; send Content-Length";
+        out.unread = true;
+        co_return out;
+    }
+    const auto length = req.content_length();
+    if (!length) {
+        if (has_body_method) {
+            out.status = 411;
+            out.message = "Content-Length required";
+            out.unread = !body.empty();
+        }
+        out.extra = !body.empty();
+        body.clear();
+        co_return out;
+    }
+    if (*length > max_body) {
+        out.status = 413;
+        out.message = "body over " + std::to_string(max_body) + " bytes";
+        out.unread = true;
+        co_return out;
+    }
+    std::array<char, 4096> buf;
+    while (body.size() < *length) {
+        std::error_code ec;
+        const std::size_t n = co_await sock.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            out.gone = true;
+            co_return out;
+        }
+        body.append(buf.data(), n);
+    }
+    out.extra = body.size() > *length;
+    body.resize(static_cast<std::size_t>(*length));  // a pipelined request after it is ignored (we close)
+    co_return out;
+}
+
+// The head (ssehub's reader: 408, 431, 400/501/505), then the body; the
+// whole request within `timeout`.
+asio::awaitable<read_outcome> read_request(asio::ip::tcp::socket& sock, http::request_parser& parser, std::string& body,
+                                           std::size_t max_body, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::error_code ec;
+    co_await http::async_read_request(sock, parser, body, timeout, asio::redirect_error(asio::use_awaitable, ec));
+    read_outcome out;
+    if (ec) {
+        out.status = http::error_status(ec, parser);
+        if (out.status == 0) {
+            out.gone = true;
+        } else {
+            out.unread = true;
+            out.message = ec == ssehub::error::request_timeout ? "request not received in time"
+                          : parser.error_message().empty() ? std::string(http::reason_phrase(out.status))
+                                                           : std::string(parser.error_message());
+        }
+        co_return out;
+    }
+    asio::steady_timer t(co_await asio::this_coro::executor, deadline);
+    auto r = co_await (read_body(sock, parser.get(), body, max_body) || t.async_wait(asio::use_awaitable));
+    if (r.index() == 1) {
+        out.status = 408;
+        out.message = "request not received in time";
+        out.unread = true;
+        out.head_done = true;
+        co_return out;
+    }
+    co_return std::get<0>(std::move(r));
+}
+
+// Reads and drops what the client still sends (bounded), so that closing the
+// socket does not reset the connection before the client read our answer.
+asio::awaitable<void> linger(asio::ip::tcp::socket& sock) {
+    std::array<char, 4096> buf;
+    std::size_t total = 0;
+    for (;;) {
+        std::error_code ec;
+        const std::size_t n = co_await sock.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        total += n;
+        if (total > (4u << 20)) co_return;
+    }
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    std::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+}  // namespace
+
+asio::awaitable<void> daemon::accept_loop() {
+    for (;;) {
+        std::error_code ec;
+        // Round-robin over the event loops: the stream lands on that loop's hub shard.
+        asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+        auto sock = co_await acceptor_.async_accept(loop, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        if (ec) {
+            // EMFILE and friends: back off a little instead of spinning.
+            log_.warn("accept_failed", {{"error", ec.message()}});
+            co_await sleep_for(100ms);
+            continue;
+        }
+        asio::co_spawn(loop, session(std::move(sock)), [this](std::exception_ptr e) { log_.exception("session", e); });
+    }
+}
+
+asio::awaitable<void> daemon::session(asio::ip::tcp::socket sock) {
+    const std::string remote = endpoint_text(sock);
+    // HTTP/1.1 keep-alive: a publisher reuses its connection for up to
+    // keepalive_requests requests; between them it may stay idle for
+    // keepalive_timeout. Pipelined bytes are never parsed: a request followed
+    // by more bytes is answered and the connection closed.
+    for (std::size_t served = 0;; ++served) {
+        if (served > 0) {
+            asio::steady_timer idle(co_await asio::this_coro::executor, opts_.keepalive_timeout);
+            std::error_code wait_ec;
+            auto w = co_await (sock.async_wait(asio::socket_base::wait_read,
+                                               asio::redirect_error(asio::use_awaitable, wait_ec)) ||
+                               idle.async_wait(asio::use_awaitable));
+            if (w.index() == 1 || wait_ec || draining_.load()) break;  // idle, gone or draining: close quietly
+        }
+        if (!co_await serve_request(sock, remote, served + 1 < opts_.keepalive_requests)) break;
+    }
+    std::error_code ec;
+    sock.close(ec);
+}
+
+asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep) {
+    http::request_parser parser(opts_.max_head);
+    std::string body;
+    const read_outcome got = co_await read_request(sock, parser, body, opts_.max_body, opts_.head_timeout);
+    if (got.gone) co_return false;
+
+    http::request& req = parser.get();
+    const auto cors = cors_origin(req);
+    std::vector<http::header> cors_headers;
+    if (cors) {
+        cors_headers.push_back({"Access-Control-Allow-Origin", *cors});
+        cors_headers.push_back({"Access-Control-Allow-Credentials", "true"});
+        cors_headers.push_back({"Vary", "Origin"});
+    }
+    const std::string path(got.head_done ? req.path() : std::string_view());
+
+    if (got.status == 0 && path == "/events" && req.method == "GET" && !draining_.load()) {
+        // Handed over: this frame and the session's (parser, body, buffers,
+        // timers) end now instead of living as long as the stream.
+        start_stream(std::move(sock), std::move(req), std::move(cors_headers), remote);
+        co_return false;
+    }
+
+    response res;
+    if (got.status != 0) {
+        res = error_response(got.status, got.message);
+    } else {
+        request_context ctx{req, std::move(body), remote};
+        try {
+            res = co_await route(ctx);
+        } catch (const std::exception& e) {
+            log_.error("handler_failed", {{"path", path}, {"error", e.what()}});
+            res = error_response(500, "internal error");
+        }
+    }
+    counters_.count_request(got.head_done ? route_label(req.method, path) : "other", res.status);
+    if (res.status >= 500 || (res.status >= 400 && log_.enabled(log_level::debug)))
+        log_.write(res.status >= 500 ? log_level::warn : log_level::debug, "http_error",
+                   {{"remote", remote}, {"method", req.method}, {"path", path}, {"status", res.status}});
+
+    const bool keep = may_keep && got.status == 0 && !got.unread && !got.extra && res.status < 500 &&
+                      req.version_minor == 1 && req.keep_alive() && !draining_.load();
+    auto headers = std::move(res.headers);
+    headers.insert(headers.end(), cors_headers.begin(), cors_headers.end());
+    headers.push_back({"Cache-Control", "no-store"});
+    headers.push_back({"X-Content-Type-Options", "nosniff"});
+    const std::string wire = http::make_response(res.status, res.content_type, res.body, headers, !keep);
+    std::error_code ec;
+    co_await asio::async_write(sock, asio::buffer(wire), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    if (keep) co_return true;
+    sock.shutdown(asio::socket_base::shutdown_send, ec);
+    if (got.unread) {
+        asio::steady_timer t(co_await asio::this_coro::executor, 1s);
+        co_await (linger(sock) || t.async_wait(asio::use_awaitable));
+    }
+    co_return false;
+}
+
+void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::vector<http::header> cors,
+                          const std::string& remote) {
+    // The serve contract: CORS headers go into the stream head and into any
+    // refusal the hub writes; the hooks see the peer and this stream's state.
+    auto state = std::make_shared<stream_state>();
+    state->remote = remote;
+    ssehub::serve_options opts;
+    opts.headers = std::move(cors);
+    opts.context.remote = remote;
+    opts.context.user = state;
+    opts.on_open = [this](const ssehub::connection& c) {
+        counters_.count_request("/events", 200);  // counted when answered, as every request
+        json meta = json::object();
+        for (const auto& [k, v] : c.metadata()) meta[k] = v;
+        log_.info("connect",
+                  {{"conn", c.id()}, {"remote", c.context().remote}, {"topics", c.topics()}, {"metadata", std::move(meta)}});
+    };
+    // The hub serves it on a strand of its own on the socket's event loop
+    // (its shard); no frame of ours stays alive beside the stream.
+    hub_->async_serve(std::move(sock), std::move(req), std::move(opts),
+                      [this, state](std::exception_ptr e, ssehub::serve_outcome outcome) {
+                          if (e) {
+                              log_.exception("stream", e);
+                              return;
+                          }
+                          stream_ended(*state, outcome);
+                      });
+}
+
+void daemon::stream_ended(const stream_state& st, const ssehub::serve_outcome& o) {
+    if (o.status != 0 && o.status != 200) counters_.count_request("/events", o.status);  // (200: at on_open)
+    const std::string_view reason = ssehub::to_string(o.reason);
+    if (o.reason == ssehub::serve_reason::rejected || o.reason == ssehub::serve_reason::auth_failed) {
+        if (!o.connection_id.empty()) {  // refused after on_connect recorded it
+            std::lock_guard lock(conns_mu_);
+            conns_.erase(o.connection_id);
+        }
+        if (o.reason == ssehub::serve_reason::auth_failed) {
+            counters_.auth_failures.fetch_add(1);
+            // The hub never puts credentials in the detail.
+            log_.warn("auth_failed", {{"remote", st.remote}, {"status", o.status}, {"reason", o.detail}});
+        } else {
+            log_.write(o.status >= 500 ? log_level::info : log_level::debug, "stream_refused",
+                       {{"remote", st.remote}, {"status", o.status}, {"detail", o.detail}});
+        }
+        return;
+    }
+    if (!st.registered) return;  // the client left before a whole request
+    log_.info("disconnect", {{"conn", o.connection_id},
+                             {"remote", st.remote},
+                             {"reason", reason},
+                             {"sent", st.sent},
+                             {"dropped", st.dropped}});
+}
+
+}  // namespace ssehubd

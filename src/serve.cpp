@@ -1,0 +1,74 @@
+// The serve contract's entry points: async_serve with options and outcome,
+// and disconnect by id. The connection body itself is in connection.cpp.
+#include "hub_impl.hpp"
+
+#include "ssehub/json.hpp"
+
+#include <asio/post.hpp>
+
+namespace ssehub {
+
+std::string_view to_string(serve_reason r) noexcept {
+    switch (r) {
+    case serve_reason::client_left: return "client_left";
+    case serve_reason::lifetime: return "lifetime";
+    case serve_reason::write_timeout: return "write_timeout";
+    case serve_reason::slow_consumer: return "slow_consumer";
+    case serve_reason::shutdown: return "shutdown";
+    case serve_reason::disconnected: return "disconnected";
+    case serve_reason::rejected: return "rejected";
+    case serve_reason::auth_failed: return "auth_failed";
+    }
+    return "unknown";
+}
+
+namespace detail {
+
+void hub_impl::disconnect(const std::shared_ptr<connection_impl>& c, frame bye) {
+    if (!c->state.end(end_reason::disconnected)) return;  // already on its way out, for another reason
+    c->end_with(serve_reason::disconnected);
+    c->queue.try_send(queued_frame{std::move(bye), 0});  // the reserved slot if the queue is full
+    c->queue.close();  // the writer drains what is queued, then ends the stream
+}
+
+void hub_impl::report_exception(const char* where, std::exception_ptr e) const noexcept {
+    detail::report_exception(cfg.log, where, e);
+}
+
+}  // namespace detail
+
+asio::any_io_executor hub::serve_executor(detail::any_stream& stream) { return detail::make_connection_strand(stream); }
+
+asio::awaitable<serve_outcome> hub::serve_with_outcome(std::unique_ptr<detail::any_stream> stream,
+                                                       std::optional<http::request> request, serve_options options) {
+    // Not a coroutine: the returned awaitable is the connection's own.
+    auto args = std::make_unique<detail::serve_args>();
+    args->request = std::move(request);
+    args->options = std::move(options);
+    auto shard = shard_for(stream->get_executor());
+    return detail::run_connection<serve_outcome>(std::move(shard), std::move(stream), std::move(args));
+}
+
+bool hub::disconnect(std::string_view connection_id, std::string_view reason) {
+    const std::string key(connection_id);
+    for (const auto& shard : shards_) {
+        std::shared_ptr<detail::connection_impl> c;
+        {
+            std::lock_guard lock(shard->registry_mutex);
+            auto it = shard->by_id.find(key);
+            if (it == shard->by_id.end()) continue;
+            c = it->second;
+        }
+        std::string data = "{\"reason\":";
+        json::append_string(data, reason);
+        data += '}';
+        std::string out;
+        wire::encode("", "disconnect", data, std::nullopt, out);
+        frame bye = std::make_shared<const std::string>(std::move(out));
+        asio::post(shard->strand, [shard, c, bye = std::move(bye)]() mutable { shard->disconnect(c, std::move(bye)); });
+        return true;
+    }
+    return false;
+}
+
+}  // namespace ssehub
