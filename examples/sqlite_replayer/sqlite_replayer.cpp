@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 
@@ -88,8 +89,11 @@ struct sqlite_replayer::statements {
           drop_through(db, "DELETE FROM events WHERE seq <= ?1"),
           first_young(db, "SELECT seq FROM events WHERE at_ms > ?1 ORDER BY seq LIMIT 1"),
           count(db, "SELECT count(*) FROM events"),
-          newest(db, "SELECT seq, id FROM events ORDER BY seq DESC LIMIT 1") {}
-    stmt insert, find, after, drop_through, first_young, count, newest;
+          newest(db, "SELECT seq, id FROM events ORDER BY seq DESC LIMIT 1"),
+          begin(db, "BEGIN"),
+          commit(db, "COMMIT"),
+          rollback(db, "ROLLBACK") {}
+    stmt insert, find, after, drop_through, first_young, count, newest, begin, commit, rollback;
 };
 
 sqlite_replayer::sqlite_replayer(sqlite_replayer_config config) : cfg_(std::move(config)) {
@@ -129,25 +133,36 @@ sqlite_replayer::sqlite_replayer(sqlite_replayer_config config) : cfg_(std::move
     }
 }
 
-sqlite_replayer::~sqlite_replayer() {
+sqlite_replayer::~sqlite_replayer() { close(); }
+
+void sqlite_replayer::close() noexcept {
+    if (st_ && uncommitted_ > 0) {
+        try {
+            commit();
+        } catch (...) {  // nobody to tell at this point; the file stays consistent (WAL)
+        }
+    }
     st_.reset();  // statements first: sqlite3_close refuses while any is alive
     if (db_) sqlite3_close(db_);
+    db_ = nullptr;
+    uncommitted_ = 0;
 }
 
 sqlite_replayer::sqlite_replayer(sqlite_replayer&& o) noexcept
     : cfg_(std::move(o.cfg_)),
       db_(std::exchange(o.db_, nullptr)),
       st_(std::move(o.st_)),
-      newest_seq_(o.newest_seq_) {}
+      newest_seq_(o.newest_seq_),
+      uncommitted_(std::exchange(o.uncommitted_, 0)) {}
 
 sqlite_replayer& sqlite_replayer::operator=(sqlite_replayer&& o) noexcept {
     if (this != &o) {
-        st_.reset();
-        if (db_) sqlite3_close(db_);
+        close();
         cfg_ = std::move(o.cfg_);
         db_ = std::exchange(o.db_, nullptr);
         st_ = std::move(o.st_);
         newest_seq_ = o.newest_seq_;
+        uncommitted_ = std::exchange(o.uncommitted_, 0);
     }
     return *this;
 }
@@ -191,22 +206,48 @@ void sqlite_replayer::store(ssehub::stored_event ev) {
         append(group, v);
     }
     const std::string_view frame = ev.bytes ? std::string_view(*ev.bytes) : std::string_view{};
-    {
-        use q(st_->insert);
-        sqlite3_bind_text(q.s, 1, ev.id.data(), static_cast<int>(ev.id.size()), SQLITE_STATIC);
-        sqlite3_bind_int64(q.s, 2, now);
-        if (ev.expires != std::chrono::steady_clock::time_point::max()) {
-            // The TTL as a wall-clock deadline: steady_clock does not survive a restart.
-            const auto at = ev.at == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now() : ev.at;
-            sqlite3_bind_int64(q.s, 3, now + std::chrono::duration_cast<std::chrono::milliseconds>(ev.expires - at).count());
-        }
-        sqlite3_bind_blob(q.s, 4, topics.data(), static_cast<int>(topics.size()), SQLITE_STATIC);
-        sqlite3_bind_blob(q.s, 5, group.data(), static_cast<int>(group.size()), SQLITE_STATIC);
-        sqlite3_bind_blob(q.s, 6, frame.data(), static_cast<int>(frame.size()), SQLITE_STATIC);
-        if (sqlite3_step(q.s) != SQLITE_DONE) fail(db_, "store");
-        newest_seq_ = sqlite3_last_insert_rowid(db_);
+    // The insert and the evictions in one transaction, committed every
+    // events_per_commit events: one WAL append per commit, not per statement.
+    if (uncommitted_ == 0) {
+        use q(st_->begin);
+        if (sqlite3_step(q.s) != SQLITE_DONE) fail(db_, "begin");
     }
-    prune(now);
+    try {
+        {
+            use q(st_->insert);
+            sqlite3_bind_text(q.s, 1, ev.id.data(), static_cast<int>(ev.id.size()), SQLITE_STATIC);
+            sqlite3_bind_int64(q.s, 2, now);
+            if (ev.expires != std::chrono::steady_clock::time_point::max()) {
+                // The TTL as a wall-clock deadline: steady_clock does not survive a restart.
+                const auto at = ev.at == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now() : ev.at;
+                sqlite3_bind_int64(q.s, 3,
+                                   now + std::chrono::duration_cast<std::chrono::milliseconds>(ev.expires - at).count());
+            }
+            sqlite3_bind_blob(q.s, 4, topics.data(), static_cast<int>(topics.size()), SQLITE_STATIC);
+            sqlite3_bind_blob(q.s, 5, group.data(), static_cast<int>(group.size()), SQLITE_STATIC);
+            sqlite3_bind_blob(q.s, 6, frame.data(), static_cast<int>(frame.size()), SQLITE_STATIC);
+            if (sqlite3_step(q.s) != SQLITE_DONE) fail(db_, "store");
+            newest_seq_ = sqlite3_last_insert_rowid(db_);
+        }
+        prune(now);
+        if (++uncommitted_ >= std::max<std::size_t>(cfg_.events_per_commit, 1)) commit();
+    } catch (...) {
+        // What this transaction held is lost for replay (never for live delivery).
+        uncommitted_ = 0;
+        use r(st_->rollback);
+        sqlite3_step(r.s);
+        newest_seq_ = 0;
+        use q(st_->newest);
+        if (sqlite3_step(q.s) == SQLITE_ROW) newest_seq_ = sqlite3_column_int64(q.s, 0);
+        throw;
+    }
+}
+
+void sqlite_replayer::commit() {
+    if (uncommitted_ == 0) return;
+    use q(st_->commit);
+    if (sqlite3_step(q.s) != SQLITE_DONE) fail(db_, "commit");
+    uncommitted_ = 0;
 }
 
 ssehub::replay_result sqlite_replayer::replay(std::string_view last_id, const std::vector<std::string>& patterns,

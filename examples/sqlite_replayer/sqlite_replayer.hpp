@@ -44,6 +44,12 @@ struct sqlite_replayer_config {
     // event. Default NORMAL: survives the process being killed; a power loss
     // may lose the last events (WAL keeps the file consistent either way).
     bool sync_every_event = false;
+    // Events written per SQLite transaction. 1: each event is committed
+    // before store() returns (a killed process loses none). N > 1: about N
+    // times fewer WAL writes; up to N-1 events not yet committed are lost for
+    // replay if the process dies without running the destructor (SIGKILL, a
+    // crash); a clean exit commits them. Replays always see them.
+    std::size_t events_per_commit = 1;
     // Wall clock for ages and TTLs (they must survive a restart, so not
     // steady_clock); empty: system_clock::now (tests inject).
     std::function<std::chrono::system_clock::time_point()> clock;
@@ -86,11 +92,14 @@ private:
     struct statements;
     std::int64_t now_ms() const;
     void prune(std::int64_t now);
+    void commit();
+    void close() noexcept;
 
     sqlite_replayer_config cfg_;
     sqlite3* db_ = nullptr;
     std::unique_ptr<statements> st_;
     std::int64_t newest_seq_ = 0;  // the newest row's seq (0: none yet)
+    std::size_t uncommitted_ = 0;  // events in the open transaction (0: none open)
 };
 
 static_assert(ssehub::sync_replayer<sqlite_replayer>);

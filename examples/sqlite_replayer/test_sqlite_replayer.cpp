@@ -298,6 +298,25 @@ TEST_CASE("sqlite_replayer: survives a close and reopen; one process per file", 
                       Catch::Contains("cannot open"));
 }
 
+TEST_CASE("sqlite_replayer: several events per commit: replays see them, a clean close commits them", "[sqlite]") {
+    temp_dir dir;
+    auto c = config(dir.file(), 3);
+    c.events_per_commit = 4;
+    {
+        sqlite_replayer r(c);
+        for (int i = 1; i <= 6; ++i) r.store(ev(std::to_string(i), {"a"}));  // one commit, two pending
+        CHECK(r.size() == 3);                                                 // bounds hold inside a batch
+        CHECK_FALSE(r.replay("3", all, no_meta, 10).known);
+        CHECK(ids(r.replay("4", all, no_meta, 10)) == strings{"5", "6"});
+        sqlite_replayer moved(std::move(r));  // the open transaction moves with it
+        moved.store(ev("7", {"a"}));
+        CHECK(ids(moved.replay("5", all, no_meta, 10)) == strings{"6", "7"});
+    }
+    sqlite_replayer r(c);
+    CHECK(r.newest_id() == "7");
+    CHECK(ids(r.replay("5", all, no_meta, 10)) == strings{"6", "7"});
+}
+
 TEST_CASE("sqlite_replayer: through any_replayer, by its fast path", "[sqlite]") {
     temp_dir dir;
     ssehub::any_replayer any(std::in_place_type<sqlite_replayer>, config(dir.file()));
