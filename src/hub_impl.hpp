@@ -56,7 +56,7 @@ public:
     std::uint64_t stamp = 0;  // last routed event, to deliver once per event
     bool closing = false;
     bool paused = false;         // hidden tab: batched/coalesced held back
-    bool replaying = false;      // a replay is being answered off this point: live events are held (replay)
+    bool replaying = false;      // an awaitable replayer is answering: live events are held (replay)
     bool write_timed_out = false;
     bool dirty = false;          // in hub_impl::dirty (has pending lanes)
     bool resync_on_resume = false;  // batched events were discarded while paused
