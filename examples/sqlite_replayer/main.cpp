@@ -8,6 +8,7 @@
 //   ssehub_sqlite_replayer [--db ticks.db] [--host 127.0.0.1] [--port 8080]
 //   curl -N 'http://127.0.0.1:8080/events?topics=ticks'
 //   curl -N -H 'Last-Event-ID: <an id printed above>' 'http://127.0.0.1:8080/events?topics=ticks'
+//   (examples/sqlite_replayer/smoke_test.sh does exactly that; ctest runs it)
 #include "sqlite_replayer.hpp"
 
 #include <ssehub/hub.hpp>
@@ -24,6 +25,9 @@ void report(std::exception_ptr e) {
     if (!e) return;
     try {
         std::rethrow_exception(e);
+    } catch (const std::system_error& ex) {
+        if (ex.code() != asio::error::operation_aborted)  // the acceptor closed at shutdown
+            std::cerr << "ssehub_sqlite_replayer: " << ex.what() << '\n';
     } catch (const std::exception& ex) {
         std::cerr << "ssehub_sqlite_replayer: " << ex.what() << '\n';
     }
