@@ -66,7 +66,7 @@ void BM_replayer_replay_last10(benchmark::State& state) {
     ssehub::perf::alloc_counter allocs;
     for (auto _ : state) {
         auto res = r.replay(last_id, patterns, meta, 100);
-        benchmark::DoNotOptimize(res.frames.data());
+        benchmark::DoNotOptimize(res.events.data());
     }
     allocs.report(state);
 }
@@ -87,7 +87,7 @@ void BM_replayer_replay_scan_1000_tenants(benchmark::State& state) {
     ssehub::perf::alloc_counter allocs;
     for (auto _ : state) {
         auto res = r.replay(last_id, patterns, meta, 100);
-        benchmark::DoNotOptimize(res.frames.data());
+        benchmark::DoNotOptimize(res.events.data());
     }
     allocs.report(state);
 }

@@ -80,7 +80,7 @@ hub_impl::hub_impl(asio::any_io_executor ex, hub_config c, std::size_t shard_ind
       idle(strand),
       finished(strand),
       sweep_interval(pick_sweep_interval(cfg)),
-      memory(shard_index == 0 ? cfg.replayer.target<memory_replayer>() : nullptr),
+      replay_sync(shard_index == 0 && cfg.replayer && cfg.replayer.has_sync()),
       total_active(all_active ? std::move(all_active) : std::make_shared<std::atomic<std::size_t>>(0)) {
     // Ids sort by (hub start time, sequence): unique across restarts of a node
     // that takes more than a millisecond to restart.
@@ -227,7 +227,7 @@ asio::awaitable<void> hub_impl::run() {
         stored_event marker{start_marker, std::make_shared<const std::string>(), {}, {}, clock::now(),
                             clock::time_point::max()};
         try {
-            if (memory) memory->store(std::move(marker));
+            if (replay_sync) cfg.replayer.store_now(std::move(marker));
             else co_await cfg.replayer.async_store(std::move(marker));
         } catch (...) {
             report_exception("replayer store", std::current_exception());
@@ -396,8 +396,12 @@ void hub_impl::route(intake_item& item, frame* routed) {
     published.fetch_add(1, std::memory_order_relaxed);
     if (cfg.replayer) {
         stored_event se{re->id, re->bytes, re->topics, re->group, now, re->expires};
-        if (memory) {
-            memory->store(std::move(se));
+        if (replay_sync) {
+            try {
+                cfg.replayer.store_now(std::move(se));
+            } catch (...) {  // a failed store costs that event's replay, never the delivery
+                report_exception("replayer store", std::current_exception());
+            }
         } else {
             asio::co_spawn(strand, cfg.replayer.async_store(std::move(se)),
                            [self = shared_from_this()](std::exception_ptr e) { self->report_exception("replayer store", e); });
@@ -556,7 +560,7 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
     active.fetch_add(1, std::memory_order_relaxed);
     connections_total.fetch_add(1, std::memory_order_relaxed);
     if (cfg.replayer && c->last_event_id) {
-        if (memory) {
+        if (replay_sync) {
             // Registration and the replay snapshot at one point on the strand:
             // nothing is lost or sent twice.
             auto r = replay_now(*c);
@@ -578,11 +582,16 @@ asio::awaitable<std::error_code> hub_impl::add_connection(std::shared_ptr<connec
 }
 
 replay_result hub_impl::replay_now(connection_impl& c) {
-    return memory->replay(*c.last_event_id, c.topics(), c.metadata(), replay_limit());
+    try {
+        return cfg.replayer.replay_now(*c.last_event_id, c.topics(), c.metadata(), replay_limit());
+    } catch (...) {
+        report_exception("replayer", std::current_exception());
+        return replay_result{};  // unknown: the client resyncs
+    }
 }
 
 asio::awaitable<replay_result> hub_impl::replay_on_primary(std::shared_ptr<connection_impl> c) {
-    if (memory) co_return replay_now(*c);
+    if (replay_sync) co_return replay_now(*c);
     co_return co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
 }
 
@@ -668,19 +677,6 @@ void hub_impl::force_close_all() {
     }
 }
 
-namespace {
-
-
-// The id a frame carries (wire::encode writes `id:` first).
-std::string_view frame_id(const frame& f) {
-    std::string_view b(*f);
-    if (b.substr(0, 4) != "id: ") return {};
-    b.remove_prefix(4);
-    return b.substr(0, b.find('\n'));
-}
-
-}  // namespace
-
 std::size_t hub_impl::replay_limit() const noexcept {
     // A replay never overflows the queue it goes into: the rest is a `resync`
     // (one slot is kept for it).
@@ -692,8 +688,8 @@ void hub_impl::deliver_replay(connection_impl& c, replay_result& r) {
         push_frame(c, queued_frame{resync(resync_reason::unknown_last_event_id), 0});
         return;
     }
-    for (auto& f : r.frames) push_frame(c, queued_frame{std::move(f), 0});
-    replayed.fetch_add(r.frames.size(), std::memory_order_relaxed);
+    for (auto& e : r.events) push_frame(c, queued_frame{std::move(e.bytes), 0});
+    replayed.fetch_add(r.events.size(), std::memory_order_relaxed);
     if (r.truncated) push_frame(c, queued_frame{resync(resync_reason::replay_truncated), 0});
 }
 
@@ -717,12 +713,14 @@ asio::awaitable<void> hub_impl::replay_async(std::shared_ptr<connection_impl> c)
     }
     // Back on the strand: replayed events, then the live ones that arrived
     // meanwhile and were not part of the replay.
-    std::unordered_set<std::string> seen;
-    for (const auto& f : r.frames) seen.emplace(frame_id(f));
+    // De-duplicated by the ids the replayer returned beside each frame.
     auto held = std::move(c->held);
     c->held.clear();
     c->state.replay_finished();
     if (c->state.ending()) co_return;
+    std::unordered_set<std::string_view> seen;  // views into r, which outlives it
+    if (!held.empty())
+        for (const auto& e : r.events) seen.insert(e.id);
     deliver_replay(*c, r);
     for (auto& [id, q] : held)
         if (!seen.contains(id)) push_frame(*c, std::move(q));

@@ -204,7 +204,7 @@ public:
     // This shard's part of routing an event (every shard, primary included).
     std::size_t route_local(const routed_event& ev, clock::time_point now);
     void forward(std::shared_ptr<const routed_event> ev);  // another shard → this one's intake
-    replay_result replay_now(connection_impl& c);           // primary, memory replayer
+    replay_result replay_now(connection_impl& c);           // primary, replay_sync
     asio::awaitable<replay_result> replay_on_primary(std::shared_ptr<connection_impl> c);
     // Primary: a connection registered on (or gone from) another shard, for the pollers.
     void remote_connected(std::shared_ptr<hub_impl> shard, std::shared_ptr<connection_impl> c);
@@ -278,7 +278,8 @@ public:
     std::string id_prefix;  // hub start time, so ids are unique across restarts
     std::string last_routed_id;
     std::string start_marker;  // primary: the replay store's first id (stored by run())
-    memory_replayer* memory = nullptr;  // the built-in replayer, called synchronously (primary only)
+    // Primary: the replayer offers the synchronous fast path (store_now/replay_now).
+    bool replay_sync = false;
     bool run_done = false;
 
     // Sharding. Primary: the other shards (set before start, cleared when its

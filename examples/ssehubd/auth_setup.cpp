@@ -6,6 +6,10 @@
 
 #include <stdexcept>
 
+#ifdef SSEHUBD_HAS_SQLITE
+#include <sqlite_replayer.hpp>
+#endif
+
 namespace ssehubd {
 namespace {
 
@@ -29,10 +33,23 @@ void setup_auth_and_replay(ssehub::hub_config& cfg, const options& o,
         cfg.authenticate = ssehub::ticket_auth(tickets);
     }
     if (o.replay_size > 0) {
-        ssehub::memory_replayer_config rc;
-        rc.max_events = o.replay_size;
-        rc.max_age = o.replay_max_age;
-        cfg.replayer = ssehub::any_replayer(std::in_place_type<ssehub::memory_replayer>, rc);
+        if (!o.replay_db.empty()) {
+#ifdef SSEHUBD_HAS_SQLITE
+            // examples/sqlite_replayer: durable, so one node replays across its restarts.
+            sqlite_example::sqlite_replayer_config rc;
+            rc.path = o.replay_db;
+            rc.max_events = o.replay_size;
+            rc.max_age = o.replay_max_age;
+            cfg.replayer = ssehub::any_replayer(std::in_place_type<sqlite_example::sqlite_replayer>, std::move(rc));
+#else
+            throw std::runtime_error("--replay-db: this ssehubd was built without SQLite3");
+#endif
+        } else {
+            ssehub::memory_replayer_config rc;
+            rc.max_events = o.replay_size;
+            rc.max_age = o.replay_max_age;
+            cfg.replayer = ssehub::any_replayer(std::in_place_type<ssehub::memory_replayer>, rc);
+        }
         cfg.max_replay = o.max_replay;
     }
     cfg.shutdown_event = "server-shutdown";

@@ -1,4 +1,4 @@
-// Plugs --auth none|jwt|tickets and --replay-size into the hub config, and
+// Plugs --auth none|jwt|tickets and --replay-size/--replay-db into the hub config, and
 // answers whether a request comes from a given subscriber (visibility).
 // Thread safety: the functions are safe from any thread; the authenticators
 // they install are called by the hub from connection strands.
@@ -14,9 +14,10 @@
 
 namespace ssehubd {
 
-// Sets authenticate (jwt_auth or ticket_auth over `tickets`), the memory
-// replayer, max_replay and the shutdown event. Throws std::runtime_error for
-// --auth jwt on an ssehub built without OpenSSL.
+// Sets authenticate (jwt_auth or ticket_auth over `tickets`), the replayer
+// (memory, or the SQLite file of --replay-db), max_replay and the shutdown
+// event. Throws std::runtime_error for --auth jwt on an ssehub built without
+// OpenSSL, or when the --replay-db file cannot be opened.
 void setup_auth_and_replay(ssehub::hub_config& cfg, const options& opts,
                            const ssehub::any_ticket_store& tickets);
 

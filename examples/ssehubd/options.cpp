@@ -167,6 +167,10 @@ const std::vector<spec>& table() {
         {"replay-max-age-ms", "MS", "300000", "replayable events older than this are dropped (0: no age limit)",
          ms_in(&options::replay_max_age, 0)},
         {"max-replay", "N", "1000", "events replayed to one reconnecting client", size_in(&options::max_replay, 1)},
+        {"replay-db", "PATH", "",
+         "keep the replay in this SQLite file (WAL) instead of memory, so it survives a restart; bounded by "
+         "--replay-size and --replay-max-age-ms",
+         text(&options::replay_db)},
         {"threads", "N", "1",
          "event loops, one thread and one hub shard each: connections are spread over them round-robin",
          size_in(&options::threads, 1, 256)},
@@ -215,6 +219,15 @@ std::string check(const options& o) {
     if (o.auth == auth_mode::tickets && o.publisher_key.empty())
         return "--auth tickets needs --publisher-key: only the backend may issue tickets";
     if (o.flush_min > o.flush_max) return "--flush-min-ms must not exceed --flush-max-ms";
+    if (!o.replay_db.empty()) {
+#ifndef SSEHUBD_HAS_SQLITE
+        return "--replay-db: this ssehubd was built without SQLite3 (Debian: apt-get install libsqlite3-dev, then "
+               "rebuild)";
+#endif
+        if (o.replay_size == 0) return "--replay-db needs --replay-size > 0";
+        if (!o.redis_url.empty())
+            return "--replay-db and --redis exclude each other (with --redis the replay is the Redis Stream)";
+    }
     return {};
 }
 

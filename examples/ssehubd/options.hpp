@@ -60,6 +60,7 @@ struct options {
     std::size_t replay_size = 1000;  // 0: no replay
     ms replay_max_age{5 * 60 * 1000};
     std::size_t max_replay = 1000;   // events replayed to one reconnecting client
+    std::string replay_db;           // --replay-db: replay kept in this SQLite file across restarts; empty: memory
 
     // Daemon
     std::size_t threads = 1;  // threads running the io_context

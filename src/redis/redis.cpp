@@ -167,13 +167,6 @@ fan_out_config redis_fan_out_config() {
 
 namespace {
 
-bool topics_match(const std::vector<std::string>& patterns, const std::vector<std::string>& topics) noexcept {
-    for (const auto& t : topics)
-        for (const auto& p : patterns)
-            if (topic::matches(p, t)) return true;
-    return false;
-}
-
 std::int64_t stream_id_ms(std::string_view id) noexcept {
     return std::strtoll(std::string(id.substr(0, id.find('-'))).c_str(), nullptr, 10);
 }
@@ -236,15 +229,14 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
             auto d = decode_event(*e, now);
             if (!d || d->expired) continue;
             const event& ev = d->ev;
-            const bool topical = ev.topics.empty() ? !ev.group.empty() : topics_match(patterns, ev.topics);
-            if (!topical || !ssehub::group_matches(meta, ev.group)) continue;
-            if (out.frames.size() == max_events) {
+            if (!replay_matches(ev.topics, ev.group, patterns, meta)) continue;
+            if (out.events.size() == max_events) {
                 out.truncated = true;
                 co_return out;
             }
             frame f;
             if (wire::make_frame(ev, id, f)) continue;
-            out.frames.push_back(std::move(f));
+            out.events.push_back(replayed_event{id, std::move(f)});
         }
         if (r.elements.size() < page) co_return out;  // the end of the Stream
         if (scanned >= cfg_.max_scan) {

@@ -56,6 +56,35 @@ struct recording_replayer {
 };
 static_assert(ssehub::replayer<recording_replayer>);
 
+// A replayer defined only here that offers the synchronous fast path: the hub
+// must take it (counted) and never its awaitable forms, with no type check.
+struct sync_user_replayer {
+    std::shared_ptr<ssehub::memory_replayer> inner = std::make_shared<ssehub::memory_replayer>();
+    std::shared_ptr<std::atomic<int>> sync_calls = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<std::atomic<int>> async_calls = std::make_shared<std::atomic<int>>(0);
+
+    asio::awaitable<void> async_store(ssehub::stored_event e) {
+        ++*async_calls;
+        inner->store(std::move(e));
+        co_return;
+    }
+    asio::awaitable<ssehub::replay_result> async_replay(std::string_view last_id, const std::vector<std::string>& p,
+                                                        const ssehub::metadata& m, std::size_t max) {
+        ++*async_calls;
+        co_return inner->replay(last_id, p, m, max);
+    }
+    void store(ssehub::stored_event e) {
+        ++*sync_calls;
+        inner->store(std::move(e));
+    }
+    ssehub::replay_result replay(std::string_view last_id, const std::vector<std::string>& p,
+                                 const ssehub::metadata& m, std::size_t max) {
+        ++*sync_calls;
+        return inner->replay(last_id, p, m, max);
+    }
+};
+static_assert(ssehub::sync_replayer<sync_user_replayer>);
+
 struct missing_replay {
     asio::awaitable<void> async_store(ssehub::stored_event) { co_return; }
 };
@@ -160,9 +189,12 @@ TEST_CASE("replay: a tenant-scoped event is never replayed to another tenant", "
 }
 
 TEST_CASE("replay: every id exactly once while publishing during reconnects", "[replay][loopback]") {
-    const bool async_store = GENERATE(false, true);
+    enum class kind { memory, user_sync, user_awaitable };
+    const kind k = GENERATE(kind::memory, kind::user_sync, kind::user_awaitable);
     ssehub::hub_config cfg;
-    if (async_store) cfg.replayer = recording_replayer{};  // awaitable path: live events held during replay
+    sync_user_replayer user_sync;
+    if (k == kind::user_awaitable) cfg.replayer = recording_replayer{};  // live events held during replay
+    else if (k == kind::user_sync) cfg.replayer = user_sync;             // the fast path, as memory's
     else cfg = with_replay();
     server s(cfg);
     // A publisher at 50 events/s on the server's own io_context, as a backend would.
@@ -185,6 +217,10 @@ TEST_CASE("replay: every id exactly once while publishing during reconnects", "[
     // Contiguous, no gap and no duplicate from the first event this client saw.
     const int first = std::stoi(seen.front());
     for (std::size_t i = 0; i < seen.size(); ++i) REQUIRE(seen[i] == std::to_string(first + static_cast<int>(i)));
+    if (k == kind::user_sync) {
+        CHECK(*user_sync.sync_calls > 0);
+        CHECK(*user_sync.async_calls == 0);
+    }
 }
 
 TEST_CASE("jwt auth: bearer header or ?token=, claims to metadata, allowed topics", "[auth][loopback]") {

@@ -153,7 +153,10 @@ TEST_CASE("redis_streams_replayer: after an id, filtered by topic and group, unk
     CHECK(r.known);
     CHECK_FALSE(r.truncated);
     std::vector<std::string> got;
-    for (const auto& f : r.frames) got.push_back(*f);
+    for (const auto& e : r.events) {
+        CHECK(e.bytes->starts_with("id: " + e.id + "\n"));  // the id beside the frame is the one it carries
+        got.push_back(*e.bytes);
+    }
     REQUIRE(got.size() == 4);  // 1, 2, 4, 6: not t2's event, not the invoice
     CHECK(got[0] == "id: " + ids[0] + "\ndata: 1\n\n");
     CHECK(got[2] == "id: " + ids[3] + "\ndata: 4\n\n");
@@ -162,11 +165,11 @@ TEST_CASE("redis_streams_replayer: after an id, filtered by topic and group, unk
     r = replay(first.id, 2);
     CHECK(r.known);
     CHECK(r.truncated);
-    CHECK(r.frames.size() == 2);
+    CHECK(r.events.size() == 2);
 
     r = replay(ids.back(), 100);  // the newest: known, nothing after it
     CHECK(r.known);
-    CHECK(r.frames.empty());
+    CHECK(r.events.empty());
 
     CHECK_FALSE(replay("1-0", 100).known);            // not in the Stream
     CHECK_FALSE(replay("18c1f0a2b3c-0001", 100).known);  // not a Stream id

@@ -35,10 +35,14 @@ stored_event ev(std::string id, std::vector<std::string> topics, ssehub::metadat
     return e;
 }
 
-// The ids of replayed frames, from their "id: X" line.
+// The ids of replayed events (carried beside each frame); each frame is the
+// one stored under that id.
 std::vector<std::string> ids(const ssehub::replay_result& r) {
     std::vector<std::string> out;
-    for (const auto& f : r.frames) out.push_back(f->substr(4, f->find('\n') - 4));
+    for (const auto& e : r.events) {
+        CHECK(*e.bytes == "id: " + e.id + "\n\n");
+        out.push_back(e.id);
+    }
     return out;
 }
 
@@ -76,8 +80,55 @@ struct sync_only_type {  // right names, not awaitable
                                        std::size_t);
 };
 
+// The fast path: both synchronous members, or neither.
+struct sync_pair_type {
+    asio::awaitable<void> async_store(stored_event);
+    asio::awaitable<ssehub::replay_result> async_replay(std::string_view, const std::vector<std::string>&,
+                                                        const ssehub::metadata&, std::size_t);
+    void store(stored_event);
+    ssehub::replay_result replay(std::string_view, const std::vector<std::string>&, const ssehub::metadata&,
+                                 std::size_t) const;
+};
+struct half_sync_store_type {  // store() without replay()
+    asio::awaitable<void> async_store(stored_event);
+    asio::awaitable<ssehub::replay_result> async_replay(std::string_view, const std::vector<std::string>&,
+                                                        const ssehub::metadata&, std::size_t);
+    void store(stored_event);
+};
+struct half_sync_replay_type {  // replay() without store()
+    asio::awaitable<void> async_store(stored_event);
+    asio::awaitable<ssehub::replay_result> async_replay(std::string_view, const std::vector<std::string>&,
+                                                        const ssehub::metadata&, std::size_t);
+    ssehub::replay_result replay(std::string_view, const std::vector<std::string>&, const ssehub::metadata&,
+                                 std::size_t);
+};
+struct sync_without_async_type {  // the fast path alone is not a replayer
+    void store(stored_event);
+    ssehub::replay_result replay(std::string_view, const std::vector<std::string>&, const ssehub::metadata&,
+                                 std::size_t);
+};
+struct sync_wrong_result_type {
+    asio::awaitable<void> async_store(stored_event);
+    asio::awaitable<ssehub::replay_result> async_replay(std::string_view, const std::vector<std::string>&,
+                                                        const ssehub::metadata&, std::size_t);
+    void store(stored_event);
+    std::vector<ssehub::frame> replay(std::string_view, const std::vector<std::string>&, const ssehub::metadata&,
+                                      std::size_t);
+};
+
 static_assert(ssehub::replayer<ssehub::memory_replayer>);
+static_assert(ssehub::sync_replayer<ssehub::memory_replayer>);
 static_assert(ssehub::replayer<ssehub::any_replayer>);
+static_assert(!ssehub::sync_replayer<ssehub::any_replayer>);
+static_assert(ssehub::sync_replayer<sync_pair_type>);
+static_assert(ssehub::replayer<half_sync_store_type> && !ssehub::sync_replayer<half_sync_store_type>);
+static_assert(ssehub::replayer<half_sync_replay_type> && !ssehub::sync_replayer<half_sync_replay_type>);
+static_assert(!std::is_constructible_v<ssehub::any_replayer, half_sync_store_type>);
+static_assert(!std::is_constructible_v<ssehub::any_replayer, half_sync_replay_type>);
+static_assert(!ssehub::replayer<sync_without_async_type> && !ssehub::sync_replayer<sync_without_async_type>);
+static_assert(!ssehub::sync_replayer<sync_wrong_result_type>);
+static_assert(!std::is_constructible_v<ssehub::any_replayer, sync_wrong_result_type>);
+static_assert(std::is_constructible_v<ssehub::any_replayer, sync_pair_type>);
 static_assert(!ssehub::replayer<missing_replay_type>);
 static_assert(!ssehub::replayer<missing_store_type>);
 static_assert(!ssehub::replayer<wrong_result_type>);
@@ -108,11 +159,38 @@ struct recording_replayer {
         last_max = max_events;
         ssehub::replay_result r;
         r.known = last_id == "known";
-        if (r.known) r.frames.push_back(std::make_shared<const std::string>("id: r1\n\n"));
+        if (r.known) r.events.push_back({"r1", std::make_shared<const std::string>("id: r1\n\n")});
         co_return r;
     }
 };
 static_assert(ssehub::replayer<recording_replayer>);
+
+// A replayer defined only here that offers the fast path: records which path
+// each call took.
+struct sync_recording_replayer {
+    std::vector<std::string> calls;
+
+    asio::awaitable<void> async_store(stored_event e) {
+        calls.push_back("async_store " + e.id);
+        co_return;
+    }
+    asio::awaitable<ssehub::replay_result> async_replay(std::string_view last_id, const std::vector<std::string>&,
+                                                        const ssehub::metadata&, std::size_t) {
+        calls.push_back("async_replay " + std::string(last_id));
+        co_return ssehub::replay_result{};
+    }
+    void store(stored_event e) { calls.push_back("store " + e.id); }
+    ssehub::replay_result replay(std::string_view last_id, const std::vector<std::string>& patterns,
+                                 const ssehub::metadata&, std::size_t max_events) {
+        calls.push_back("replay " + std::string(last_id) + " " + std::to_string(patterns.size()) + " " +
+                        std::to_string(max_events));
+        ssehub::replay_result r;
+        r.known = true;
+        r.events.push_back({"s1", std::make_shared<const std::string>("id: s1\n\n")});
+        return r;
+    }
+};
+static_assert(ssehub::sync_replayer<sync_recording_replayer>);
 
 }  // namespace
 
@@ -126,12 +204,12 @@ TEST_CASE("replayer: resume after an id, in order", "[replayer]") {
     // The newest id: known, nothing to send.
     res = r.replay("5", all, no_meta, 100);
     CHECK(res.known);
-    CHECK(res.frames.empty());
+    CHECK(res.events.empty());
     // Unknown and empty ids.
     CHECK_FALSE(r.replay("nope", all, no_meta, 100).known);
     CHECK_FALSE(r.replay("", all, no_meta, 100).known);
     // Frames are shared with the store, not copied.
-    CHECK(r.replay("4", all, no_meta, 1).frames.at(0).use_count() >= 2);
+    CHECK(r.replay("4", all, no_meta, 1).events.at(0).bytes.use_count() >= 2);
 }
 
 TEST_CASE("replayer: eviction by count", "[replayer]") {
@@ -166,7 +244,7 @@ TEST_CASE("replayer: eviction by age with a mock clock", "[replayer]") {
     CHECK_FALSE(r.replay("1", all, no_meta, 10).known);  // expired in place, before any store
     auto res = r.replay("2", all, no_meta, 10);
     CHECK(res.known);
-    CHECK(res.frames.empty());
+    CHECK(res.events.empty());
     CHECK(r.size() == 2);
     clock.advance(2s);  // t0+12s: a store evicts "1" for good
     r.store(ev("3", {"a"}, {}, t0 + 12s));
@@ -253,7 +331,7 @@ TEST_CASE("replayer: capped, with truncated", "[replayer]") {
     CHECK(ids(res) == std::vector<std::string>{"9"});
     res = r.replay("0", {"odd"}, no_meta, 0);
     CHECK(res.truncated);
-    CHECK(res.frames.empty());
+    CHECK(res.events.empty());
 }
 
 TEST_CASE("replayer: repeated and empty ids", "[replayer]") {
@@ -266,7 +344,7 @@ TEST_CASE("replayer: repeated and empty ids", "[replayer]") {
     r.store(ev("3", {"a"}));  // evicts the first "x": the index keeps the second
     CHECK(ids(r.replay("x", all, no_meta, 10)) == std::vector<std::string>{"2", "3"});
     r.store(ev("", {"a"}));  // stored and replayed, never a resume point
-    CHECK(r.replay("2", all, no_meta, 10).frames.size() == 2);
+    CHECK(r.replay("2", all, no_meta, 10).events.size() == 2);
     CHECK_FALSE(r.replay("", all, no_meta, 10).known);
 }
 
@@ -274,8 +352,7 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
     SECTION("memory_replayer through any_replayer") {
         ssehub::any_replayer any = ssehub::memory_replayer(config(10));
         REQUIRE(any);
-        REQUIRE(any.target<ssehub::memory_replayer>() != nullptr);
-        CHECK(any.target<recording_replayer>() == nullptr);
+        CHECK(any.has_sync());
         const auto copy = any;  // a handle: copies share the store
         run([](ssehub::any_replayer a) -> asio::awaitable<int> {
             // Events built outside the co_await expression: GCC 12 miscompiles
@@ -286,17 +363,20 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
             co_await a.async_store(std::move(e2));
             co_return 0;
         }(any));
-        CHECK(copy.target<ssehub::memory_replayer>()->size() == 2);
         const std::vector<std::string> patterns = {"a"};
         const auto res = run(copy.async_replay("1", patterns, no_meta, 10));
         CHECK(res.known);
         CHECK(ids(res) == std::vector<std::string>{"2"});
+        // The fast path reaches the same store.
+        copy.store_now(ev("3", {"a"}));
+        CHECK(ids(copy.replay_now("1", patterns, no_meta, 10)) == std::vector<std::string>{"2", "3"});
+        CHECK(ids(run(any.async_replay("2", patterns, no_meta, 10))) == std::vector<std::string>{"3"});
         CHECK_FALSE(ssehub::any_replayer{});
     }
     SECTION("a custom replayer plugged in through the concept") {
         auto rec = std::make_shared<recording_replayer>();
         ssehub::any_replayer any(rec);
-        CHECK(any.target<recording_replayer>() == rec.get());
+        CHECK_FALSE(any.has_sync());  // awaitable only
         const std::vector<std::string> patterns = {"p.*"};
         const ssehub::metadata meta = {{"tenant_id", "A"}};
         auto res = run([](ssehub::any_replayer a, std::vector<std::string> p,
@@ -317,6 +397,21 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
         CHECK(rec->last_meta == meta);
         CHECK(rec->last_max == 5);
     }
+    SECTION("a custom replayer's fast path, through any_replayer") {
+        auto rec = std::make_shared<sync_recording_replayer>();
+        const ssehub::any_replayer any(rec);
+        REQUIRE(any.has_sync());
+        any.store_now(ev("e1", {"a"}));
+        const auto res = any.replay_now("e0", all, no_meta, 9);
+        CHECK(res.known);
+        CHECK(ids(res) == std::vector<std::string>{"s1"});
+        run([](ssehub::any_replayer a) -> asio::awaitable<int> {  // the awaitable path stays the replayer's own
+            auto e2 = ev("e2", {"a"});
+            co_await a.async_store(std::move(e2));
+            co_return 0;
+        }(any));
+        CHECK(rec->calls == std::vector<std::string>{"store e1", "replay e0 1 9", "async_store e2"});
+    }
     SECTION("the handle keeps the replayer alive during a call") {
         auto rec = std::make_shared<recording_replayer>();
         std::weak_ptr<recording_replayer> weak = rec;
@@ -328,6 +423,22 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
         }(std::move(op)));
         CHECK(weak.expired());
     }
+}
+
+TEST_CASE("replay_matches: the rule every replayer filters by", "[replayer]") {
+    using ssehub::replay_matches;
+    const std::vector<std::string> patterns = {"prices.*", "news.>"};
+    const ssehub::metadata a = {{"tenant_id", "A"}, {"role", "admin"}};
+    CHECK(replay_matches({"prices.acme"}, {}, patterns, {}));
+    CHECK(replay_matches({"x", "news.eu.fr"}, {}, patterns, {}));  // any topic
+    CHECK_FALSE(replay_matches({"prices.acme.eu"}, {}, patterns, {}));
+    CHECK_FALSE(replay_matches({"prices.acme"}, {}, {}, a));  // no pattern
+    CHECK(replay_matches({"prices.acme"}, {{"tenant_id", "A"}}, patterns, a));
+    CHECK_FALSE(replay_matches({"prices.acme"}, {{"tenant_id", "B"}}, patterns, a));
+    CHECK_FALSE(replay_matches({"prices.acme"}, {{"tenant_id", "A"}, {"x", "1"}}, patterns, a));  // every pair
+    CHECK(replay_matches({}, {{"tenant_id", "A"}}, {}, a));    // group-only: by metadata alone
+    CHECK_FALSE(replay_matches({}, {{"tenant_id", "A"}}, patterns, {}));
+    CHECK_FALSE(replay_matches({}, {}, patterns, a));          // no target at all
 }
 
 TEST_CASE("replayer: a moved replayer keeps its index", "[replayer]") {

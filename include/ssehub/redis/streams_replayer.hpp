@@ -9,7 +9,7 @@
 #pragma once
 
 #include "ssehub/redis/options.hpp"
-#include "ssehub/replayer.hpp"
+#include "ssehub/replay/replayer.hpp"
 
 #include <asio/any_io_executor.hpp>
 

@@ -1,23 +1,8 @@
-#include "ssehub/replayer.hpp"
-
-#include "group_index.hpp"
-#include "ssehub/topic.hpp"
+#include "ssehub/replay/memory_replayer.hpp"
 
 #include <algorithm>
 
 namespace ssehub {
-namespace {
-
-bool topics_match(const std::vector<std::string>& patterns, const std::vector<std::string>& topics) noexcept {
-    for (const auto& t : topics) {
-        for (const auto& p : patterns) {
-            if (topic::matches(p, t)) return true;
-        }
-    }
-    return false;
-}
-
-}  // namespace
 
 memory_replayer::memory_replayer(memory_replayer_config config) : cfg_(std::move(config)) {}
 
@@ -68,21 +53,16 @@ replay_result memory_replayer::replay(std::string_view last_id, const std::vecto
     if (too_old(ring_[pos], t)) return result;  // evicted in effect; store() drops it later
     result.known = true;
     ++pos;
-    result.frames.reserve(std::min(max_events, ring_.size() - pos));
+    result.events.reserve(std::min(max_events, ring_.size() - pos));
     for (; pos < ring_.size(); ++pos) {
         const stored_event& ev = ring_[pos];
         if (too_old(ev, t) || ev.expires <= t || !ev.bytes) continue;
-        if (ev.topics.empty()) {
-            if (ev.group.empty()) continue;  // no target: never routed live either
-        } else if (!topics_match(patterns, ev.topics)) {
-            continue;
-        }
-        if (!ev.group.empty() && !detail::group_index::matches(conn_meta, ev.group)) continue;
-        if (result.frames.size() == max_events) {
+        if (!replay_matches(ev.topics, ev.group, patterns, conn_meta)) continue;
+        if (result.events.size() == max_events) {
             result.truncated = true;
             break;
         }
-        result.frames.push_back(ev.bytes);
+        result.events.push_back(replayed_event{ev.id, ev.bytes});
     }
     return result;
 }
