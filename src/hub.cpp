@@ -868,20 +868,23 @@ asio::awaitable<void> hub::serve(std::unique_ptr<detail::any_stream> stream, std
     return detail::run_connection<void>(std::move(shard), std::move(stream), std::move(args));
 }
 
-bool hub::set_paused(std::string_view connection_id, bool paused) {
+namespace detail {
+std::pair<std::shared_ptr<hub_impl>, std::shared_ptr<connection_impl>> find_connection(
+    const std::vector<std::shared_ptr<hub_impl>>& shards, std::string_view connection_id) {
     const std::string key(connection_id);
-    for (const auto& shard : shards_) {
-        std::shared_ptr<detail::connection_impl> c;
-        {
-            std::lock_guard lock(shard->registry_mutex);
-            auto it = shard->by_id.find(key);
-            if (it == shard->by_id.end()) continue;
-            c = it->second;
-        }
-        asio::post(shard->strand, [shard, c, paused] { shard->set_paused(c, paused); });
-        return true;
+    for (const auto& shard : shards) {
+        std::lock_guard lock(shard->registry_mutex);
+        if (auto it = shard->by_id.find(key); it != shard->by_id.end()) return {shard, it->second};
     }
-    return false;
+    return {};
+}
+}  // namespace detail
+
+bool hub::set_paused(std::string_view connection_id, bool paused) {
+    auto [shard, c] = detail::find_connection(shards_, connection_id);
+    if (!c) return false;
+    asio::post(shard->strand, [shard, c, paused] { shard->set_paused(c, paused); });
+    return true;
 }
 
 std::error_code hub::attach_poller(std::string topic, poll_fetch fetch, poller_options options) {

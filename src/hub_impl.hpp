@@ -28,6 +28,7 @@
 #include <optional>
 #include <random>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace ssehub::detail {
@@ -338,6 +339,11 @@ extern template asio::awaitable<serve_outcome> run_connection<serve_outcome>(std
 
 // A strand of its own for a connection on `stream` (connection.cpp).
 asio::any_io_executor make_connection_strand(any_stream& stream);
+
+// The shard that holds a connection, and the connection; both null when no
+// shard has this id. Any thread (takes each shard's registry_mutex).
+std::pair<std::shared_ptr<hub_impl>, std::shared_ptr<connection_impl>> find_connection(
+    const std::vector<std::shared_ptr<hub_impl>>& shards, std::string_view connection_id);
 
 // 128 random bits as 32 hex digits.
 std::string random_connection_id();

@@ -50,25 +50,16 @@ asio::awaitable<serve_outcome> hub::serve_with_outcome(std::unique_ptr<detail::a
 }
 
 bool hub::disconnect(std::string_view connection_id, std::string_view reason) {
-    const std::string key(connection_id);
-    for (const auto& shard : shards_) {
-        std::shared_ptr<detail::connection_impl> c;
-        {
-            std::lock_guard lock(shard->registry_mutex);
-            auto it = shard->by_id.find(key);
-            if (it == shard->by_id.end()) continue;
-            c = it->second;
-        }
-        std::string data = "{\"reason\":";
-        json::append_string(data, reason);
-        data += '}';
-        std::string out;
-        wire::encode("", "disconnect", data, std::nullopt, out);
-        frame bye = std::make_shared<const std::string>(std::move(out));
-        asio::post(shard->strand, [shard, c, bye = std::move(bye)]() mutable { shard->disconnect(c, std::move(bye)); });
-        return true;
-    }
-    return false;
+    auto [shard, c] = detail::find_connection(shards_, connection_id);
+    if (!c) return false;
+    std::string data = "{\"reason\":";
+    json::append_string(data, reason);
+    data += '}';
+    std::string out;
+    wire::encode("", "disconnect", data, std::nullopt, out);
+    frame bye = std::make_shared<const std::string>(std::move(out));
+    asio::post(shard->strand, [shard, c, bye = std::move(bye)]() mutable { shard->disconnect(c, std::move(bye)); });
+    return true;
 }
 
 }  // namespace ssehub
