@@ -413,7 +413,10 @@ void hub_impl::route(intake_item& item, frame* routed) {
 
 // Carries out what the connection's state decides for one matched event.
 void hub_impl::deliver(connection_impl& c, const queued_frame& q, const routed_event& ev, clock::time_point now) {
-    const route_decision d = c.state.on_event(ev.lane, q, ev.coalesce_key, ev.expires, now, c.queue.size(), cfg);
+    // The instant lane inline, without the queue's size (a locked read).
+    const route_decision d = ev.lane == priority::instant
+                                 ? route_decision{c.state.on_instant(), {}}
+                                 : c.state.on_event(ev.lane, q, ev.coalesce_key, ev.expires, now, c.queue.size(), cfg);
     switch (d.action) {
     case route_action::skip:
     case route_action::kept: break;

@@ -35,12 +35,11 @@ route_decision connection_state::schedule(time_point now, std::size_t queued, co
 route_decision connection_state::on_event(priority lane, const queued_frame& f,
                                           const std::shared_ptr<const std::string>& coalesce_key, time_point expires,
                                           time_point now, std::size_t queued, const hub_config& cfg) {
+    if (lane == priority::instant) return {on_instant(), {}};
     if (ending()) return {route_action::skip, {}};
     if (replaying_) return {route_action::hold, {}};
     switch (lane) {
-    case priority::instant:
-        // Pending batched/coalesced frames go first: `complete` never overtakes `progress`.
-        return {!paused_ && !lanes_.empty() ? route_action::flush_then_push : route_action::push, {}};
+    case priority::instant: break;
     case priority::batched:
         if (paused_) {
             // Hidden tab: not kept, and no resync while hidden; one on resume.

@@ -95,6 +95,16 @@ public:
     route_decision on_event(priority lane, const queued_frame& f, const std::shared_ptr<const std::string>& coalesce_key,
                             time_point expires, time_point now, std::size_t queued, const hub_config& cfg);
 
+    // The instant lane alone, inline: the hot path of every fan-out, which
+    // needs neither the queue's size nor the clock (on_event gives the same
+    // answer for an instant event).
+    route_action on_instant() const noexcept {
+        if (ending()) return route_action::skip;
+        if (replaying_) return route_action::hold;
+        // Pending batched/coalesced frames go first: `complete` never overtakes `progress`.
+        return !paused_ && !lanes_.empty() ? route_action::flush_then_push : route_action::push;
+    }
+
     // The queue refused a frame (full): the client is behind and is owed a
     // `resync` (slow_consumer). Not called for a stream that is ending.
     void on_queue_full(time_point now) noexcept;
