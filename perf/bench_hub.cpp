@@ -5,7 +5,7 @@
 // thread (no other thread touches this hub).
 #include "alloc_counter.hpp"
 
-#include "hub_impl.hpp"
+#include "hub/sequencer.hpp"
 
 #include <asio/io_context.hpp>
 
@@ -30,12 +30,14 @@ private:
 
 struct fixture {
     asio::io_context io;
-    std::shared_ptr<hub_impl> hub;
+    std::shared_ptr<shard> hub;
+    std::shared_ptr<sequencer> seq;  // not started: prepare() is called directly
     std::vector<std::shared_ptr<connection_impl>> conns;
 
     fixture(std::size_t n, std::vector<std::string> topics, std::size_t queue, ssehub::hub_config cfg = {}) {
         cfg.send_queue = queue;
-        hub = std::make_shared<hub_impl>(io.get_executor(), std::move(cfg));
+        hub = std::make_shared<shard>(io.get_executor(), cfg, std::make_shared<std::atomic<std::size_t>>(0));
+        seq = std::make_shared<sequencer>(io.get_executor(), std::move(cfg), std::vector<std::shared_ptr<shard>>{hub});
         for (std::size_t i = 0; i < n; ++i) {
             auto c = std::make_shared<connection_impl>(random_connection_id(), std::make_unique<null_stream>(io.get_executor()),
                                                        io.get_executor(), queue + 1);
@@ -45,6 +47,16 @@ struct fixture {
             for (const auto& t : c->topics()) hub->subscriptions.add(t, c->slot);
             conns.push_back(std::move(c));
         }
+    }
+
+    // What the sequencer and a shard do for one publish: TTL, id, encode
+    // once, (store), then route to the matching connections.
+    void route(intake_item& item) {
+        routed_event re;
+        const auto now = clock::now();
+        if (!seq->prepare(item, re, now)) return;
+        seq->store(re, now);
+        hub->route(re, now);
     }
 
     void drain() {
@@ -74,14 +86,14 @@ void publish_fanout(benchmark::State& state, std::string pattern) {
     fixture f(n, {std::move(pattern)}, 1 << 16);
     for (std::size_t i = 0; i < writer_batch; ++i) {
         auto item = item_for("orders.eu");
-        f.hub->route(item);
+        f.route(item);
     }
     f.drain();
     std::size_t since_drain = 0;
     ssehub::perf::alloc_counter allocs;
     for (auto _ : state) {
         auto item = item_for("orders.eu");
-        f.hub->route(item);
+        f.route(item);
         if (++since_drain == writer_batch) {
             state.PauseTiming();
             f.drain();
@@ -140,7 +152,7 @@ void BM_flush_1000_connections(benchmark::State& state) {
         state.PauseTiming();
         f.drain();
         auto item = item_for("job", ssehub::priority::coalesced);
-        f.hub->route(item);  // one pending coalesced frame per connection
+        f.route(item);  // one pending coalesced frame per connection
         at += std::chrono::hours(1);  // later than every connection's next flush
         state.ResumeTiming();
         f.hub->flush_due(at);

@@ -1,6 +1,7 @@
 // The serve contract's entry points: async_serve with options and outcome,
 // and disconnect by id. The connection body itself is in connection.cpp.
-#include "hub_impl.hpp"
+#include "connection/run.hpp"
+#include "hub/sequencer.hpp"
 
 #include "ssehub/json.hpp"
 
@@ -24,15 +25,11 @@ std::string_view to_string(serve_reason r) noexcept {
 
 namespace detail {
 
-void hub_impl::disconnect(const std::shared_ptr<connection_impl>& c, frame bye) {
+void shard::disconnect(const std::shared_ptr<connection_impl>& c, frame bye) {
     if (!c->state.end(end_reason::disconnected)) return;  // already on its way out, for another reason
     c->end_with(serve_reason::disconnected);
     c->queue.try_send(queued_frame{std::move(bye), 0});  // the reserved slot if the queue is full
     c->queue.close();  // the writer drains what is queued, then ends the stream
-}
-
-void hub_impl::report_exception(const char* where, std::exception_ptr e) const noexcept {
-    detail::report_exception(cfg.log, where, e);
 }
 
 }  // namespace detail

@@ -44,6 +44,11 @@ struct event {
     std::string coalesce_key;              // coalesced lane: defaults to `type`
     std::chrono::milliseconds ttl{0};      // 0: never expires
     std::optional<std::chrono::milliseconds> retry;  // optional `retry:` field
+    // Keep this event as each of its topics' current value: a connection that
+    // subscribes later (without Last-Event-ID) gets it right after
+    // `connected`, until a newer retained event or hub::clear_retained
+    // replaces it. The group filter applies then too.
+    bool retain = false;
 };
 
 }  // namespace ssehub

@@ -12,7 +12,6 @@
 #include "ssehub/error.hpp"
 #include "ssehub/event.hpp"
 #include "ssehub/http.hpp"
-#include "ssehub/poller.hpp"
 #include "ssehub/serve.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -99,8 +98,23 @@ std::string remote_of(Stream& s) {
 }  // namespace detail
 
 namespace detail {
-class hub_impl;
+class sequencer;
+class shard;
 using publish_completion = std::function<void(std::error_code, publish_result)>;
+
+// A copyable callable that, called on any thread with a completion's
+// arguments, posts `handler` with them to the handler's associated executor
+// (else `fallback`), keeping that executor's work alive until then.
+template <class Handler>
+auto post_back(Handler handler, const asio::any_io_executor& fallback) {
+    auto ex = asio::get_associated_executor(handler, fallback);
+    auto work = std::make_shared<asio::executor_work_guard<decltype(ex)>>(asio::make_work_guard(ex));
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    return [shared, work](auto... args) {
+        asio::post(work->get_executor(), [shared, args...]() mutable { (*shared)(std::move(args)...); });
+        work->reset();
+    };
+}
 }  // namespace detail
 
 class hub {
@@ -122,8 +136,9 @@ public:
     hub& operator=(const hub&) = delete;
 
     const hub_config& config() const noexcept;
-    // The hub strand (of the primary shard: the one that orders every
-    // publish, assigns ids, stores for replay, runs pollers and shutdown hooks).
+    // The hub strand: the sequencer's, which orders every publish, assigns
+    // ids, stores for replay, counts interest and runs the shutdown hooks and
+    // the watch_interest callbacks. (Each shard has a strand of its own.)
     asio::any_io_executor get_executor() const noexcept;
     std::size_t shard_count() const noexcept;
 
@@ -134,21 +149,20 @@ public:
     // Completes after routing, with the event's id and matched connections.
     asio::awaitable<publish_result> async_publish(event ev);
 
+    // Same, with any completion token: void(std::error_code, publish_result),
+    // on the handler's associated executor (else the hub strand).
+    // Cancellation: none; an event handed to the hub is routed (a publish is
+    // never half done).
     template <class CompletionToken>
     auto async_publish(event ev, CompletionToken&& token) {
         return asio::async_initiate<CompletionToken, void(std::error_code, publish_result)>(
-            [this](auto handler, event e) {
-                auto ex = asio::get_associated_executor(handler, get_executor());
-                auto work = asio::make_work_guard(ex);
-                auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-                enqueue(std::move(e), [shared, work = std::move(work)](std::error_code ec, publish_result r) mutable {
-                    auto ex2 = work.get_executor();
-                    asio::post(ex2, [shared, ec, r = std::move(r)]() mutable { (*shared)(ec, std::move(r)); });
-                    work.reset();
-                });
-            },
+            [this](auto handler, event e) { enqueue(std::move(e), detail::post_back(std::move(handler), get_executor())); },
             token, std::move(ev));
     }
+
+    // Forgets the retained value of `topic` (event::retain), in order with
+    // the publishes before it. Errors: invalid_topic, hub_stopped.
+    std::error_code clear_retained(std::string topic);
 
     // Serves one client: reads and validates the request head, runs on_connect,
     // registers, then streams events until the client leaves, the lifetime
@@ -200,8 +214,41 @@ public:
 
     // Stops accepting, ends every stream after what is queued is written, and
     // resumes when every connection has finished (streams still writing after
-    // `grace` are closed).
+    // `grace` are closed) and the background work (spawn) has ended (or
+    // `grace` has passed).
     asio::awaitable<void> async_shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+    // Same, with any completion token: void(std::error_code), on the
+    // handler's associated executor (else the hub strand). Calling it twice is
+    // harmless: the second completes when the first does.
+    // Cancellation: none; a shutdown is never abandoned halfway (bound it
+    // with `grace`).
+    template <class CompletionToken>
+    auto async_shutdown(std::chrono::milliseconds grace, CompletionToken&& token) {
+        return asio::async_initiate<CompletionToken, void(std::error_code)>(
+            [this](auto handler, std::chrono::milliseconds g) {
+                start_shutdown(g, detail::post_back(std::move(handler), get_executor()));
+            },
+            token, grace);
+    }
+
+    // Runs `task` on `ex` as the hub's background work (a poll loop, a
+    // fan-out loop): a terminal cancellation reaches it when shutdown starts,
+    // and async_shutdown completes only after it has ended (or `grace` has
+    // passed). An exception escaping it goes to the hub's logger. Returns
+    // false, without starting it, once shutdown has started.
+    bool spawn(asio::any_io_executor ex, asio::awaitable<void> task);
+
+    // Interest in a literal topic: `on_first` runs when a connection whose
+    // patterns match `topic` (exactly or through a wildcard) registers while
+    // none does (at once if some already do), `on_last` when the last such
+    // connection leaves. Both run on the hub strand, one at a time, and must
+    // not block. Pollers are built on it (<ssehub/poller.hpp>); so is
+    // interest-based fan-out. Returns an id for unwatch_interest; 0 when
+    // `topic` is not a valid literal topic or the hub is shutting down
+    // (watches end with the shutdown).
+    std::uint64_t watch_interest(std::string topic, std::function<void()> on_first, std::function<void()> on_last);
+    void unwatch_interest(std::uint64_t id);
 
     // A snapshot. Per-connection entries only with `with_connections`
     // (10k connections make a big list); topic counts capped at `max_topics`.
@@ -213,13 +260,6 @@ public:
     // latest state, preceded by a `resync` event if batched events were
     // discarded. Returns false when no connection has this id.
     bool set_paused(std::string_view connection_id, bool paused);
-
-    // Polls `fetch` every interval while at least one connection subscribes
-    // to `topic` (exactly or through a wildcard), publishing the payload to
-    // it. A new subscriber gets the latest value at once. `topic` is a
-    // literal topic. Errors: invalid_topic; attaching twice replaces.
-    std::error_code attach_poller(std::string topic, poll_fetch fetch, poller_options options = {});
-    void detach_poller(std::string topic);
 
     // Runs `fn` once, on the hub strand, when async_shutdown (or the
     // destructor) starts stopping the hub; at once (posted) if it already has.
@@ -244,10 +284,11 @@ private:
                               std::forward<CompletionToken>(token));
     }
     void enqueue(event ev, detail::publish_completion done);
-    std::shared_ptr<detail::hub_impl> shard_for(const asio::any_io_executor& ex);
+    void start_shutdown(std::chrono::milliseconds grace, std::function<void(std::error_code)> done);
+    std::shared_ptr<detail::shard> shard_for(const asio::any_io_executor& ex);
 
-    std::shared_ptr<detail::hub_impl> impl_;  // the primary shard
-    std::vector<std::shared_ptr<detail::hub_impl>> shards_;  // impl_ first
+    std::shared_ptr<detail::sequencer> seq_;  // once per hub: intake, ids, replay store, interest
+    std::vector<std::shared_ptr<detail::shard>> shards_;  // per core: connections, routing
     std::atomic<std::size_t> next_shard_{0};
     bool match_executor_ = true;  // every shard has an executor of its own
 };

@@ -1,9 +1,16 @@
-// Polling sources bound to subscribers: the hub polls once for everybody,
-// only while somebody watches the topic, and pushes only what changed.
-// Thread safety: plain value types. Distinct objects: safe. Shared objects: unsafe.
+// Polling sources bound to subscribers: one poll for everybody, only while
+// somebody watches the topic, pushing only what changed. Built outside the
+// hub on its public API: hub::watch_interest starts and stops each loop,
+// hub::spawn makes it background work that async_shutdown waits for, and
+// each value goes out as a retained event (event::retain), so a subscriber
+// that arrives between polls gets the latest value at once.
+// Thread safety: the option and result types are plain values (distinct
+// objects: safe; shared objects: unsafe); `pollers`: every member is safe
+// from any thread.
 #pragma once
 
 #include "ssehub/event.hpp"
+#include "ssehub/hub.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -48,7 +55,7 @@ using poll_fetch = std::function<asio::awaitable<poll_result>(const poll_context
 enum class poller_stop_reason {
     no_subscribers,  // the last subscriber left (it starts again with the next one)
     condition,       // stop_when returned true (it will not start again)
-    detached,        // detach_poller()
+    detached,        // pollers::detach, a second attach of the topic, or ~pollers
     shutdown,        // the hub shut down
 };
 
@@ -66,6 +73,29 @@ struct poller_options {
     std::string api_version = "v1";
     double backoff_factor = 2.0;
     std::chrono::milliseconds max_backoff{60000};
+};
+
+// The pollers of one hub. Fetches run on a strand of `ex`, never on the hub
+// strand. The hub must outlive this object; destroying it detaches every
+// poller (their loops end soon after, through cancellation).
+class pollers {
+public:
+    pollers(hub& h, asio::any_io_executor ex);
+    ~pollers();
+    pollers(const pollers&) = delete;
+    pollers& operator=(const pollers&) = delete;
+
+    // Polls `fetch` every interval while at least one connection subscribes
+    // to `topic` (exactly or through a wildcard), publishing the payload to
+    // it as `options.event_type`. `topic` is a literal topic. Errors:
+    // invalid_topic, hub_stopped; attaching a topic twice replaces the first.
+    std::error_code attach(std::string topic, poll_fetch fetch, poller_options options = {});
+    void detach(const std::string& topic);
+
+    struct state;  // (src/poller.cpp)
+
+private:
+    std::shared_ptr<state> state_;
 };
 
 }  // namespace ssehub

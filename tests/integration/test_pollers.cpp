@@ -3,6 +3,7 @@
 // backoff check relies only on timers never firing early.
 #include "support/harness.hpp"
 
+#include <ssehub/poller.hpp>
 #include <ssehub/url_topic.hpp>
 
 #include <catch2/catch.hpp>
@@ -60,7 +61,7 @@ ssehub::poll_fetch fetch_from(std::shared_ptr<fake_source> src) {
     };
 }
 
-// attach_poller and set-up run on the hub strand: a routed publish after them is a barrier.
+// attach and the interest it watches run on the hub strand: a routed publish after them is a barrier.
 void barrier(server& s) {
     ssehub::event e;
     e.topics = {"barrier"};
@@ -83,8 +84,9 @@ std::size_t count_type(const client& c, std::string_view type) {
 
 TEST_CASE("poller: no fetch before the first subscriber, then at once", "[poller]") {
     server s;
+    ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto src = std::make_shared<fake_source>();
-    REQUIRE(!s.hub().attach_poller("devices.d1", fetch_from(src), every(1h)));
+    REQUIRE(!polls.attach("devices.d1", fetch_from(src), every(1h)));
     barrier(s);
     CHECK(src->calls == 0);
     client c;
@@ -97,8 +99,9 @@ TEST_CASE("poller: no fetch before the first subscriber, then at once", "[poller
 
 TEST_CASE("poller: one loop for many subscribers, unchanged payloads not re-published", "[poller]") {
     server s;
+    ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto src = std::make_shared<fake_source>();
-    REQUIRE(!s.hub().attach_poller("prices", fetch_from(src), every(10ms)));
+    REQUIRE(!polls.attach("prices", fetch_from(src), every(10ms)));
     std::vector<std::unique_ptr<client>> clients;
     for (int i = 0; i < 5; ++i) {
         clients.push_back(std::make_unique<client>());
@@ -117,6 +120,7 @@ TEST_CASE("poller: one loop for many subscribers, unchanged payloads not re-publ
 
 TEST_CASE("poller: stops when the last subscriber leaves, cancelling the fetch in flight", "[poller]") {
     server s;
+    ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto src = std::make_shared<fake_source>();
     std::atomic<int> stops{0};
     std::atomic<int> reason{-1};
@@ -127,7 +131,7 @@ TEST_CASE("poller: stops when the last subscriber leaves, cancelling the fetch i
         ++stops;
     };
     src->block = true;
-    REQUIRE(!s.hub().attach_poller("slow", fetch_from(src), o));
+    REQUIRE(!polls.attach("slow", fetch_from(src), o));
     client a, b;
     a.get(s.port(), "/events?topics=slow");
     b.get(s.port(), "/events?topics=slow");
@@ -154,13 +158,14 @@ TEST_CASE("poller: stops when the last subscriber leaves, cancelling the fetch i
 
 TEST_CASE("poller: stop condition and stop callback", "[poller]") {
     server s;
+    ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto src = std::make_shared<fake_source>();
     std::atomic<int> reason{-1};
     ssehub::poller_options o;
     o.interval = 5ms;
     o.stop_when = [](const std::string& p) { return p == "done"; };
     o.on_stop = [&](ssehub::poller_stop_reason r) { reason = static_cast<int>(r); };
-    REQUIRE(!s.hub().attach_poller("job.7", fetch_from(src), o));
+    REQUIRE(!polls.attach("job.7", fetch_from(src), o));
     client c;
     c.get(s.port(), "/events?topics=job.7");
     REQUIRE(c.wait_events(2));
@@ -178,6 +183,7 @@ TEST_CASE("poller: stop condition and stop callback", "[poller]") {
 
 TEST_CASE("poller: errors publish an error event and back off", "[poller]") {
     server s;
+    ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto src = std::make_shared<fake_source>();
     src->fail = true;
     ssehub::poller_options o;
@@ -185,7 +191,7 @@ TEST_CASE("poller: errors publish an error event and back off", "[poller]") {
     o.backoff_factor = 2;
     o.max_backoff = 1s;
     o.only_on_change = false;
-    REQUIRE(!s.hub().attach_poller("flaky", fetch_from(src), o));
+    REQUIRE(!polls.attach("flaky", fetch_from(src), o));
     client c;
     c.get(s.port(), "/events?topics=flaky");
     REQUIRE(c.wait_events(2));
@@ -206,8 +212,9 @@ TEST_CASE("poller: errors publish an error event and back off", "[poller]") {
 
 TEST_CASE("poller: a late subscriber gets the latest value at once", "[poller]") {
     server s;
+    ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto src = std::make_shared<fake_source>();
-    REQUIRE(!s.hub().attach_poller("state", fetch_from(src), every(1h)));
+    REQUIRE(!polls.attach("state", fetch_from(src), every(1h)));
     client first;
     first.get(s.port(), "/events?topics=state");
     REQUIRE(first.wait_events(2));
@@ -220,17 +227,18 @@ TEST_CASE("poller: a late subscriber gets the latest value at once", "[poller]")
 
 TEST_CASE("poller: invalid topics are refused; detach stops it", "[poller]") {
     server s;
+    ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto src = std::make_shared<fake_source>();
-    CHECK(s.hub().attach_poller("a.*", fetch_from(src)) == ssehub::error::invalid_topic);
+    CHECK(polls.attach("a.*", fetch_from(src)) == ssehub::error::invalid_topic);
     std::atomic<int> reason{-1};
     ssehub::poller_options o;
     o.interval = 5ms;
     o.on_stop = [&](ssehub::poller_stop_reason r) { reason = static_cast<int>(r); };
-    REQUIRE(!s.hub().attach_poller("x", fetch_from(src), o));
+    REQUIRE(!polls.attach("x", fetch_from(src), o));
     client c;
     c.get(s.port(), "/events?topics=x");
     REQUIRE(c.wait_events(2));
-    s.hub().detach_poller("x");
+    polls.detach("x");
     REQUIRE(test::poll_until([&] { return reason == static_cast<int>(ssehub::poller_stop_reason::detached); }));
 }
 

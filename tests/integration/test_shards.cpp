@@ -3,6 +3,8 @@
 // (replay, pollers, max_connections, stats, pause, shutdown) spans every shard.
 // Runs in the TSan build.
 #include "support/harness.hpp"
+
+#include <ssehub/poller.hpp>
 #include "support/memory_stream.hpp"
 
 #include <ssehub/replayer.hpp>
@@ -151,6 +153,7 @@ TEST_CASE("shards: Last-Event-ID replays exactly what was missed, whichever shar
 TEST_CASE("shards: a poller runs while any shard has a subscriber; a late one gets the latest value",
           "[loopback][shards][poller]") {
     server s(sharded(2), 2);
+    ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto calls = std::make_shared<std::atomic<int>>(0);
     auto stopped = std::make_shared<std::atomic<int>>(0);
     ssehub::poller_options o;
@@ -158,7 +161,7 @@ TEST_CASE("shards: a poller runs while any shard has a subscriber; a late one ge
     o.on_stop = [stopped](ssehub::poller_stop_reason why) {
         if (why == ssehub::poller_stop_reason::no_subscribers) ++*stopped;
     };
-    REQUIRE(!s.hub().attach_poller(
+    REQUIRE(!polls.attach(
         "prices",
         [calls](const ssehub::poll_context&) -> asio::awaitable<ssehub::poll_result> {
             ++*calls;

@@ -16,7 +16,6 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include <cassert>
 #include <cstddef>
 #include <cstdio>
 #include <exception>
@@ -44,9 +43,11 @@ namespace ssehub::coro {
 //   has been called the scope is closed: spawn() then does not start the task
 //   (its awaitable is destroyed unstarted) and returns false, so a late spawn
 //   never delays join().
-// - join before destruction: the scope must outlive its tasks. Destroying it
-//   with tasks running asserts in debug builds; in release builds it cancels
-//   them and nothing dangles (tasks hold the shared state, not the scope).
+// - Destroying the scope with tasks running cancels them (as cancel() does)
+//   and fails pending async_wait operations with operation_aborted; nothing
+//   dangles (tasks hold the shared state, not the scope). An owner whose
+//   tasks keep it alive (a task holding a shared_ptr to it) is destroyed
+//   inside its last task's end, so this is allowed rather than asserted.
 class task_scope {
 public:
     using executor_type = asio::any_io_executor;
@@ -59,7 +60,6 @@ public:
     task_scope& operator=(const task_scope&) = delete;
 
     ~task_scope() {
-        assert(size() == 0 && "ssehub::coro::task_scope destroyed with tasks running: join() first");
         cancel();
         detail::op_queue done;
         {

@@ -7,7 +7,7 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
-#include "hub_impl.hpp"
+#include "connection/run.hpp"
 
 #include "ssehub/http_read.hpp"
 #include "ssehub/json.hpp"
@@ -180,7 +180,7 @@ batch write_now(any_stream& stream, const batch& b, std::error_code& ec) {
 }
 
 // After a write: timing, latency and counters; releases the frames.
-void written(hub_impl& hub, connection_impl& c, const batch& b, bool head, const std::error_code& ec) {
+void written(shard& hub, connection_impl& c, const batch& b, bool head, const std::error_code& ec) {
     const std::int64_t done = now_ns();
     c.write_started_ns.store(0, std::memory_order_relaxed);
     c.last_write_ns.store(done, std::memory_order_relaxed);
@@ -280,7 +280,7 @@ asio::awaitable<bool> spend_credential(const auth_outcome& auth, const logger& l
 // closed (args.outcome says how). (An out parameter, not a result:
 // `auto conn = co_await prepare(...)` returning the shared_ptr crashed the
 // g++ 12 Debug+TSan build with an over-released connection; this form does not.)
-asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, std::unique_ptr<any_stream>& stream,
+asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
                                          serve_args& args, std::shared_ptr<connection_impl>& out) {
     const hub_config& cfg = hub->cfg;
     // The caller's headers go into every answer: refuse bad ones before
@@ -435,7 +435,7 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<hub_impl>& hub, s
 }
 
 // After the writer: waits for the EOF watch, then unregisters.
-asio::awaitable<void> close_connection(const std::shared_ptr<hub_impl>& hub, const std::shared_ptr<connection_impl>& conn,
+asio::awaitable<void> close_connection(const std::shared_ptr<shard>& hub, const std::shared_ptr<connection_impl>& conn,
                                        std::exception_ptr failure) {
     co_await wait_reader(*conn);
     co_await asio::co_spawn(hub->strand, hub->remove_connection(conn), asio::use_awaitable);
@@ -459,7 +459,7 @@ asio::awaitable<bool> on_connection_strand(any_stream& stream) {
 
 // The caller is not on a strand: run_connection again, on a new one.
 template <class R>
-asio::awaitable<R> serve_on_new_strand(const std::shared_ptr<hub_impl>& hub, std::unique_ptr<any_stream>& stream,
+asio::awaitable<R> serve_on_new_strand(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
                                        std::unique_ptr<serve_args>& args) {
     const asio::any_io_executor strand = make_connection_strand(*stream);
     co_return co_await asio::co_spawn(strand, run_connection<R>(hub, std::move(stream), std::move(args)),
@@ -485,7 +485,7 @@ asio::any_io_executor make_connection_strand(any_stream& stream) {
 // loop is inlined rather than a frame of its own. `args` is freed once the
 // response head is built. R = serve_outcome adds only the result's slot.
 template <class R>
-asio::awaitable<R> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr<any_stream> stream,
+asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<any_stream> stream,
                                   std::unique_ptr<serve_args> args) {
     if (!co_await on_connection_strand(*stream)) {
         co_return co_await serve_on_new_strand<R>(hub, stream, args);
@@ -572,9 +572,9 @@ asio::awaitable<R> run_connection(std::shared_ptr<hub_impl> hub, std::unique_ptr
     if constexpr (!std::is_void_v<R>) co_return serve_outcome{c.outcome_reason(), 200, c.id(), {}};
 }
 
-template asio::awaitable<void> run_connection<void>(std::shared_ptr<hub_impl>, std::unique_ptr<any_stream>,
+template asio::awaitable<void> run_connection<void>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,
                                                     std::unique_ptr<serve_args>);
-template asio::awaitable<serve_outcome> run_connection<serve_outcome>(std::shared_ptr<hub_impl>,
+template asio::awaitable<serve_outcome> run_connection<serve_outcome>(std::shared_ptr<shard>,
                                                                       std::unique_ptr<any_stream>,
                                                                       std::unique_ptr<serve_args>);
 
