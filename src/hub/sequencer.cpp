@@ -2,6 +2,7 @@
 
 #include "ssehub/topic.hpp"
 
+#include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
@@ -273,9 +274,9 @@ void sequencer::on_shutdown(std::function<void()> fn) {
 
 asio::awaitable<void> sequencer::join(coro::task_scope& scope, clock::time_point deadline) {
     if (scope.size() == 0) co_return;
-    scope.async_wait([self = shared_from_this()](std::error_code) {
-        asio::post(self->strand, [self] { self->idle_.cancel(); });
-    });
+    // On this strand (not the system executor's threads): it cannot run
+    // between the size check below and the wait, and it dies with the context.
+    scope.async_wait(asio::bind_executor(strand, [self = shared_from_this()](std::error_code) { self->idle_.cancel(); }));
     while (scope.size() != 0 && clock::now() < deadline) {
         idle_.expires_at(deadline);
         std::error_code ec;
