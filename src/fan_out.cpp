@@ -153,24 +153,29 @@ asio::awaitable<void> loop(std::shared_ptr<fan_out_state> st, subscriber_run run
 
 }  // namespace
 
+// The hub's background work (hub::spawn): the loop, bound to the bridge's own
+// cancellation signal for stop(); async_shutdown waits for it.
+asio::awaitable<void> owned_loop(std::shared_ptr<fan_out_state> st, std::size_t i, subscriber_run run) {
+    try {
+        co_await asio::co_spawn(st->strand, loop(st, std::move(run)),
+                                asio::bind_cancellation_slot(st->signals[i].slot(), asio::use_awaitable));
+    } catch (const std::system_error& x) {
+        if (x.code() != asio::error::operation_aborted)
+            st->log.log(logger::level::error, std::string("fan-out loop ended: ") + x.what());
+    } catch (const std::exception& x) {
+        st->log.log(logger::level::error, std::string("fan-out loop ended: ") + x.what());
+    } catch (...) {
+        st->log.log(logger::level::error, "fan-out loop ended: unknown exception");
+    }
+    st->loops_running.fetch_sub(1);
+}
+
 fan_out_handle start_fan_out(hub& h, std::vector<subscriber_run> runs, fan_out_config cfg) {
     auto st = std::make_shared<fan_out_state>(h, std::move(cfg));
     for (std::size_t i = 0; i < runs.size(); ++i) st->signals.emplace_back();
     st->loops_running.store(runs.size());
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-        asio::co_spawn(st->strand, loop(st, std::move(runs[i])),
-                       asio::bind_cancellation_slot(st->signals[i].slot(), [st](std::exception_ptr e) {
-                           st->loops_running.fetch_sub(1);
-                           if (!e) return;
-                           try {
-                               std::rethrow_exception(e);
-                           } catch (const std::exception& x) {
-                               st->log.log(logger::level::error, std::string("fan-out loop ended: ") + x.what());
-                           } catch (...) {
-                               st->log.log(logger::level::error, "fan-out loop ended: unknown exception");
-                           }
-                       }));
-    }
+    for (std::size_t i = 0; i < runs.size(); ++i)
+        if (!h.spawn(st->strand, owned_loop(st, i, std::move(runs[i])))) st->loops_running.fetch_sub(1);  // shutting down
     h.on_shutdown([weak = std::weak_ptr<fan_out_state>(st)] {
         if (auto s = weak.lock()) s->stop();
     });

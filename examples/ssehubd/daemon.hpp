@@ -80,23 +80,16 @@ private:
     // What one event stream's hooks and its completion share: the hub hands
     // it to the hooks as serve_context::user (a shared_ptr to it). Written by
     // on_disconnect, read by the completion after it (the hub orders them).
-    struct stream_state {
-        std::string remote;
-        std::uint64_t sent = 0;
-        std::uint64_t dropped = 0;
-        bool registered = false;  // on_disconnect ran: the stream was registered
-    };
-
     // http_server.cpp
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(asio::ip::tcp::socket sock);
     // One request on `sock`; true when the connection stays open for another.
     asio::awaitable<bool> serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep);
     // An event stream: handed to the hub (serve_options: CORS headers, the
-    // peer and a stream_state as context); stream_ended logs its outcome.
+    // peer as context); stream_refused logs a refusal.
     void start_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::vector<ssehub::http::header> cors,
                       const std::string& remote);
-    void stream_ended(const stream_state& st, const ssehub::serve_outcome& outcome);
+    void stream_refused(const std::string& remote, const ssehub::serve_outcome& outcome);
 
     // routes.cpp
     asio::awaitable<response> route(request_context& ctx);

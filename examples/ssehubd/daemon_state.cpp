@@ -138,7 +138,7 @@ ssehub::hub_config daemon::hub_config() {
     // Runs after authentication (metadata set; topics set when a ticket
     // decided them), before the hub's topic checks and registration: it
     // records what visibility ownership needs. A stream the hub refuses
-    // after this shows in its outcome (stream_ended); one it starts, in
+    // after this shows in its outcome (stream_refused); one it starts, in
     // serve_options::on_open (start_stream).
     cfg.on_connect = [this](const http::request& req, ssehub::connection& c) -> std::optional<ssehub::rejection> {
         if (c.topics().empty()) {
@@ -160,11 +160,13 @@ ssehub::hub_config daemon::hub_config() {
             std::lock_guard lock(conns_mu_);
             conns_.erase(c.id());
         }
-        if (const auto* st = std::any_cast<std::shared_ptr<stream_state>>(&c.context().user)) {
-            (*st)->sent = c.sent();
-            (*st)->dropped = c.dropped();
-            (*st)->registered = true;
-        }
+        // The stream's end, logged here: its reason is final in on_disconnect,
+        // and nothing per stream has to outlive the connection for it.
+        log_.info("disconnect", {{"conn", c.id()},
+                                 {"remote", c.context().remote},
+                                 {"reason", ssehub::to_string(c.end_reason())},
+                                 {"sent", c.sent()},
+                                 {"dropped", c.dropped()}});
     };
     cfg.on_pause = [this](const ssehub::connection& c) { log_.debug("pause", {{"conn", c.id()}}); };
     cfg.on_resume = [this](const ssehub::connection& c) { log_.debug("resume", {{"conn", c.id()}}); };

@@ -244,13 +244,11 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
 void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::vector<http::header> cors,
                           const std::string& remote) {
     // The serve contract: CORS headers go into the stream head and into any
-    // refusal the hub writes; the hooks see the peer and this stream's state.
-    auto state = std::make_shared<stream_state>();
-    state->remote = remote;
+    // refusal the hub writes; the hooks see the peer. A stream that starts is
+    // logged by on_open and on_disconnect; one the hub refuses, by its outcome.
     ssehub::serve_options opts;
     opts.headers = std::move(cors);
     opts.context.remote = remote;
-    opts.context.user = state;
     opts.on_open = [this](const ssehub::connection& c) {
         counters_.count_request("/events", 200);  // counted when answered, as every request
         json meta = json::object();
@@ -261,39 +259,33 @@ void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::ve
     // The hub serves it on a strand of its own on the socket's event loop
     // (its shard); no frame of ours stays alive beside the stream.
     hub_->async_serve(std::move(sock), std::move(req), std::move(opts),
-                      [this, state](std::exception_ptr e, ssehub::serve_outcome outcome) {
+                      [this, remote](std::exception_ptr e, ssehub::serve_outcome outcome) {
                           if (e) {
                               log_.exception("stream", e);
                               return;
                           }
-                          stream_ended(*state, outcome);
+                          stream_refused(remote, outcome);
                       });
 }
 
-void daemon::stream_ended(const stream_state& st, const ssehub::serve_outcome& o) {
-    if (o.status != 0 && o.status != 200) counters_.count_request("/events", o.status);  // (200: at on_open)
-    const std::string_view reason = ssehub::to_string(o.reason);
-    if (o.reason == ssehub::serve_reason::rejected || o.reason == ssehub::serve_reason::auth_failed) {
-        if (!o.connection_id.empty()) {  // refused after on_connect recorded it
-            std::lock_guard lock(conns_mu_);
-            conns_.erase(o.connection_id);
-        }
-        if (o.reason == ssehub::serve_reason::auth_failed) {
-            counters_.auth_failures.fetch_add(1);
-            // The hub never puts credentials in the detail.
-            log_.warn("auth_failed", {{"remote", st.remote}, {"status", o.status}, {"reason", o.detail}});
-        } else {
-            log_.write(o.status >= 500 ? log_level::info : log_level::debug, "stream_refused",
-                       {{"remote", st.remote}, {"status", o.status}, {"detail", o.detail}});
-        }
-        return;
+void daemon::stream_refused(const std::string& remote, const ssehub::serve_outcome& o) {
+    if (o.reason != ssehub::serve_reason::rejected && o.reason != ssehub::serve_reason::auth_failed) {
+        if (o.status != 0 && o.status != 200) counters_.count_request("/events", o.status);  // (200: at on_open)
+        return;  // streamed (logged by on_disconnect), or the client left before a whole request
     }
-    if (!st.registered) return;  // the client left before a whole request
-    log_.info("disconnect", {{"conn", o.connection_id},
-                             {"remote", st.remote},
-                             {"reason", reason},
-                             {"sent", st.sent},
-                             {"dropped", st.dropped}});
+    counters_.count_request("/events", o.status);
+    if (!o.connection_id.empty()) {  // refused after on_connect recorded it
+        std::lock_guard lock(conns_mu_);
+        conns_.erase(o.connection_id);
+    }
+    if (o.reason == ssehub::serve_reason::auth_failed) {
+        counters_.auth_failures.fetch_add(1);
+        // The hub never puts credentials in the detail.
+        log_.warn("auth_failed", {{"remote", remote}, {"status", o.status}, {"reason", o.detail}});
+    } else {
+        log_.write(o.status >= 500 ? log_level::info : log_level::debug, "stream_refused",
+                   {{"remote", remote}, {"status", o.status}, {"detail", o.detail}});
+    }
 }
 
 }  // namespace ssehubd

@@ -41,6 +41,13 @@ public:
     std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
     std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
+    // Why the stream ended, as async_serve's outcome will say: final in
+    // on_disconnect; client_left while nothing else has been decided.
+    serve_reason end_reason() const noexcept {
+        const std::uint8_t e = end_.load(std::memory_order_relaxed);
+        return e == 0 ? serve_reason::client_left : static_cast<serve_reason>(e - 1);
+    }
+
 protected:
     explicit connection(std::string id) : id_(std::move(id)) {}
     ~connection() = default;
@@ -51,6 +58,7 @@ protected:
     std::unique_ptr<const serve_context> context_;  // null when none was given: no cost per connection
     std::atomic<std::uint64_t> sent_{0};
     std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint8_t> end_{0};  // serve_reason + 1 once decided; the first reason given wins
 };
 
 }  // namespace ssehub

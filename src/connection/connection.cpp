@@ -569,7 +569,7 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
     // never be unregistered.
     co_await asio::this_coro::reset_cancellation_state();
     co_await close_connection(hub, conn, std::move(failure));
-    if constexpr (!std::is_void_v<R>) co_return serve_outcome{c.outcome_reason(), 200, c.id(), {}};
+    if constexpr (!std::is_void_v<R>) co_return serve_outcome{c.end_reason(), 200, c.id(), {}};
 }
 
 template asio::awaitable<void> run_connection<void>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,

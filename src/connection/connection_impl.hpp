@@ -40,11 +40,7 @@ public:
     // the connection's strand may both give one, e.g. lifetime vs. EOF).
     void end_with(serve_reason r) noexcept {
         std::uint8_t none = 0;
-        end.compare_exchange_strong(none, static_cast<std::uint8_t>(static_cast<int>(r) + 1), std::memory_order_relaxed);
-    }
-    serve_reason outcome_reason() const noexcept {
-        const std::uint8_t e = end.load(std::memory_order_relaxed);
-        return e == 0 ? serve_reason::client_left : static_cast<serve_reason>(e - 1);
+        end_.compare_exchange_strong(none, static_cast<std::uint8_t>(static_cast<int>(r) + 1), std::memory_order_relaxed);
     }
     void count_sent(std::uint64_t n) noexcept { sent_.fetch_add(n, std::memory_order_relaxed); }
     void count_dropped() noexcept { dropped_.fetch_add(1, std::memory_order_relaxed); }
@@ -55,10 +51,9 @@ public:
 
     // Hub strand only.
     std::uint64_t stamp = 0;  // last routed event, to deliver once per event
-    // The outcome's reason, first recorded wins: the shard records what its
-    // connection_state decided, the writer and the EOF watch what they saw
-    // (client left, cancelled). Any strand.
-    std::atomic<std::uint8_t> end{0};   // serve_reason + 1 once decided (end_with)
+    // (The outcome's reason, connection::end_, first recorded wins: the shard
+    // records what its connection_state decided, the writer and the EOF watch
+    // what they saw (client left, cancelled). Any strand.)
     std::atomic<bool> paused_shown{false};  // state.paused(), mirrored for stats() on any thread
     conn_slot slot = 0;
     connection_state state;   // every per-connection decision (src/connection/)

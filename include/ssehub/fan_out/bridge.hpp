@@ -71,8 +71,10 @@ using subscriber_run = std::function<asio::awaitable<void>(pubsub_sink&)>;
 }  // namespace detail
 
 // A running bridge. Copies share it. Stopping is idempotent; the bridge also
-// stops when its hub starts shutting down (the hub must outlive the bridge:
-// shut the hub down, or stop() the bridge, before destroying the hub).
+// stops when its hub starts shutting down, and its loops are the hub's
+// background work (hub::spawn): async_shutdown completes after they have
+// ended. The hub must outlive the bridge: shut the hub down, or stop() the
+// bridge, before destroying the hub.
 // Thread safety: safe from any thread.
 class fan_out_handle {
 public:
