@@ -36,14 +36,14 @@ void shard::disconnect(const std::shared_ptr<connection_impl>& c, frame bye) {
 
 asio::any_io_executor hub::serve_executor(detail::any_stream& stream) { return detail::make_connection_strand(stream); }
 
-asio::awaitable<serve_outcome> hub::serve_with_outcome(std::unique_ptr<detail::any_stream> stream,
+asio::awaitable<detail::boxed_outcome> hub::serve_with_outcome(std::unique_ptr<detail::any_stream> stream,
                                                        std::optional<http::request> request, serve_options options) {
     // Not a coroutine: the returned awaitable is the connection's own.
     auto args = std::make_unique<detail::serve_args>();
     args->request = std::move(request);
     args->options = std::move(options);
     auto shard = shard_for(stream->get_executor());
-    return detail::run_connection<serve_outcome>(std::move(shard), std::move(stream), std::move(args));
+    return detail::run_connection<detail::boxed_outcome>(std::move(shard), std::move(stream), std::move(args));
 }
 
 bool hub::disconnect(std::string_view connection_id, std::string_view reason) {

@@ -89,7 +89,7 @@ private:
     // peer as context); stream_refused logs a refusal.
     void start_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::vector<ssehub::http::header> cors,
                       const std::string& remote);
-    void stream_refused(const std::string& remote, const ssehub::serve_outcome& outcome);
+    void stream_refused(const ssehub::serve_outcome& outcome);
 
     // routes.cpp
     asio::awaitable<response> route(request_context& ctx);

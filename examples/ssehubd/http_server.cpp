@@ -259,16 +259,16 @@ void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::ve
     // The hub serves it on a strand of its own on the socket's event loop
     // (its shard); no frame of ours stays alive beside the stream.
     hub_->async_serve(std::move(sock), std::move(req), std::move(opts),
-                      [this, remote](std::exception_ptr e, ssehub::serve_outcome outcome) {
+                      [this](std::exception_ptr e, ssehub::serve_outcome outcome) {
                           if (e) {
                               log_.exception("stream", e);
                               return;
                           }
-                          stream_refused(remote, outcome);
+                          stream_refused(outcome);
                       });
 }
 
-void daemon::stream_refused(const std::string& remote, const ssehub::serve_outcome& o) {
+void daemon::stream_refused(const ssehub::serve_outcome& o) {
     if (o.reason != ssehub::serve_reason::rejected && o.reason != ssehub::serve_reason::auth_failed) {
         if (o.status != 0 && o.status != 200) counters_.count_request("/events", o.status);  // (200: at on_open)
         return;  // streamed (logged by on_disconnect), or the client left before a whole request
@@ -281,10 +281,10 @@ void daemon::stream_refused(const std::string& remote, const ssehub::serve_outco
     if (o.reason == ssehub::serve_reason::auth_failed) {
         counters_.auth_failures.fetch_add(1);
         // The hub never puts credentials in the detail.
-        log_.warn("auth_failed", {{"remote", remote}, {"status", o.status}, {"reason", o.detail}});
+        log_.warn("auth_failed", {{"remote", o.remote}, {"status", o.status}, {"reason", o.detail}});
     } else {
         log_.write(o.status >= 500 ? log_level::info : log_level::debug, "stream_refused",
-                   {{"remote", remote}, {"status", o.status}, {"detail", o.detail}});
+                   {{"remote", o.remote}, {"status", o.status}, {"detail", o.detail}});
     }
 }
 

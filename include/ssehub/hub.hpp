@@ -17,7 +17,9 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
+#include <asio/associator.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
@@ -99,6 +101,18 @@ std::string remote_of(Stream& s) {
 
 namespace detail {
 class sequencer;
+// The serve coroutine's result: 8 bytes in the frames that live as long as
+// the stream, instead of the whole outcome.
+using boxed_outcome = std::unique_ptr<serve_outcome>;
+// A serve handler that takes the boxed outcome; its associators are the
+// handler's (below).
+template <class Handler>
+struct unbox_outcome {
+    Handler handler;
+    void operator()(std::exception_ptr e, boxed_outcome o) {
+        std::move(handler)(e, o ? std::move(*o) : serve_outcome{});
+    }
+};
 class shard;
 using publish_completion = std::function<void(std::error_code, publish_result)>;
 
@@ -271,7 +285,7 @@ private:
     asio::awaitable<void> serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request);
     // The connection's strand, and its body with the outcome (src/serve.cpp).
     asio::any_io_executor serve_executor(detail::any_stream& stream);
-    asio::awaitable<serve_outcome> serve_with_outcome(std::unique_ptr<detail::any_stream> stream,
+    asio::awaitable<detail::boxed_outcome> serve_with_outcome(std::unique_ptr<detail::any_stream> stream,
                                                       std::optional<http::request> request, serve_options options);
 
     template <class Stream, class CompletionToken>
@@ -279,9 +293,18 @@ private:
                      CompletionToken&& token) {
         if (options.context.remote.empty()) options.context.remote = detail::remote_of(stream);
         std::unique_ptr<detail::any_stream> s = std::make_unique<detail::stream_adapter<Stream>>(std::move(stream));
-        const asio::any_io_executor ex = serve_executor(*s);
-        return asio::co_spawn(ex, serve_with_outcome(std::move(s), std::move(request), std::move(options)),
-                              std::forward<CompletionToken>(token));
+        return asio::async_initiate<CompletionToken, void(std::exception_ptr, serve_outcome)>(
+            [this](auto handler, std::unique_ptr<detail::any_stream> st, std::optional<http::request> req,
+                   serve_options opts) {
+                const asio::any_io_executor ex = serve_executor(*st);
+                // The coroutine completes with the boxed outcome; the
+                // handler gets it unboxed (with its own associated executor,
+                // cancellation slot and allocator: co_spawn connects the
+                // slot to the coroutine).
+                asio::co_spawn(ex, serve_with_outcome(std::move(st), std::move(req), std::move(opts)),
+                               detail::unbox_outcome<std::decay_t<decltype(handler)>>{std::move(handler)});
+            },
+            token, std::move(s), std::move(request), std::move(options));
     }
     void enqueue(event ev, detail::publish_completion done);
     void start_shutdown(std::chrono::milliseconds grace, std::function<void(std::error_code)> done);
@@ -294,3 +317,18 @@ private:
 };
 
 }  // namespace ssehub
+
+// unbox_outcome has its handler's associated executor, cancellation slot and
+// allocator (both call forms: Asio 1.22 and later versions).
+template <template <typename, typename> class Associator, typename Handler, typename DefaultCandidate>
+struct asio::associator<Associator, ssehub::detail::unbox_outcome<Handler>, DefaultCandidate>
+    : Associator<Handler, DefaultCandidate> {
+    static typename Associator<Handler, DefaultCandidate>::type get(
+        const ssehub::detail::unbox_outcome<Handler>& h) noexcept {
+        return Associator<Handler, DefaultCandidate>::get(h.handler);
+    }
+    static auto get(const ssehub::detail::unbox_outcome<Handler>& h, const DefaultCandidate& c) noexcept
+        -> decltype(Associator<Handler, DefaultCandidate>::get(h.handler, c)) {
+        return Associator<Handler, DefaultCandidate>::get(h.handler, c);
+    }
+};

@@ -73,6 +73,8 @@ struct serve_outcome {
     // rejected/auth_failed: why, for the server's log (the authenticator's
     // log reason, or the error body sent); never a token or ticket.
     std::string detail;
+    // The peer: serve_context::remote as given (or found) for this stream.
+    std::string remote;
 };
 
 }  // namespace ssehub

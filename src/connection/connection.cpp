@@ -283,6 +283,7 @@ asio::awaitable<bool> spend_credential(const auth_outcome& auth, const logger& l
 asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
                                          serve_args& args, std::shared_ptr<connection_impl>& out) {
     const hub_config& cfg = hub->cfg;
+    args.outcome.remote = args.options.context.remote;  // for a refusal's outcome
     // The caller's headers go into every answer: refuse bad ones before
     // anything is written (make_response checks them).
     bool bad_headers = false;
@@ -478,6 +479,14 @@ asio::any_io_executor make_connection_strand(any_stream& stream) {
     return asio::make_strand(io);
 }
 
+// The outcome is boxed, and built in plain functions: the coroutine frames
+// (this one, co_spawn's) keep 8 bytes for it instead of the whole outcome,
+// for as long as the stream runs.
+boxed_outcome boxed(serve_outcome o) { return std::make_unique<serve_outcome>(std::move(o)); }
+boxed_outcome outcome_of(const connection_impl& c) {
+    return boxed(serve_outcome{c.end_reason(), 200, c.id(), {}, c.context().remote});
+}
+
 // This frame lives as long as the connection (with the pending receive's), so
 // everything that does not is kept out of it: the request head, auth, the
 // checks and registration run in prepare_connection, the cleanup in
@@ -494,7 +503,7 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
     co_await prepare_connection(hub, stream, *args, conn);
     if (!conn) {
         if constexpr (std::is_void_v<R>) co_return;
-        else co_return std::move(args->outcome);
+        else co_return boxed(std::move(args->outcome));
     }
     connection_impl& c = *conn;
     if (args->options.on_open) {
@@ -569,12 +578,12 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
     // never be unregistered.
     co_await asio::this_coro::reset_cancellation_state();
     co_await close_connection(hub, conn, std::move(failure));
-    if constexpr (!std::is_void_v<R>) co_return serve_outcome{c.end_reason(), 200, c.id(), {}};
+    if constexpr (!std::is_void_v<R>) co_return outcome_of(c);
 }
 
 template asio::awaitable<void> run_connection<void>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,
                                                     std::unique_ptr<serve_args>);
-template asio::awaitable<serve_outcome> run_connection<serve_outcome>(std::shared_ptr<shard>,
+template asio::awaitable<boxed_outcome> run_connection<boxed_outcome>(std::shared_ptr<shard>,
                                                                       std::unique_ptr<any_stream>,
                                                                       std::unique_ptr<serve_args>);
 

@@ -25,13 +25,13 @@ struct serve_args {
 
 // The connection body, on the connection's strand: the caller's when it
 // already runs on a strand of the stream's context, else a new one.
-// R: void (async_serve without options) or serve_outcome.
+// R: void (async_serve without options) or boxed_outcome.
 template <class R>
 asio::awaitable<R> run_connection(std::shared_ptr<shard> home, std::unique_ptr<any_stream> stream,
                                   std::unique_ptr<serve_args> args);
 extern template asio::awaitable<void> run_connection<void>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,
                                                            std::unique_ptr<serve_args>);
-extern template asio::awaitable<serve_outcome> run_connection<serve_outcome>(std::shared_ptr<shard>,
+extern template asio::awaitable<boxed_outcome> run_connection<boxed_outcome>(std::shared_ptr<shard>,
                                                                              std::unique_ptr<any_stream>,
                                                                              std::unique_ptr<serve_args>);
 
