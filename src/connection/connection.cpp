@@ -416,16 +416,20 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
         list = std::move(unique);
     }
 
+    // A place among max_connections first, so that a ticket is never spent
+    // on a stream the hub then refuses for room.
+    std::error_code reg = hub->reserve();
     // A single-use credential (a ticket) is spent only now that every check
     // passed; of requests racing with one ticket, one gets past this point.
-    if (auth.consume && !co_await spend_credential(auth, cfg.log)) {
+    if (!reg && auth.consume && !co_await spend_credential(auth, cfg.log)) {
+        hub->unreserve();
         if (cfg.on_auth_failure) cfg.on_auth_failure(req, "credential already used");
         args.outcome.detail = "credential already used";
         co_await refuse(*conn->stream, args, 401, "unauthorized", serve_reason::auth_failed);
         co_return;
     }
 
-    const std::error_code reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
+    if (!reg) reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
     if (reg) {
         co_await refuse(*conn->stream, args, 503,
                         reg == error::too_many_connections ? "too many connections" : "shutting down",

@@ -350,12 +350,19 @@ void shard::send_retained(connection_impl& c) {
     }
 }
 
-asio::awaitable<std::error_code> shard::add_connection(std::shared_ptr<connection_impl> c) {
-    if (stopped.load(std::memory_order_acquire)) co_return error::hub_stopped;
-    // Counted over all shards.
+std::error_code shard::reserve() noexcept {
+    if (stopped.load(std::memory_order_acquire)) return error::hub_stopped;
     if (total_active->fetch_add(1, std::memory_order_relaxed) >= cfg.max_connections) {
         total_active->fetch_sub(1, std::memory_order_relaxed);
-        co_return error::too_many_connections;
+        return error::too_many_connections;
+    }
+    return {};
+}
+
+asio::awaitable<std::error_code> shard::add_connection(std::shared_ptr<connection_impl> c) {
+    if (stopped.load(std::memory_order_acquire)) {
+        unreserve();
+        co_return error::hub_stopped;
     }
     conn_slot s;
     {

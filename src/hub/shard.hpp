@@ -43,8 +43,14 @@ public:
     void forward(routed_batch b, std::size_t events);
     std::size_t backlog() const noexcept { return backlog_.load(std::memory_order_relaxed); }
 
+    // Any thread: takes one of max_connections (counted over all shards) for
+    // a connection about to register; too_many_connections or hub_stopped.
+    std::error_code reserve() noexcept;
+    void unreserve() noexcept { total_active->fetch_sub(1, std::memory_order_relaxed); }
+
     // Shard strand.
     asio::awaitable<void> run(std::shared_ptr<shard> keep_alive);
+    // Registers a connection that holds a reservation (released on failure).
     asio::awaitable<std::error_code> add_connection(std::shared_ptr<connection_impl> c);
     asio::awaitable<void> remove_connection(std::shared_ptr<connection_impl> c);
     asio::awaitable<void> shutdown(std::chrono::milliseconds grace, frame bye);

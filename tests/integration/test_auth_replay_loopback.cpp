@@ -358,6 +358,30 @@ TEST_CASE("ticket auth: a request refused for its topics leaves the ticket usabl
     CHECK(status_of(s, "/events?topics=orders.eu&ticket=" + t) == 401);  // used
 }
 
+TEST_CASE("ticket auth: a request refused for room (503) leaves the ticket usable", "[auth][loopback]") {
+    auto store = std::make_shared<ssehub::memory_ticket_store>();
+    ssehub::hub_config cfg;
+    cfg.max_connections = 1;
+    cfg.authenticate = ssehub::ticket_auth(store, orders_only);
+    server s(cfg);
+    const std::string first = ssehub::issue_ticket_value();
+    const std::string t = ssehub::issue_ticket_value();
+    REQUIRE(!store->put(first, "A", 1min));
+    REQUIRE(!store->put(t, "A", 1min));
+    auto holder = std::make_unique<client>();
+    holder->get(s.port(), "/events?topics=orders.eu&ticket=" + first);
+    REQUIRE(holder->wait_events(1));
+    CHECK(status_of(s, "/events?topics=orders.eu&ticket=" + t) == 503);  // full
+    CHECK(store->size() == 1);  // not spent
+    holder.reset();
+    REQUIRE(test::poll_until([&] { return s.hub().stats(false).active_connections == 0; }));
+    client ok;
+    ok.get(s.port(), "/events?topics=orders.eu&ticket=" + t);
+    REQUIRE(ok.wait_events(1));
+    CHECK(ok.status() == 200);
+    CHECK(store->size() == 0);
+}
+
 namespace {
 
 // A memory store whose reads answer (with what they read on arrival) only

@@ -14,101 +14,13 @@
 
 using namespace std::chrono_literals;
 using test::client;
+using test::server;
 
 namespace {
 
-// A hub behind an acceptor on 127.0.0.1:0 that serves every socket with the
-// serve contract: options from `make_options`, outcomes recorded in order.
-class serve_server {
-public:
-    explicit serve_server(ssehub::hub_config cfg = {}, std::function<ssehub::serve_options()> make_options = {})
-        : acceptor_(ioc_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-          make_options_(std::move(make_options)) {
-        hub_.emplace(ioc_.get_executor(), std::move(cfg));
-        port_ = acceptor_.local_endpoint().port();
-        asio::co_spawn(ioc_, accept_loop(), asio::detached);
-        thread_ = std::thread([this] { ioc_.run(); });
-    }
-    ~serve_server() { stop(); }
-
-    void stop() {
-        if (stopped_) return;
-        stopped_ = true;
-        auto done = asio::co_spawn(ioc_, shutdown(), asio::use_future);
-        done.wait_for(30s);
-        ioc_.stop();
-        thread_.join();
-        hub_.reset();
-    }
-
-    ssehub::hub& hub() { return *hub_; }
-    unsigned short port() const { return port_; }
-    // Starts the hub's shutdown without stopping the io_context.
-    void begin_shutdown() { asio::co_spawn(ioc_, shutdown(), asio::detached); }
-
-    std::size_t outcome_count() const {
-        std::lock_guard lock(mu_);
-        return outcomes_.size();
-    }
-    ssehub::serve_outcome outcome(std::size_t i) const {
-        std::lock_guard lock(mu_);
-        return outcomes_.at(i);
-    }
-    bool wait_outcomes(std::size_t n) const {
-        return test::poll_until([&] { return outcome_count() >= n; });
-    }
-    // Cancels the n-th accepted stream's async_serve (terminal).
-    void cancel(std::size_t n) {
-        std::shared_ptr<asio::cancellation_signal> sig;
-        {
-            std::lock_guard lock(mu_);
-            sig = signals_.at(n);
-        }
-        asio::post(ioc_, [sig] { sig->emit(asio::cancellation_type::terminal); });
-    }
-    std::size_t accepted() const {
-        std::lock_guard lock(mu_);
-        return signals_.size();
-    }
-
-private:
-    asio::awaitable<void> accept_loop() {
-        for (;;) {
-            std::error_code ec;
-            auto sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) co_return;
-            auto sig = std::make_shared<asio::cancellation_signal>();
-            {
-                std::lock_guard lock(mu_);
-                signals_.push_back(sig);
-            }
-            // The signal is emitted on the io_context's only thread, as the
-            // stream's strand runs there too.
-            hub_->async_serve(std::move(sock), make_options_ ? make_options_() : ssehub::serve_options{},
-                              asio::bind_cancellation_slot(sig->slot(), [this](std::exception_ptr e, ssehub::serve_outcome o) {
-                                  if (e) o.status = -1;  // (no Catch2 assertion off the test's thread)
-                                  std::lock_guard lock(mu_);
-                                  outcomes_.push_back(std::move(o));
-                              }));
-        }
-    }
-    asio::awaitable<void> shutdown() {
-        std::error_code ec;
-        acceptor_.close(ec);
-        co_await hub_->async_shutdown(2s);
-    }
-
-    asio::io_context ioc_;
-    asio::ip::tcp::acceptor acceptor_;
-    std::function<ssehub::serve_options()> make_options_;
-    std::optional<ssehub::hub> hub_;
-    std::thread thread_;
-    mutable std::mutex mu_;
-    std::vector<ssehub::serve_outcome> outcomes_;
-    std::vector<std::shared_ptr<asio::cancellation_signal>> signals_;
-    unsigned short port_ = 0;
-    bool stopped_ = false;
-};
+// test::server with an options factory serves every socket with the serve
+// contract (async_serve with options and a token), outcomes recorded in order.
+ssehub::serve_options plain_options() { return {}; }
 
 ssehub::serve_options cors_options() {
     ssehub::serve_options o;
@@ -126,7 +38,7 @@ std::string connection_id_of(const client& c) {
 }  // namespace
 
 TEST_CASE("serve options: extra headers in the stream head and in error answers", "[serve]") {
-    serve_server s({}, cors_options);
+    server s({}, 1, cors_options);
     {
         client c;
         c.get(s.port(), "/events?topics=a");
@@ -168,7 +80,7 @@ TEST_CASE("serve options: extra headers in the stream head and in error answers"
 }
 
 TEST_CASE("serve options: a header that would forge the response is refused with 500", "[serve]") {
-    serve_server s({}, [] {
+    server s({}, 1, [] {
         ssehub::serve_options o;
         o.headers.push_back({"X-Bad", "a\r\nSet-Cookie: x=1"});
         return o;
@@ -198,7 +110,7 @@ TEST_CASE("serve options: the context reaches on_connect and on_disconnect", "[s
         std::lock_guard lock(mu);
         if (const auto* u = std::any_cast<std::string>(&c.context().user)) seen_disconnect_user = *u;
     };
-    serve_server s(cfg, [] {
+    server s(cfg, 1, [] {
         ssehub::serve_options o;
         o.context.user = std::string("session-7");
         return o;
@@ -219,7 +131,7 @@ TEST_CASE("serve options: the context reaches on_connect and on_disconnect", "[s
 
 TEST_CASE("serve options: default topics", "[serve]") {
     SECTION("used when the request names none") {
-        serve_server s({}, [] {
+        server s({}, 1, [] {
             ssehub::serve_options o;
             o.default_topics = {"news"};
             return o;
@@ -234,7 +146,7 @@ TEST_CASE("serve options: default topics", "[serve]") {
         CHECK(c.events[1].data == "hello");
     }
     SECTION("replaced by the request's topics") {
-        serve_server s({}, [] {
+        server s({}, 1, [] {
             ssehub::serve_options o;
             o.default_topics = {"news"};
             return o;
@@ -251,7 +163,7 @@ TEST_CASE("serve options: default topics", "[serve]") {
             c.add_topic("extra");
             return std::nullopt;
         };
-        serve_server s(cfg, [] {
+        server s(cfg, 1, [] {
             ssehub::serve_options o;
             o.default_topics = {"news"};
             return o;
@@ -266,7 +178,7 @@ TEST_CASE("serve options: default topics", "[serve]") {
 TEST_CASE("serve outcome: client_left; on_open runs once the stream starts", "[serve]") {
     auto opened = std::make_shared<std::atomic<int>>(0);
     auto opened_id = std::make_shared<std::string>();
-    serve_server s({}, [opened, opened_id] {
+    server s({}, 1, [opened, opened_id] {
         ssehub::serve_options o;
         o.on_open = [opened, opened_id](const ssehub::connection& c) {
             *opened_id = c.id();  // before the head is written: the client reads it after this
@@ -298,7 +210,7 @@ TEST_CASE("serve outcome: lifetime", "[serve]") {
     ssehub::hub_config cfg;
     cfg.max_lifetime = 50ms;
     cfg.lifetime_jitter = 0;
-    serve_server s(cfg);
+    server s(cfg, 1, plain_options);
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_events(1));
@@ -309,7 +221,7 @@ TEST_CASE("serve outcome: lifetime", "[serve]") {
 }
 
 TEST_CASE("serve outcome: shutdown", "[serve]") {
-    serve_server s;
+    server s({}, 1, plain_options);
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_events(1));
@@ -321,7 +233,7 @@ TEST_CASE("serve outcome: shutdown", "[serve]") {
 }
 
 TEST_CASE("serve outcome: disconnected by hub::disconnect, with a final event", "[serve]") {
-    serve_server s;
+    server s({}, 1, plain_options);
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_events(1));
@@ -341,7 +253,7 @@ TEST_CASE("serve outcome: disconnected by hub::disconnect, with a final event", 
 }
 
 TEST_CASE("serve outcome: cancelling async_serve ends the stream as disconnected", "[serve]") {
-    serve_server s;
+    server s({}, 1, plain_options);
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_events(1));
@@ -358,7 +270,7 @@ TEST_CASE("serve outcome: rejected with the status on_connect chose", "[serve]")
     cfg.on_connect = [](const ssehub::http::request&, ssehub::connection&) -> std::optional<ssehub::rejection> {
         return ssehub::rejection{429, "slow down"};
     };
-    serve_server s(cfg, cors_options);
+    server s(cfg, 1, cors_options);
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_closed());
@@ -378,7 +290,7 @@ TEST_CASE("serve outcome: auth_failed", "[serve]") {
         a.log_reason = "no token";
         co_return a;
     };
-    serve_server s(cfg);
+    server s(cfg, 1, plain_options);
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_closed());
@@ -390,7 +302,7 @@ TEST_CASE("serve outcome: auth_failed", "[serve]") {
 }
 
 TEST_CASE("serve outcome: a client that leaves before a whole head", "[serve]") {
-    serve_server s;
+    server s({}, 1, plain_options);
     client c;
     c.connect(s.port());
     c.send("GET /events?top");

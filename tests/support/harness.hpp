@@ -44,10 +44,16 @@ inline bool poll_until(const std::function<bool()>& pred, std::chrono::milliseco
     return true;
 }
 
+// With `make_options`, each stream is served through the serve contract
+// (async_serve with those options and a completion token) and its outcome
+// recorded; without, through the plain `async_serve(socket)`.
 class server {
 public:
-    explicit server(ssehub::hub_config cfg = {}, int threads = 1)
-        : acceptor_(ioc_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    using options_factory = std::function<ssehub::serve_options()>;
+
+    explicit server(ssehub::hub_config cfg = {}, int threads = 1, options_factory make_options = {})
+        : acceptor_(ioc_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+          make_options_(std::move(make_options)) {
         hub_.emplace(ioc_.get_executor(), std::move(cfg));
         port_ = acceptor_.local_endpoint().port();
         asio::co_spawn(ioc_, accept_loop(), [](std::exception_ptr) {});
@@ -73,6 +79,22 @@ public:
     // Publishes and waits until routed; returns the matched count.
     ssehub::publish_result publish_sync(ssehub::event ev) {
         return asio::co_spawn(ioc_, hub_->async_publish(std::move(ev)), asio::use_future).get();
+    }
+
+    // Starts the hub's shutdown without stopping the io_context.
+    void begin_shutdown() { asio::co_spawn(ioc_, shutdown(), asio::detached); }
+
+    // The serve contract's outcomes (with make_options), in completion order.
+    std::size_t outcome_count() const {
+        std::lock_guard lock(mu_);
+        return outcomes_.size();
+    }
+    ssehub::serve_outcome outcome(std::size_t i) const {
+        std::lock_guard lock(mu_);
+        return outcomes_.at(i);
+    }
+    bool wait_outcomes(std::size_t n) const {
+        return poll_until([&] { return outcome_count() >= n; });
     }
 
     // Connections accepted so far, and how many of their async_serve ended.
@@ -115,6 +137,23 @@ private:
                 n = conns_.size();
                 conns_.push_back(c);
             }
+            if (make_options_) {
+                // The stream runs on a strand of its own; the signal is
+                // emitted on c->strand: safe with one thread (as the tests
+                // that cancel use).
+                hub_->async_serve(std::move(sock), make_options_(),
+                                  asio::bind_cancellation_slot(
+                                      c->signal.slot(), [this, n, c](std::exception_ptr e, ssehub::serve_outcome o) {
+                                          if (e) o.status = -1;  // (no Catch2 assertion off the test's thread)
+                                          {
+                                              std::lock_guard lock(mu_);
+                                              outcomes_.push_back(std::move(o));
+                                              conns_[n].reset();
+                                          }
+                                          finished_.fetch_add(1);
+                                      }));
+                continue;
+            }
             asio::co_spawn(c->strand, hub_->async_serve(std::move(sock)),
                            asio::bind_cancellation_slot(c->signal.slot(), [this, n, c](std::exception_ptr e) {
                                {
@@ -135,10 +174,12 @@ private:
 
     asio::io_context ioc_;
     asio::ip::tcp::acceptor acceptor_;
+    options_factory make_options_;
     std::optional<ssehub::hub> hub_;
     std::vector<std::thread> threads_;
     mutable std::mutex mu_;
     std::vector<std::shared_ptr<conn>> conns_;
+    std::vector<ssehub::serve_outcome> outcomes_;
     std::atomic<std::size_t> finished_{0};
     unsigned short port_ = 0;
     bool stopped_ = false;
