@@ -174,7 +174,9 @@ void shard::push_frame(connection_impl& c, queued_frame f) {
     // A connection whose writer has ended (queue closed) is on its way out:
     // what it can no longer take is not a slow-consumer drop.
     if (!c.queue.try_send(std::move(f), cfg.send_queue) && !c.state.ending() && !c.queue.is_closed()) {
-        c.state.on_queue_full(clock::now());
+        // Only the first miss starts the slow-consumer clock: no clock read
+        // for the ones after it (a stuck client's drops stay cheap).
+        if (!c.state.owes_resync()) c.state.on_queue_full(clock::now());
         count_drop(c, drop_reason::queue_full);
     }
 }
