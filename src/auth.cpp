@@ -27,6 +27,7 @@ auth_outcome from_result(auth_result r) {
     auth_outcome o;
     o.metadata = std::move(r.metadata);
     o.allowed_topics = std::move(r.allowed_topics);
+    o.expires = r.expires;
     return o;
 }
 

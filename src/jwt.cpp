@@ -183,6 +183,11 @@ std::error_code verify_hs256(std::string_view token, const jwt_options& options,
     }
 
     auth_result result;
+    if (exp) {  // valid until exp + leeway, as checked above
+        const auto until = std::chrono::duration<double>(*exp + leeway);
+        result.expires = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(until));
+    }
     for (const auto& name : options.metadata_claims) {
         const json::value* v = claims.find(name);
         if (v == nullptr) continue;

@@ -19,6 +19,7 @@ std::string_view to_string(serve_reason r) noexcept {
     case serve_reason::disconnected: return "disconnected";
     case serve_reason::rejected: return "rejected";
     case serve_reason::auth_failed: return "auth_failed";
+    case serve_reason::auth_expired: return "auth_expired";
     }
     return "unknown";
 }
@@ -26,7 +27,7 @@ std::string_view to_string(serve_reason r) noexcept {
 namespace detail {
 
 void shard::disconnect(const std::shared_ptr<connection_impl>& c, frame bye) {
-    if (!c->state.end(end_reason::disconnected)) return;  // already on its way out, for another reason
+    if (!c->state.end(serve_reason::disconnected)) return;  // already on its way out, for another reason
     c->end_with(serve_reason::disconnected);
     c->queue.try_send(queued_frame{std::move(bye), 0});  // the reserved slot if the queue is full
     c->queue.close();  // the writer drains what is queued, then ends the stream

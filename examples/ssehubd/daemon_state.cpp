@@ -119,6 +119,7 @@ ssehub::hub_config daemon::hub_config() {
     cfg.slow_consumer_timeout = opts_.slow_consumer_timeout;
     cfg.heartbeat_interval = opts_.heartbeat;
     cfg.max_lifetime = opts_.max_lifetime;
+    cfg.auth_expiry_grace = opts_.auth_expiry_grace;
     cfg.retry = opts_.retry;
     cfg.write_timeout = opts_.write_timeout;
     cfg.max_connections = opts_.max_connections;

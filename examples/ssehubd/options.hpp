@@ -46,6 +46,7 @@ struct options {
     ms slow_consumer_timeout{30000};
     ms heartbeat{30000};
     ms max_lifetime{30 * 60 * 1000};
+    ms auth_expiry_grace{0};
     ms retry{3000};
     ms write_timeout{15000};
     std::size_t max_connections = 10000;

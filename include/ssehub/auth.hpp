@@ -12,6 +12,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -26,6 +27,11 @@ struct auth_outcome {
     ssehub::metadata metadata;   // becomes the connection's metadata
     std::optional<std::vector<std::string>> allowed_topics;  // requested patterns must be covered by these
     std::optional<std::vector<std::string>> topics;          // topics decided by the credential (tickets)
+    // When the credential stops being valid (a JWT's `exp`): the stream gets
+    // an `auth-expired` event (hub_config::auth_expired_event) and ends once
+    // this plus hub_config::auth_expiry_grace has passed, so the client
+    // reconnects with a fresh credential. nullopt: the stream does not expire.
+    std::optional<std::chrono::system_clock::time_point> expires;
     // Spends a single-use credential (ticket_auth sets it). The hub calls it
     // once every other check passed (topics, allowed topics, on_connect),
     // just before it registers the connection, and answers 401 when it

@@ -81,6 +81,12 @@ struct hub_config {
     // before its stream ends; empty = none. New streams get 503 with
     // Retry-After = retry (rounded up to seconds) while the hub drains.
     std::string shutdown_event = "server-shutdown";
+    // A stream whose credential expires (auth_outcome::expires) gets this
+    // event, data {"reason":"expired"}, after what is queued, and ends;
+    // `auth_expiry_grace` later than the credential's expiry (clock skew, a
+    // refresh in flight).
+    std::string auth_expired_event = "auth-expired";
+    ms auth_expiry_grace{0};
 
     // Request head (async_serve reading the request itself)
     std::size_t max_request_head = 8192;  // bytes; over → 431

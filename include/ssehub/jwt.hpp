@@ -35,6 +35,9 @@ inline constexpr bool hs256_available = false;
 struct auth_result {
     ssehub::metadata metadata;                               // becomes the connection's metadata
     std::optional<std::vector<std::string>> allowed_topics;  // patterns the bearer may subscribe to; nullopt: no limit
+    // Until when the credential is valid (a JWT's exp + leeway); the stream
+    // ends then (auth_outcome::expires). nullopt: no expiry.
+    std::optional<std::chrono::system_clock::time_point> expires;
 };
 
 struct jwt_options {

@@ -57,6 +57,7 @@ enum class serve_reason {
     disconnected,   // hub::disconnect(), or the caller cancelled async_serve
     rejected,       // answered with a 4xx/5xx before streaming (status says which)
     auth_failed,    // authentication or topic authorization refused it (401/403)
+    auth_expired,   // the credential expired mid-stream (auth_outcome::expires): an `auth-expired` event, then the end
 };
 
 // "client_left", "lifetime", ... as spelled above.

@@ -355,6 +355,10 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
                             serve_reason::auth_failed);
             co_return;
         }
+        if (auth.expires) {  // the stream's end, on the steady clock the sweep uses
+            const auto left = *auth.expires - std::chrono::system_clock::now() + cfg.auth_expiry_grace;
+            conn->state.expire_at(clock::now() + std::chrono::duration_cast<clock::duration>(left));
+        }
         for (auto& [k, v] : auth.metadata) conn->set_metadata(k, std::move(v));
         if (auth.topics) conn->set_topics(std::move(*auth.topics));
     }

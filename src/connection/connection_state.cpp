@@ -94,13 +94,17 @@ bool connection_state::resume(bool& resync) noexcept {
 
 tick_action connection_state::on_tick(const tick_input& in, const hub_config& cfg) noexcept {
     if (ending()) return tick_action::none;
+    if (in.now >= auth_deadline_) {
+        end(serve_reason::auth_expired);
+        return tick_action::end_expired;
+    }
     if (in.now >= deadline_) {
-        end_ = end_reason::lifetime;
+        end(serve_reason::lifetime);
         return tick_action::end_gracefully;
     }
     const bool writing = in.write_started != time_point{};
     if (writing && in.now - in.write_started > cfg.write_timeout) {
-        end_ = end_reason::write_timeout;
+        end(serve_reason::write_timeout);
         return tick_action::end_now;
     }
     if (owes_resync_) {
@@ -109,7 +113,7 @@ tick_action connection_state::on_tick(const tick_input& in, const hub_config& cf
             return tick_action::send_resync;
         }
         if (in.now - behind_since_ > cfg.slow_consumer_timeout) {
-            end_ = end_reason::slow_consumer;
+            end(serve_reason::slow_consumer);
             return tick_action::end_now;
         }
     }
@@ -119,9 +123,10 @@ tick_action connection_state::on_tick(const tick_input& in, const hub_config& cf
     return tick_action::none;
 }
 
-bool connection_state::end(end_reason why) noexcept {
-    if (ending() || why == end_reason::none) return false;
+bool connection_state::end(serve_reason why) noexcept {
+    if (ending_) return false;
     end_ = why;
+    ending_ = true;
     return true;
 }
 

@@ -18,6 +18,7 @@
 
 #include "ssehub/config.hpp"
 #include "ssehub/event.hpp"
+#include "ssehub/serve.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -30,16 +31,9 @@ namespace ssehub::detail {
 
 using state_clock = std::chrono::steady_clock;
 
-// Why a stream ended (none: still streaming).
-enum class end_reason : std::uint8_t {
-    none,
-    client_left,    // EOF or a failed write
-    lifetime,       // max_lifetime (with jitter) reached: the writer drains, then ends
-    write_timeout,  // a write did not complete within write_timeout
-    slow_consumer,  // behind for longer than slow_consumer_timeout
-    shutdown,       // the hub is shutting down: the writer drains, then ends
-    disconnected,   // hub::disconnect
-};
+// Why a stream ended is the public serve_reason (serve.hpp): the state
+// decides lifetime, write_timeout and slow_consumer itself, and records
+// shutdown and disconnected when told (end()).
 
 // The reasons a `resync` event gives the client.
 enum class resync_reason : std::uint8_t { slow_consumer, paused, unknown_last_event_id, replay_truncated };
@@ -67,6 +61,7 @@ struct route_decision {
 enum class tick_action : std::uint8_t {
     none,
     end_gracefully,  // lifetime: close the queue, the writer drains what is queued
+    end_expired,     // the credential expired: queue the auth-expired event, then as end_gracefully
     end_now,         // write timeout or slow consumer: close the stream
     send_resync,     // queue resync(reason()) — the queue has room
     heartbeat,       // idle: queue a comment frame (the reserved slot)
@@ -88,6 +83,9 @@ public:
     // source; 0 in tests that want the plain lifetime): the lifetime is
     // max_lifetime × (1 + jitter × lifetime_jitter); max_lifetime 0 = unlimited.
     void start(time_point now, double jitter, const hub_config& cfg) noexcept;
+    // The credential's end (auth_outcome::expires, grace included); before
+    // or after start(). Default: never.
+    void expire_at(time_point t) noexcept { auth_deadline_ = t; }
 
     // A routed event that matched this connection. `queued` is its queue's
     // size now (the adaptive flush tier). Batched and coalesced frames are
@@ -147,10 +145,10 @@ public:
     bool replaying() const noexcept { return replaying_; }
 
     // Ends the stream for `why` (the first reason wins); false when already ending.
-    bool end(end_reason why) noexcept;
-    bool ending() const noexcept { return end_ != end_reason::none; }
+    bool end(serve_reason why) noexcept;
+    bool ending() const noexcept { return ending_; }
     // Why it ended; client_left when nothing else ended it.
-    end_reason reason() const noexcept { return end_ == end_reason::none ? end_reason::client_left : end_; }
+    serve_reason reason() const noexcept { return ending_ ? end_ : serve_reason::client_left; }
 
     time_point deadline() const noexcept { return deadline_; }
     time_point behind_since() const noexcept { return behind_since_; }
@@ -164,7 +162,9 @@ private:
     time_point deadline_ = time_point::max();
     time_point next_flush_{};
     time_point behind_since_{};
-    end_reason end_ = end_reason::none;
+    serve_reason end_ = serve_reason::client_left;  // meaningful once ending_
+    time_point auth_deadline_ = time_point::max();
+    bool ending_ = false;
     bool paused_ = false;
     bool replaying_ = false;
     bool scheduled_ = false;         // on the shard's flush list

@@ -37,19 +37,6 @@ clock::time_point from_ns(std::int64_t ns) {
     return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
-serve_reason to_serve_reason(end_reason r) noexcept {
-    switch (r) {
-    case end_reason::none:
-    case end_reason::client_left: return serve_reason::client_left;
-    case end_reason::lifetime: return serve_reason::lifetime;
-    case end_reason::write_timeout: return serve_reason::write_timeout;
-    case end_reason::slow_consumer: return serve_reason::slow_consumer;
-    case end_reason::shutdown: return serve_reason::shutdown;
-    case end_reason::disconnected: return serve_reason::disconnected;
-    }
-    return serve_reason::client_left;
-}
-
 }  // namespace
 
 frame resync_frame(std::string_view reason) {
@@ -67,7 +54,13 @@ shard::shard(asio::any_io_executor ex, hub_config c, std::shared_ptr<std::atomic
       wake(strand),
       idle(strand),
       sweep_interval(pick_sweep_interval(cfg)),
-      total_active(std::move(all_active)) {}
+      total_active(std::move(all_active)) {
+    if (!cfg.auth_expired_event.empty()) {
+        std::string out;
+        wire::encode("", cfg.auth_expired_event, "{\"reason\":\"expired\"}", std::nullopt, out);
+        expired_frame = std::make_shared<const std::string>(std::move(out));
+    }
+}
 
 void shard::report_exception(const char* where, std::exception_ptr e) const noexcept {
     detail::report_exception(cfg.log, where, e);
@@ -274,13 +267,16 @@ void shard::carry_out(const std::shared_ptr<connection_impl>& cp, tick_action a)
     connection_impl& c = *cp;
     switch (a) {
     case tick_action::none: break;
+    case tick_action::end_expired:  // the auth-expired event (the reserved slot if full), then as lifetime
+        if (expired_frame) c.queue.try_send(queued_frame{expired_frame, 0});
+        [[fallthrough]];
     case tick_action::end_gracefully:  // lifetime: the writer drains what is queued, then ends
-        c.end_with(to_serve_reason(c.state.reason()));
+        c.end_with(c.state.reason());
         c.queue.close();
         break;
     case tick_action::end_now:
-        c.end_with(to_serve_reason(c.state.reason()));
-        if (c.state.reason() == end_reason::slow_consumer) slow_disconnects.fetch_add(1, std::memory_order_relaxed);
+        c.end_with(c.state.reason());
+        if (c.state.reason() == serve_reason::slow_consumer) slow_disconnects.fetch_add(1, std::memory_order_relaxed);
         drop_connection(cp);
         break;
     case tick_action::send_resync: c.queue.try_send(queued_frame{resync(c.state.owed_resync()), 0}, cfg.send_queue); break;
@@ -468,7 +464,7 @@ asio::awaitable<void> shard::replay(std::shared_ptr<shard>, std::shared_ptr<conn
 void shard::close_all_queues() {
     for (auto& c : slots) {
         if (!c) continue;
-        c->state.end(end_reason::shutdown);
+        c->state.end(serve_reason::shutdown);
         c->end_with(serve_reason::shutdown);
         c->queue.close();
     }

@@ -81,6 +81,7 @@ public:
     std::atomic<bool> stopped{false};  // set by the sequencer when shutdown starts
     bool run_done = false;
     std::chrono::milliseconds sweep_interval;
+    frame expired_frame;  // hub_config::auth_expired_event, encoded once (empty: none)
 
     // Registry: strand; slots and by_id also under registry_mutex for readers on other threads.
     mutable std::mutex registry_mutex;

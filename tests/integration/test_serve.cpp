@@ -502,3 +502,33 @@ TEST_CASE("async_read_request: co_await with redirect_error", "[serve][http_read
     CHECK_FALSE(ec);
     CHECK(parser.get().target == "/x");
 }
+
+TEST_CASE("serve outcome: a credential that expires mid-stream ends it with auth-expired", "[serve][auth]") {
+    ssehub::hub_config cfg;
+    cfg.auth_expiry_grace = 100ms;
+    cfg.heartbeat_interval = 40ms;  // a sweep every 10 ms
+    cfg.authenticate = [](const ssehub::http::request&) -> asio::awaitable<ssehub::auth_outcome> {
+        ssehub::auth_outcome a;
+        a.metadata = {{"sub", "u1"}};
+        a.expires = std::chrono::system_clock::now() + 200ms;
+        co_return a;
+    };
+    server s(cfg, 1, plain_options);
+    client c;
+    const auto started = test::clock::now();
+    c.get(s.port(), "/events?topics=a");
+    REQUIRE(c.wait_events(1));
+    REQUIRE(c.read_until([&] {
+        for (const auto& e : c.events)
+            if (e.type == "auth-expired") return true;
+        return false;
+    }));
+    CHECK(test::clock::now() - started >= 300ms);  // the expiry plus the grace, never earlier
+    const auto& last = c.events.back();
+    CHECK(last.type == "auth-expired");
+    CHECK(last.data == R"({"reason":"expired"})");
+    CHECK(c.wait_closed());
+    REQUIRE(s.wait_outcomes(1));
+    CHECK(s.outcome(0).reason == ssehub::serve_reason::auth_expired);
+    CHECK(ssehub::to_string(ssehub::serve_reason::auth_expired) == "auth_expired");
+}

@@ -16,7 +16,6 @@ using ssehub::hub_config;
 using ssehub::priority;
 using ssehub::detail::connection_state;
 using ssehub::detail::drop_reason;
-using ssehub::detail::end_reason;
 using ssehub::detail::queued_frame;
 using ssehub::detail::route_action;
 using ssehub::detail::tick_action;
@@ -91,9 +90,28 @@ TEST_CASE("connection_state: the lifetime ends the stream gracefully, once", "[c
     CHECK(st.on_tick(idle_at(t0 + 999ms, t0 + 999ms), cfg) == tick_action::none);
     CHECK_FALSE(st.ending());
     CHECK(st.on_tick(idle_at(t0 + 1000ms, t0 + 999ms), cfg) == tick_action::end_gracefully);
-    CHECK(st.reason() == end_reason::lifetime);
+    CHECK(st.reason() == ssehub::serve_reason::lifetime);
     CHECK(st.on_tick(idle_at(t0 + 2000ms, t0 + 999ms), cfg) == tick_action::none);  // already ending
     CHECK(send(st, priority::instant, t0 + 2000ms, cfg).action == route_action::skip);
+}
+
+TEST_CASE("connection_state: an expired credential ends the stream, before the lifetime, once", "[connection_state]") {
+    hub_config cfg = quiet_config();
+    cfg.max_lifetime = 1000ms;
+    cfg.lifetime_jitter = 0;
+    connection_state st;
+    st.expire_at(t0 + 500ms);  // set before registration, as the hub does
+    st.start(t0, 0, cfg);
+    CHECK(st.on_tick(idle_at(t0 + 499ms, t0 + 499ms), cfg) == tick_action::none);
+    CHECK(st.on_tick(idle_at(t0 + 500ms, t0 + 499ms), cfg) == tick_action::end_expired);
+    CHECK(st.reason() == ssehub::serve_reason::auth_expired);
+    CHECK(st.on_tick(idle_at(t0 + 1000ms, t0 + 999ms), cfg) == tick_action::none);  // the lifetime: already ending
+    CHECK(st.reason() == ssehub::serve_reason::auth_expired);
+
+    connection_state plain;  // no expiry: only the lifetime
+    plain.start(t0, 0, cfg);
+    CHECK(plain.on_tick(idle_at(t0 + 999ms, t0 + 999ms), cfg) == tick_action::none);
+    CHECK(plain.on_tick(idle_at(t0 + 1000ms, t0 + 999ms), cfg) == tick_action::end_gracefully);
 }
 
 TEST_CASE("connection_state: max_lifetime 0 never ends the stream", "[connection_state]") {
@@ -166,7 +184,7 @@ TEST_CASE("connection_state: a write that takes too long drops the client", "[co
     CHECK(st.on_tick(in, cfg) == tick_action::none);
     in.now = t0 + 101s + 1ms;  // 15.001 s
     CHECK(st.on_tick(in, cfg) == tick_action::end_now);
-    CHECK(st.reason() == end_reason::write_timeout);
+    CHECK(st.reason() == ssehub::serve_reason::write_timeout);
 }
 
 TEST_CASE("connection_state: a client that fell behind gets one resync (slow_consumer)", "[connection_state]") {
@@ -201,7 +219,7 @@ TEST_CASE("connection_state: behind longer than slow_consumer_timeout disconnect
     CHECK(st.on_tick(full, cfg) == tick_action::none);
     full.now = t0 + 30s + 1ms;
     CHECK(st.on_tick(full, cfg) == tick_action::end_now);
-    CHECK(st.reason() == end_reason::slow_consumer);
+    CHECK(st.reason() == ssehub::serve_reason::slow_consumer);
 }
 
 TEST_CASE("connection_state: a hidden tab gets no resync while hidden, one on resume", "[connection_state]") {
@@ -380,11 +398,10 @@ TEST_CASE("connection_state: the first end reason wins; client_left by default",
     hub_config cfg = quiet_config();
     connection_state st;
     st.start(t0, 0, cfg);
-    CHECK(st.reason() == end_reason::client_left);
-    CHECK_FALSE(st.end(end_reason::none));
-    CHECK(st.end(end_reason::shutdown));
-    CHECK_FALSE(st.end(end_reason::disconnected));
-    CHECK(st.reason() == end_reason::shutdown);
+    CHECK(st.reason() == ssehub::serve_reason::client_left);
+    CHECK(st.end(ssehub::serve_reason::shutdown));
+    CHECK_FALSE(st.end(ssehub::serve_reason::disconnected));
+    CHECK(st.reason() == ssehub::serve_reason::shutdown);
     CHECK(send(st, priority::instant, t0, cfg).action == route_action::skip);
     std::size_t discarded = 0;
     CHECK_FALSE(st.pause(discarded));

@@ -180,6 +180,17 @@ TEST_CASE("jwt: malformed tokens", "[jwt]") {
     CHECK(verify(test_token, small) == error::invalid_token);
 }
 
+TEST_CASE("jwt: the token's exp + leeway is the stream's expiry", "[jwt]") {
+    auto o = options();  // leeway 30 s
+    ssehub::auth_result r;
+    REQUIRE_FALSE(verify(signed_payload("{\"sub\":\"u\",\"exp\":" + n(now_s + 600) + "}"), o, &r));
+    REQUIRE(r.expires);
+    CHECK(std::chrono::duration<double>(r.expires->time_since_epoch()).count() == now_s + 630);
+    ssehub::auth_result none;
+    REQUIRE_FALSE(verify(signed_payload(R"({"sub":"u"})"), o, &none));
+    CHECK_FALSE(none.expires);  // no exp: the stream does not expire
+}
+
 TEST_CASE("jwt: exp, nbf, iat with leeway", "[jwt]") {
     auto o = options();  // leeway 30 s
     const auto with = [](std::string_view claim, double value) {
