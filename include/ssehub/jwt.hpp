@@ -78,7 +78,7 @@ class jwt_key_set {
 public:
     struct key_info {
         std::string kid;       // empty: none
-        jwt_alg alg;           // the one algorithm the key verifies
+        jwt_alg alg = jwt_alg::hs256;  // the one algorithm the key verifies
         std::size_t bits = 0;  // RSA modulus / EC or Ed25519 size; secret length * 8 for HMAC
     };
 
