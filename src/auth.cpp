@@ -96,7 +96,7 @@ authenticator jwt_auth(jwt_options options) {
         if (!token || token->empty()) co_return reject(401, "no token");
         auth_result r;
         std::string why;
-        if (auto ec = verify_hs256(*token, *o, r, &why)) co_return reject(401, "invalid token: " + (why.empty() ? ec.message() : why));
+        if (auto ec = verify_jwt(*token, *o, r, &why)) co_return reject(401, "invalid token: " + (why.empty() ? ec.message() : why));
         co_return from_result(std::move(r));
     };
 }

@@ -34,6 +34,8 @@
 
 namespace ssehubd {
 
+class jwt_verifier;
+
 class daemon {
 public:
     // Binds the listening socket (throws std::system_error when it cannot).
@@ -117,6 +119,7 @@ private:
     logger& log_;
     daemon_counters counters_;
     ssehub::any_ticket_store tickets_;  // --auth tickets only (memory, or Redis with --redis)
+    std::shared_ptr<const jwt_verifier> jwt_;  // --auth jwt only
     std::unique_ptr<redis_bridge> redis_;  // --redis only
     asio::ip::tcp::acceptor acceptor_;
     asio::signal_set signals_;

@@ -133,7 +133,13 @@ ssehub::hub_config daemon::hub_config() {
         log_.write(daemon_level(l), "ssehub", {{"detail", msg}});
     });
 
-    setup_auth_and_replay(cfg, opts_, tickets_);
+    if (opts_.auth == auth_mode::jwt) {
+        jwt_ = std::make_shared<const jwt_verifier>(opts_, [this](bool ok, std::string_view detail) {
+            if (ok) log_.info("jwks_reloaded", {{"file", opts_.jwt_jwks}, {"detail", std::string(detail)}});
+            else log_.warn("jwks_reload_failed", {{"file", opts_.jwt_jwks}, {"error", std::string(detail)}, {"kept", "previous keys"}});
+        });
+    }
+    setup_auth_and_replay(cfg, opts_, tickets_, jwt_);
     if (redis_) redis_->configure(cfg);  // the Redis Stream replaces the memory replayer
 
     // Runs after authentication (metadata set; topics set when a ticket

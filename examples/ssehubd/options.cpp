@@ -116,10 +116,16 @@ std::string set_origins(options& o, std::string_view v) {
 const std::vector<spec>& table() {
     static const std::vector<spec> t = {
         {"listen", "HOST:PORT", "127.0.0.1:8080", "address to listen on; port 0 picks a free port", set_listen},
-        {"auth", "MODE", "none", "subscriber auth: none, jwt (HS256 bearer token or ?token=) or tickets (?ticket=)",
+        {"auth", "MODE", "none",
+         "subscriber auth: none, jwt (HS256/RS256/ES256/EdDSA bearer token or ?token=) or tickets (?ticket=)",
          set_auth},
         {"jwt-secret", "SECRET", "", "HS256 key for --auth jwt (prefer the environment variable)",
          text(&options::jwt_secret)},
+        {"jwt-public-key", "FILE", "", "PEM public key (RSA, EC P-256 or Ed25519) for --auth jwt: RS256/ES256/EdDSA",
+         text(&options::jwt_public_key)},
+        {"jwt-jwks", "FILE", "",
+         "JWKS file for --auth jwt (the token's kid picks the key); read again when it changes",
+         text(&options::jwt_jwks)},
         {"jwt-issuer", "ISS", "", "required `iss` claim (empty: not checked)", text(&options::jwt_issuer)},
         {"jwt-audience", "AUD", "", "required `aud` claim (empty: not checked)", text(&options::jwt_audience)},
         {"publisher-key", "KEY", "",
@@ -218,7 +224,8 @@ std::optional<bool> parse_bool(std::string_view v) {
 }
 
 std::string check(const options& o) {
-    if (o.auth == auth_mode::jwt && o.jwt_secret.empty()) return "--auth jwt needs --jwt-secret (or SSEHUBD_JWT_SECRET)";
+    if (o.auth == auth_mode::jwt && o.jwt_secret.empty() && o.jwt_public_key.empty() && o.jwt_jwks.empty())
+        return "--auth jwt needs --jwt-secret (or SSEHUBD_JWT_SECRET), --jwt-public-key or --jwt-jwks";
     if (o.auth == auth_mode::tickets && o.publisher_key.empty())
         return "--auth tickets needs --publisher-key: only the backend may issue tickets";
     if (o.flush_min > o.flush_max) return "--flush-min-ms must not exceed --flush-max-ms";

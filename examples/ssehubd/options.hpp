@@ -25,7 +25,9 @@ struct options {
 
     // Auth
     auth_mode auth = auth_mode::none;
-    std::string jwt_secret;
+    std::string jwt_secret;      // HS256 key
+    std::string jwt_public_key;  // PEM file: RS256, ES256 or EdDSA public key
+    std::string jwt_jwks;        // JWKS file (keys chosen by kid), re-read when it changes
     std::string jwt_issuer;    // empty: not checked
     std::string jwt_audience;  // empty: not checked
     std::string publisher_key; // empty: publish routes are open (default listen is loopback only)

@@ -215,7 +215,7 @@ daemon::response daemon::visibility(request_context& ctx) {
     }
     if (rec) {
         if (!rec->owner.empty() && !v.owner.empty()) owner = same_secret(rec->owner, v.owner);
-        if (!owner && !rec->metadata.empty()) owner = same_subscriber(ctx.req, rec->metadata, opts_);
+        if (!owner && !rec->metadata.empty()) owner = same_subscriber(ctx.req, rec->metadata, jwt_.get());
     }
     // An unknown id and someone else's id get the same answer: no oracle for ids.
     if (!owner || !hub_->set_paused(v.connection_id, v.hidden)) {

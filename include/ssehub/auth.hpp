@@ -43,10 +43,12 @@ struct auth_outcome {
 using authenticator = std::function<asio::awaitable<auth_outcome>(const http::request&)>;
 
 // Bearer token from `Authorization: Bearer <t>` (scheme case-insensitive),
-// else `?token=`, checked by the built-in HS256 verifier (needs OpenSSL).
+// else `?token=`, checked by verify_jwt (HS256, RS256, ES256, EdDSA; needs
+// OpenSSL) with options.secret and options.keys.
 authenticator jwt_auth(jwt_options options);
 
-// Same token lookup, checked by your validator (e.g. RS256 with your library).
+// Same token lookup, checked by your validator (other algorithms, keys
+// fetched over the network...).
 using token_validator = std::function<std::error_code(std::string_view token, auth_result& out)>;
 authenticator jwt_auth(token_validator validator);
 

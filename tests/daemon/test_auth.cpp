@@ -7,6 +7,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "support/jwt_keys.hpp"
+
+#include <filesystem>
+#include <fstream>
+
 using namespace daemon_test;
 using json = nlohmann::json;
 
@@ -101,6 +106,85 @@ TEST_CASE("ssehubd: jwt: bearer header or ?token=, topics claim enforced", "[dae
     const auto log = d.log();
     for (const auto& t : {token, other, forged, wrong_iss}) CHECK(log.find(t) == std::string::npos);
     CHECK(log.find("\"sub\":\"u1\"") != std::string::npos);  // metadata is logged at connect
+}
+
+TEST_CASE("ssehubd: jwt: RS256 with --jwt-public-key, ES256 with --jwt-jwks (re-read when it changes)", "[daemon][auth]") {
+#if defined(SSEHUB_HAS_OPENSSL) && SSEHUB_HAS_OPENSSL
+    using test::jwt::key_type;
+    const auto rsa = test::jwt::generate(key_type::rsa);
+    const auto ec = test::jwt::generate(key_type::ec);
+    const auto ec2 = test::jwt::generate(key_type::ec);
+    char dir_template[] = "/tmp/ssehubd_test_jwt_XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    struct cleanup {
+        std::string dir;
+        ~cleanup() {
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        }
+    } cleanup_dir{dir};
+    const auto write = [](const std::string& path, const std::string& text) {
+        const std::string tmp = path + ".tmp";
+        std::ofstream(tmp, std::ios::binary) << text;
+        std::filesystem::rename(tmp, path);  // the daemon never sees half a file
+    };
+    write(dir + "/rsa.pem", rsa.public_pem);
+    write(dir + "/jwks.json", R"({"keys":[)" + test::jwt::jwk(key_type::ec, ec, R"(,"kid":"e1")") + "]}");
+
+    daemon_process d({"--auth", "jwt", "--jwt-public-key", dir + "/rsa.pem", "--jwt-jwks", dir + "/jwks.json"});
+    const auto p = d.port();
+    const std::string claims = R"({"sub":"u1","tenant_id":"t1","topics":["orders.>"]})";
+    const std::string rs256 = ssehub::sign_jwt(R"({"alg":"RS256","typ":"JWT"})", claims, rsa.private_pem);
+    const std::string forged =
+        ssehub::sign_jwt(R"({"alg":"RS256","typ":"JWT"})", claims, test::jwt::generate(key_type::rsa).private_pem);
+    const std::string confused = ssehub::sign_hs256(R"({"alg":"HS256","typ":"JWT"})", claims, rsa.public_pem);
+    const std::string es256 = ssehub::sign_jwt(R"({"alg":"ES256","kid":"e1"})", claims, ec.private_pem);
+    const std::string es256_next = ssehub::sign_jwt(R"({"alg":"ES256","kid":"e2"})", claims, ec2.private_pem);
+
+    subscriber admitted(p, "/events?topics=orders.eu", "Authorization: Bearer " + rs256 + "\r\n");
+    REQUIRE(admitted.connected());
+    CHECK(get(p, "/events?topics=orders.eu", "Authorization: Bearer " + forged + "\r\n").status == 401);
+    CHECK(get(p, "/events?topics=orders.eu", "Authorization: Bearer " + confused + "\r\n").status == 401);
+    subscriber by_kid(p, "/events?topics=orders.eu&token=" + es256);
+    REQUIRE(by_kid.connected());
+    CHECK(get(p, "/events?topics=billing&token=" + es256_next).status == 401);  // kid e2 unknown yet
+
+    // Key rotation: the new JWKS names e2; a token for it is then authenticated
+    // (403 here: it asks for a topic outside its claim, so no stream stays open).
+    write(dir + "/jwks.json", R"({"keys":[)" + test::jwt::jwk(key_type::ec, ec2, R"(,"kid":"e2")") + "]}");
+    CHECK(test::poll_until([&] { return get(p, "/events?topics=billing&token=" + es256_next).status == 403; }));
+    CHECK(get(p, "/events?topics=billing&token=" + es256).status == 401);  // e1 is gone
+    // An unusable JWKS keeps the keys there were.
+    write(dir + "/jwks.json", R"({"keys":[{"kty":"XYZ"}]})");
+    // (The file is looked at by a verification: each probe is one.)
+    CHECK(test::poll_until([&] {
+        CHECK(get(p, "/events?topics=billing&token=" + es256_next).status == 403);
+        return d.log().find("jwks_reload_failed") != std::string::npos;
+    }));
+    CHECK(get(p, "/events?topics=billing&token=" + es256_next).status == 403);
+
+    const auto log = d.log();
+    CHECK(log.find("jwks_reloaded") != std::string::npos);
+    CHECK(log.find("signature mismatch") != std::string::npos);
+    for (const auto& t : {rs256, forged, es256}) CHECK(log.find(t) == std::string::npos);
+#else
+    SUCCEED("ssehub built without OpenSSL");
+#endif
+}
+
+TEST_CASE("ssehubd: --jwt-public-key that is not a public key does not start", "[daemon][auth]") {
+    char path[] = "/tmp/ssehubd_test_pem_XXXXXX";
+    const int fd = ::mkstemp(path);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+    std::ofstream(path) << "not a key";
+    const std::string cmd =
+        std::string(SSEHUBD_PATH) + " --auth jwt --jwt-public-key " + path + " --listen 127.0.0.1:0 >/dev/null 2>&1";
+    const int st = std::system(cmd.c_str());
+    std::filesystem::remove(path);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 1);
 }
 
 TEST_CASE("ssehubd: --auth jwt without a secret does not start", "[daemon][auth]") {

@@ -49,7 +49,8 @@ std::vector<std::string> whole_answers(std::string_view raw) {
 TEST_CASE("ssehubd: --help documents every flag and its environment variable", "[daemon]") {
     auto [code, out] = run_to_end("--help");
     CHECK(code == 0);
-    for (const char* flag : {"--listen", "--auth", "--jwt-secret", "--jwt-issuer", "--jwt-audience", "--publisher-key",
+    for (const char* flag : {"--listen", "--auth", "--jwt-secret", "--jwt-public-key", "--jwt-jwks", "--jwt-issuer",
+                             "--jwt-audience", "--publisher-key",
                              "--cors-origins", "--send-queue", "--heartbeat-ms", "--max-lifetime-ms", "--flush-ms",
                              "--max-connections", "--write-timeout-ms", "--max-head", "--replay-size",
                              "--replay-max-age-ms", "--drain-timeout-ms", "--no-demo", "--log-level",
