@@ -36,6 +36,7 @@ std::shared_ptr<const ssehub::jwt_options> jwt_verifier::load() const {
     j->secret = opts_.jwt_secret;
     if (!opts_.jwt_issuer.empty()) j->issuer = opts_.jwt_issuer;
     if (!opts_.jwt_audience.empty()) j->audience = opts_.jwt_audience;
+    j->leeway = std::chrono::seconds(opts_.jwt_leeway_s);
     try {
         if (!opts_.jwt_public_key.empty()) j->keys.add_pem_file(opts_.jwt_public_key);
     } catch (const ssehub::jwt_key_error& e) {
@@ -95,6 +96,7 @@ void setup_auth_and_replay(ssehub::hub_config& cfg, const options& o, const sseh
             ssehub::auth_outcome out;
             out.metadata = std::move(r.metadata);
             out.allowed_topics = std::move(r.allowed_topics);
+            out.expires = r.expires;  // the stream ends with auth-expired then
             co_return out;
         };
     } else if (o.auth == auth_mode::tickets) {

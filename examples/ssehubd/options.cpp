@@ -128,6 +128,8 @@ const std::vector<spec>& table() {
          text(&options::jwt_jwks)},
         {"jwt-issuer", "ISS", "", "required `iss` claim (empty: not checked)", text(&options::jwt_issuer)},
         {"jwt-audience", "AUD", "", "required `aud` claim (empty: not checked)", text(&options::jwt_audience)},
+        {"jwt-leeway-s", "S", "30", "clock skew allowed on exp, nbf and iat; a stream ends at exp + this",
+         size_in(&options::jwt_leeway_s, 0, 3600)},
         {"publisher-key", "KEY", "",
          "key for publish, tickets and connection details (X-Publisher-Key or Authorization: Bearer); "
          "empty: open (required with --auth tickets)",

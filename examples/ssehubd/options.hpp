@@ -30,6 +30,7 @@ struct options {
     std::string jwt_jwks;        // JWKS file (keys chosen by kid), re-read when it changes
     std::string jwt_issuer;    // empty: not checked
     std::string jwt_audience;  // empty: not checked
+    std::size_t jwt_leeway_s = 30;  // clock skew allowed on exp/nbf/iat (a stream ends at exp + this)
     std::string publisher_key; // empty: publish routes are open (default listen is loopback only)
     ms ticket_ttl{30000};
     std::size_t max_tickets = 100000;

@@ -187,6 +187,29 @@ TEST_CASE("ssehubd: --jwt-public-key that is not a public key does not start", "
     CHECK(WEXITSTATUS(st) == 1);
 }
 
+TEST_CASE("ssehubd: jwt: a stream ends with auth-expired when its token does", "[daemon][auth]") {
+    if (!ssehub::hs256_available) {
+        SUCCEED("ssehub built without OpenSSL: --auth jwt is refused at startup");
+        return;
+    }
+    daemon_process d({"--auth", "jwt", "--jwt-leeway-s", "0", "--auth-expiry-grace-ms", "200", "--heartbeat-ms", "100"},
+                     {"SSEHUBD_JWT_SECRET=" + secret});
+    const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch() + std::chrono::seconds(2))
+                         .count();
+    const std::string token =
+        ssehub::sign_hs256(jwt_header, R"({"sub":"u1","exp":)" + std::to_string(exp) + "}", secret);
+    subscriber s(d.port(), "/events?topics=orders.eu", "Authorization: Bearer " + token + "\r\n");
+    REQUIRE(s.connected());
+    const auto e = s.wait_for("auth-expired");
+    REQUIRE(e);
+    CHECK(e->data == R"({"reason":"expired"})");
+    CHECK(std::chrono::system_clock::now() >= std::chrono::system_clock::time_point(std::chrono::seconds(exp)) +
+                                                   std::chrono::milliseconds(200));  // exp + grace, never earlier
+    CHECK(s.c.wait_closed());
+    CHECK(test::poll_until([&] { return d.log().find("\"reason\":\"auth_expired\"") != std::string::npos; }));
+}
+
 TEST_CASE("ssehubd: --auth jwt without a secret does not start", "[daemon][auth]") {
     const std::string cmd = std::string(SSEHUBD_PATH) + " --auth jwt --listen 127.0.0.1:0 >/dev/null 2>&1";
     const int st = std::system(cmd.c_str());

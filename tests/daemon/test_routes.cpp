@@ -50,7 +50,7 @@ TEST_CASE("ssehubd: --help documents every flag and its environment variable", "
     auto [code, out] = run_to_end("--help");
     CHECK(code == 0);
     for (const char* flag : {"--listen", "--auth", "--jwt-secret", "--jwt-public-key", "--jwt-jwks", "--jwt-issuer",
-                             "--jwt-audience", "--publisher-key",
+                             "--jwt-audience", "--jwt-leeway-s", "--publisher-key",
                              "--cors-origins", "--send-queue", "--heartbeat-ms", "--max-lifetime-ms", "--flush-ms",
                              "--max-connections", "--write-timeout-ms", "--max-head", "--replay-size",
                              "--replay-max-age-ms", "--drain-timeout-ms", "--no-demo", "--log-level",
