@@ -52,11 +52,11 @@ struct pollers::state : std::enable_shared_from_this<pollers::state> {
 
     // Publishes through the hub unless it is detached from it (~pollers).
     std::error_code publish(event ev) {
-        std::lock_guard lock(mu);
+        std::lock_guard<std::recursive_mutex> lock(mu);
         return target ? target->publish(std::move(ev)) : error::hub_stopped;
     }
     void clear(const std::string& topic) {
-        std::lock_guard lock(mu);
+        std::lock_guard<std::recursive_mutex> lock(mu);
         if (target) (void)target->clear_retained(topic);
     }
 
@@ -74,8 +74,12 @@ struct pollers::state : std::enable_shared_from_this<pollers::state> {
         }
     }
 
-    std::mutex mu;
+    // Held across every call into the hub, so ~pollers (which nulls target)
+    // waits for them. Recursive: spawn() may run the loop inline, up to its
+    // first publish.
+    std::recursive_mutex mu;
     hub* target;  // mu; null once detached from the hub
+    std::unordered_map<std::string, std::uint64_t> watch_ids;  // mu: each topic's watch_interest id
     asio::strand<asio::any_io_executor> strand;
     logger log;  // the hub's, copied
     std::unordered_map<std::string, std::shared_ptr<poller>> by_topic;  // strand
@@ -129,18 +133,14 @@ asio::awaitable<void> run_poller(std::shared_ptr<pollers::state> st, std::shared
 
 void pollers::state::start(const std::shared_ptr<poller>& p) {
     if (p->running || p->finished) return;
-    hub* h;
-    {
-        std::lock_guard lock(mu);
-        h = target;
-    }
-    if (!h) return;
+    std::lock_guard<std::recursive_mutex> lock(mu);
+    if (!target) return;
     p->running = true;
     p->failures = 0;
     ++p->generation;
     p->cancel = std::make_shared<asio::cancellation_signal>();
     p->stop_flag = std::make_shared<std::atomic<bool>>(false);
-    if (!h->spawn(strand, run_poller(shared_from_this(), p, p->generation))) p->running = false;  // shutting down
+    if (!target->spawn(strand, run_poller(shared_from_this(), p, p->generation))) p->running = false;  // shutting down
 }
 
 void pollers::state::stop(const std::shared_ptr<poller>& p, poller_stop_reason why) {
@@ -209,42 +209,33 @@ pollers::pollers(hub& h, asio::any_io_executor ex) : state_(std::make_shared<sta
 }
 
 pollers::~pollers() {
-    hub* h;
+    // Every use of the hub happens before this returns (watch_interest is
+    // safe from any thread); what runs later finds `target` null.
     {
-        std::lock_guard lock(state_->mu);
-        h = std::exchange(state_->target, nullptr);
+        std::lock_guard<std::recursive_mutex> lock(state_->mu);
+        for (const auto& [topic, id] : state_->watch_ids) state_->target->unwatch_interest(id);
+        state_->watch_ids.clear();
+        state_->target = nullptr;
     }
-    asio::post(state_->strand, [st = state_, h] {
-        for (auto& [topic, p] : st->by_topic) {
-            if (h) h->unwatch_interest(p->watch);
-            st->stop(p, poller_stop_reason::detached);
-        }
+    asio::post(state_->strand, [st = state_] {
+        for (auto& [topic, p] : st->by_topic) st->stop(p, poller_stop_reason::detached);
         st->by_topic.clear();
     });
 }
 
 std::error_code pollers::attach(std::string topic, poll_fetch fetch, poller_options options) {
-    hub* h;
-    {
-        std::lock_guard lock(state_->mu);
-        h = state_->target;
-    }
-    if (!h) return error::hub_stopped;
-    if (!topic::is_valid_subject(topic, h->config().max_topic_length)) return error::invalid_topic;
     auto p = std::make_shared<poller>();
     p->topic = topic;
     p->fetch = std::move(fetch);
     p->opts = std::move(options);
-    // Registered on the strand first, then watched: on_first finds it there.
-    asio::post(state_->strand, [st = state_, p, h] {
-        if (auto it = st->by_topic.find(p->topic); it != st->by_topic.end()) {
-            h->unwatch_interest(it->second->watch);
-            st->stop(it->second, poller_stop_reason::detached);
-            it->second = p;
-        } else {
-            st->by_topic.emplace(p->topic, p);
-        }
-        std::weak_ptr<state> weak = st;
+    std::weak_ptr<state> weak = state_;
+    {
+        std::lock_guard<std::recursive_mutex> lock(state_->mu);
+        hub* h = state_->target;
+        if (!h) return error::hub_stopped;
+        if (!topic::is_valid_subject(topic, h->config().max_topic_length)) return error::invalid_topic;
+        if (auto it = state_->watch_ids.find(topic); it != state_->watch_ids.end()) h->unwatch_interest(it->second);
+        // The callbacks run on the hub strand and only post to ours.
         p->watch = h->watch_interest(
             p->topic,
             [weak, p] {
@@ -254,20 +245,32 @@ std::error_code pollers::attach(std::string topic, poll_fetch fetch, poller_opti
                 if (auto s = weak.lock())
                     asio::post(s->strand, [s, p] { s->stop(p, poller_stop_reason::no_subscribers); });
             });
+        if (p->watch == 0) return error::hub_stopped;
+        state_->watch_ids[topic] = p->watch;
+    }
+    // A second attach of the topic replaces the first.
+    asio::post(state_->strand, [st = state_, p] {
+        if (auto it = st->by_topic.find(p->topic); it != st->by_topic.end()) {
+            st->stop(it->second, poller_stop_reason::detached);
+            it->second = p;
+        } else {
+            st->by_topic.emplace(p->topic, p);
+        }
     });
     return {};
 }
 
 void pollers::detach(const std::string& topic) {
-    hub* h;
     {
-        std::lock_guard lock(state_->mu);
-        h = state_->target;
+        std::lock_guard<std::recursive_mutex> lock(state_->mu);
+        auto it = state_->watch_ids.find(topic);
+        if (it == state_->watch_ids.end()) return;
+        if (state_->target) state_->target->unwatch_interest(it->second);
+        state_->watch_ids.erase(it);
     }
-    asio::post(state_->strand, [st = state_, h, topic] {
+    asio::post(state_->strand, [st = state_, topic] {
         auto it = st->by_topic.find(topic);
         if (it == st->by_topic.end()) return;
-        if (h) h->unwatch_interest(it->second->watch);
         st->stop(it->second, poller_stop_reason::detached);
         st->by_topic.erase(it);
     });
