@@ -240,7 +240,7 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
         log_.write(res.status >= 500 ? log_level::warn : log_level::debug, "http_error",
                    {{"remote", remote}, {"method", req.method}, {"path", path}, {"status", res.status}});
 
-    const bool keep = may_keep && got.status == 0 && !got.unread && !got.extra && res.status < 500 &&
+    const bool keep = may_keep && got.status == 0 && !got.unread && !got.extra && res.status < 500 && !over_ip_limit &&
                       req.version_minor == 1 && req.keep_alive() && !draining_.load();
     auto headers = std::move(res.headers);
     headers.insert(headers.end(), cors_headers.begin(), cors_headers.end());
