@@ -201,6 +201,20 @@ TEST_CASE("ssehubd: --max-streams-per-ip and the anonymous publishers' shared ra
     }));
     CHECK(get(p, "/events?topics=t").status == 429);
 
+    // Exact under churn: streams the hub refuses (a bad topic) and streams
+    // that end give their slot back every time (the release follows the
+    // answer closely, hence the polls), and no more than once.
+    c.reset();
+    for (int i = 0; i < 5; ++i) CHECK(test::poll_until([&] { return get(p, "/events?topics=a..b").status == 400; }));
+    for (int i = 0; i < 10; ++i) {
+        c.reset();
+        CHECK(test::poll_until([&] {
+            c = std::make_unique<subscriber>(p, "/events?topics=t");
+            return c->connected();
+        }));
+    }
+    CHECK(get(p, "/events?topics=t").status == 429);
+
     // Anonymous publishers (no key configured) share one bucket: 3 at once, then 429.
     for (int i = 0; i < 3; ++i) CHECK(post(p, "/publish", publish_body({"t"}, "a")).status == 202);
     auto limited = post(p, "/publish", publish_body({"t"}, "a"));
