@@ -108,7 +108,9 @@ private:
     asio::awaitable<void> watch();
 
     ssehub::hub_config hub_config();
-    // Publishing and tickets: true without --publisher-key, else with the key.
+    // An unscoped publisher: true while publishing is open (no key of any
+    // kind configured), else with the --publisher-key. Scoped keys are not
+    // (publish and tickets check their scope with identify_publisher).
     bool publisher_ok(const ssehub::http::request& req) const;
     // The request carries the configured key (false when none is configured).
     bool has_publisher_key(const ssehub::http::request& req) const;

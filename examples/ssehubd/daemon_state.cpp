@@ -253,7 +253,8 @@ std::optional<std::string> daemon::cors_origin(const http::request& req) const {
 }
 
 bool daemon::publisher_ok(const http::request& req) const {
-    return identify_publisher(req).has_value();
+    const auto who = identify_publisher(req);
+    return who && !who->scoped;
 }
 
 bool daemon::has_publisher_key(const http::request& req) const {
