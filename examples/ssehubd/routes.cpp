@@ -243,7 +243,7 @@ daemon::response daemon::visibility(request_context& ctx) {
 
 daemon::response daemon::stats(request_context& ctx) {
     // Aggregates for anyone (a scrape stays small with 10k connections); the
-    // per-connection list only when asked for (?connections=1) with the key.
+    // per-connection list only when asked for (?connections=1) with the admin key.
     const auto asked = ctx.req.query_param("connections");
     const bool details = asked && *asked == "1";
     if (details && !admin_configured())
