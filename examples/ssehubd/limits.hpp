@@ -21,7 +21,7 @@ namespace ssehubd {
 // the handle goes, so the count stays exact under churn.
 class ip_stream_limit {
 public:
-    explicit ip_stream_limit(std::size_t per_ip);  // 0: unlimited (still counted)
+    explicit ip_stream_limit(std::size_t per_ip);  // 0: unlimited (and not counted)
 
     using slot = std::shared_ptr<const void>;
     // A slot for one more stream from `ip`, or null when it has per_ip open.
