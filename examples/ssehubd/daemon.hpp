@@ -99,6 +99,7 @@ private:
     // routes.cpp
     asio::awaitable<response> route(request_context& ctx);
     asio::awaitable<response> publish(request_context& ctx, std::string_view kind);
+    asio::awaitable<response> publish_batch(request_context& ctx, const publisher& who, const api::limits& lim);
     asio::awaitable<response> tickets(request_context& ctx);
     response visibility(request_context& ctx);
     response stats(request_context& ctx);

@@ -268,6 +268,8 @@ const std::vector<spec>& table() {
          "event loops, one thread and one hub shard each: connections are spread over them round-robin",
          size_in(&options::threads, 1, 256)},
         {"max-body", "BYTES", "65536", "request body size limit (413 beyond)", size_in(&options::max_body, 1, 64u << 20)},
+        {"max-batch-events", "N", "1000", "events in one POST /publish JSON array (413 beyond)",
+         size_in(&options::max_batch_events, 1, 1000000)},
         {"drain-timeout-ms", "MS", "10000", "on SIGTERM/SIGINT, time clients get to drain before exit",
          ms_in(&options::drain_timeout, 0)},
         {"no-demo", "", "", "do not serve the demo page on GET /",

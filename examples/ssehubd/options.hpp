@@ -88,6 +88,7 @@ struct options {
     // Daemon
     std::size_t threads = 1;  // threads running the io_context
     std::size_t max_body = 64 * 1024;
+    std::size_t max_batch_events = 1000;  // events in one POST /publish array
     ms drain_timeout{10000};
     bool demo = true;
     log_level level = log_level::info;
