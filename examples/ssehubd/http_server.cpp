@@ -118,7 +118,15 @@ asio::awaitable<read_outcome> read_request(asio::ip::tcp::socket& sock, http::re
         co_return out;
     }
     asio::steady_timer t(co_await asio::this_coro::executor, deadline);
-    auto r = co_await (read_body(sock, parser.get(), body, max_body) || t.async_wait(asio::use_awaitable));
+    // Timers here report cancellation as an error code: no exception thrown
+    // and unwound per request when the other side of `||` wins.
+    std::error_code t_ec;
+    auto r = co_await (read_body(sock, parser.get(), body, max_body) ||
+                       t.async_wait(asio::redirect_error(asio::use_awaitable, t_ec)));
+    if (r.index() == 1 && t_ec) {  // the whole read was cancelled
+        out.gone = true;
+        co_return out;
+    }
     if (r.index() == 1) {
         out.status = 408;
         out.message = "request not received in time";
@@ -177,10 +185,10 @@ asio::awaitable<void> daemon::session(asio::ip::tcp::socket sock) {
     for (std::size_t served = 0;; ++served) {
         if (served > 0) {
             asio::steady_timer idle(co_await asio::this_coro::executor, opts_.keepalive_timeout);
-            std::error_code wait_ec;
+            std::error_code wait_ec, idle_ec;
             auto w = co_await (sock.async_wait(asio::socket_base::wait_read,
                                                asio::redirect_error(asio::use_awaitable, wait_ec)) ||
-                               idle.async_wait(asio::use_awaitable));
+                               idle.async_wait(asio::redirect_error(asio::use_awaitable, idle_ec)));
             if (w.index() == 1 || wait_ec || draining_.load()) break;  // idle, gone or draining: close quietly
         }
         if (!co_await serve_request(sock, remote, served + 1 < opts_.keepalive_requests)) break;
@@ -254,7 +262,8 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
     sock.shutdown(asio::socket_base::shutdown_send, ec);
     if (got.unread) {
         asio::steady_timer t(co_await asio::this_coro::executor, 1s);
-        co_await (linger(sock) || t.async_wait(asio::use_awaitable));
+        std::error_code t_ec;
+        co_await (linger(sock) || t.async_wait(asio::redirect_error(asio::use_awaitable, t_ec)));
     }
     co_return false;
 }
