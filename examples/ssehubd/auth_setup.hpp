@@ -8,6 +8,9 @@
 
 #include <ssehub/config.hpp>
 #include <ssehub/http.hpp>
+#include <ssehub/http_client.hpp>
+
+#include <asio/awaitable.hpp>
 #include <ssehub/jwt.hpp>
 #include <ssehub/ticket_store.hpp>
 
@@ -16,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -39,13 +44,31 @@ public:
     std::error_code verify(std::string_view token, const std::string& topics_claim, ssehub::auth_result& out,
                            std::string* why = nullptr) const;
 
+    // --jwt-jwks http://...: the JWKS is fetched at construction (a failure
+    // throws), again every --jwt-jwks-refresh-s (in the background, started
+    // by a verification), and when a token's kid is unknown, at most once per
+    // --jwt-jwks-min-refresh-s (that verification waits for it). A fetch
+    // that fails (down, over the size bound, unusable keys) keeps the keys.
+    bool fetches_jwks() const noexcept { return jwks_url_.has_value(); }
+
+    // verify(), with the refreshes above (for a file or no JWKS: verify()).
+    friend asio::awaitable<std::error_code> verify_fetching(std::shared_ptr<const jwt_verifier> v, std::string token,
+                                                            ssehub::auth_result& out, std::string* why);
+
 private:
+    // The keys of the flags; the JWKS from `jwks_document` when given, else
+    // from the --jwt-jwks file. Throws std::runtime_error.
+    std::shared_ptr<const ssehub::jwt_options> load(const std::string* jwks_document = nullptr) const;
+    // Fetches the JWKS URL; the document, or nullopt with `error` set.
+    std::optional<std::string> fetch_sync(std::string& error) const;
+    asio::awaitable<void> refresh() const;
+    bool unknown_kid(std::string_view token) const;  // and claims the min-refresh slot
+
     struct stamp {
         std::filesystem::file_time_type mtime{};
         std::uintmax_t size = 0;
         bool operator==(const stamp&) const = default;
     };
-    std::shared_ptr<const ssehub::jwt_options> load() const;  // throws std::runtime_error
     stamp jwks_stamp() const;
     std::shared_ptr<const ssehub::jwt_options> current() const;
 
@@ -55,9 +78,13 @@ private:
     mutable std::shared_ptr<const ssehub::jwt_options> keys_;
     mutable stamp jwks_stamp_;
     mutable std::chrono::steady_clock::time_point next_look_;
+    std::optional<ssehub::http::url> jwks_url_;
+    mutable std::chrono::steady_clock::time_point next_fetch_;        // periodic refresh
+    mutable std::chrono::steady_clock::time_point next_kid_fetch_{};  // refresh for an unknown kid
 };
 
-// Sets authenticate (the `jwt` verifier, or ticket_auth over `tickets`), the
+// Sets authenticate (the `jwt` verifier, ticket_auth over `tickets`, or the
+// connect proxy of --connect-proxy), the
 // replayer (memory, or the SQLite file of --replay-db), max_replay and the
 // shutdown event. Throws std::runtime_error for --auth jwt on an ssehub built
 // without OpenSSL or without a verifier, or when the --replay-db file cannot

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <ssehub/http_client.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -179,13 +181,44 @@ const std::vector<spec>& table() {
          text(&options::jwt_secret)},
         {"jwt-public-key", "FILE", "", "PEM public key (RSA, EC P-256 or Ed25519) for --auth jwt: RS256/ES256/EdDSA",
          text(&options::jwt_public_key)},
-        {"jwt-jwks", "FILE", "",
-         "JWKS file for --auth jwt (the token's kid picks the key); read again when it changes",
+        {"jwt-jwks", "FILE|URL", "",
+         "JWKS for --auth jwt (the token's kid picks the key): a file, read again when it changes, or an http:// "
+         "URL, fetched again every --jwt-jwks-refresh-s and on an unknown kid",
          text(&options::jwt_jwks)},
         {"jwt-issuer", "ISS", "", "required `iss` claim (empty: not checked)", text(&options::jwt_issuer)},
         {"jwt-audience", "AUD", "", "required `aud` claim (empty: not checked)", text(&options::jwt_audience)},
         {"jwt-leeway-s", "S", "30", "clock skew allowed on exp, nbf and iat; a stream ends at exp + this",
          size_in(&options::jwt_leeway_s, 0, 3600)},
+        {"jwt-jwks-refresh-s", "S", "300", "with --jwt-jwks http://URL: fetch the JWKS again this often",
+         size_in(&options::jwt_jwks_refresh_s, 1, 7 * 24 * 3600)},
+        {"jwt-jwks-min-refresh-s", "S", "10",
+         "with --jwt-jwks http://URL: a token with an unknown kid fetches the JWKS at most once per this",
+         size_in(&options::jwt_jwks_min_refresh_s, 1, 7 * 24 * 3600)},
+        {"connect-proxy", "URL", "",
+         "ask this backend (HTTP POST, JSON) before each stream: it allows with topics and metadata or denies "
+         "(docs/connect-proxy.md); replaces --auth",
+         text(&options::connect_proxy)},
+        {"connect-proxy-timeout-ms", "MS", "2000", "a connect proxy call without an answer by then is a failure",
+         ms_in(&options::connect_proxy_timeout, 1, 60000)},
+        {"connect-proxy-concurrency", "N", "64", "connect proxy calls in flight at most; more connects get 503 at once",
+         size_in(&options::connect_proxy_concurrency, 1, 65536)},
+        {"connect-proxy-on-failure", "deny|allow", "deny",
+         "backend down, timeout or bad answer: deny (503) or allow (admitted with the requested topics, no metadata)",
+         [](options& o, std::string_view v) -> std::string {
+             if (v != "deny" && v != "allow") return "expected deny or allow";
+             o.connect_proxy_allow_on_failure = v == "allow";
+             return {};
+         }},
+        {"connect-proxy-headers", "A,B", "Authorization", "request headers forwarded to the connect proxy",
+         [](options& o, std::string_view v) -> std::string {
+             o.connect_proxy_headers = split_commas(v);
+             return {};
+         }},
+        {"connect-proxy-cookies", "A,B", "", "cookies (by name) forwarded to the connect proxy",
+         [](options& o, std::string_view v) -> std::string {
+             o.connect_proxy_cookies = split_commas(v);
+             return {};
+         }},
         {"publisher-key", "KEY", "",
          "key for publish, tickets and connection details (X-Publisher-Key or Authorization: Bearer); "
          "empty: open (required with --auth tickets)",
@@ -321,6 +354,15 @@ std::string check(const options& o) {
             return "--publisher-key-scoped '" + k.name + "' has the same key as --publisher-key";
         if (!o.admin_key.empty() && k.key == o.admin_key)
             return "--publisher-key-scoped '" + k.name + "' has the same key as --admin-key";
+    }
+    if (!o.connect_proxy.empty()) {
+        if (o.auth != auth_mode::none) return "--connect-proxy replaces --auth: leave --auth none";
+        const auto u = ssehub::http::parse_url(o.connect_proxy);
+        if (!u || u->scheme != "http") return "--connect-proxy: expected http://host[:port][/path] (no https yet)";
+    }
+    if (o.jwt_jwks.find("://") != std::string::npos) {
+        const auto u = ssehub::http::parse_url(o.jwt_jwks);
+        if (!u || u->scheme != "http") return "--jwt-jwks: expected a file or http://host[:port][/path] (no https yet)";
     }
     if (o.flush_min > o.flush_max) return "--flush-min-ms must not exceed --flush-max-ms";
     if (!o.replay_db.empty()) {

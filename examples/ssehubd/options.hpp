@@ -99,6 +99,19 @@ struct options {
     std::string node_id;                // names this node in logs and metrics; empty: host name + pid
     std::string redis_prefix = "ssehub";  // keys and channel: PREFIX:events, PREFIX:stream, PREFIX:ticket:*
     bool redis_ready = false;           // /readyz answers 503 while Redis is unreachable
+
+    // Connect proxy (ssehub::connect_proxy_auth); empty URL: off.
+    std::string connect_proxy;                    // http://host:port/path, POSTed before each stream
+    ms connect_proxy_timeout{2000};               // one call; no answer by then: a failure
+    std::size_t connect_proxy_concurrency = 64;   // calls in flight at most; more connects get 503
+    bool connect_proxy_allow_on_failure = false;  // --connect-proxy-on-failure allow
+    std::vector<std::string> connect_proxy_headers{"Authorization"};  // request headers forwarded
+    std::vector<std::string> connect_proxy_cookies;                    // cookies forwarded, by name
+
+    // --jwt-jwks http://... : fetched, then again every refresh interval, and
+    // on a token whose kid is unknown at most once per min-refresh interval.
+    std::size_t jwt_jwks_refresh_s = 300;
+    std::size_t jwt_jwks_min_refresh_s = 10;
 };
 
 struct parse_outcome {

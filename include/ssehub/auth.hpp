@@ -1,6 +1,7 @@
 // Authentication of event streams, run by the hub before on_connect.
 // Failures never register a connection and never call on_disconnect; the
-// client gets a generic 401/403 body, the reason goes to the log only.
+// client gets the outcome's status with a generic body, the reason goes to
+// the log only. connect_proxy.hpp has an authenticator that asks a backend.
 // Thread safety: authenticators are called concurrently from connection
 // strands; the ones made here are safe for that.
 #pragma once
@@ -22,7 +23,10 @@
 namespace ssehub {
 
 struct auth_outcome {
-    int status = 0;              // 0: accepted; otherwise 401 or 403
+    // 0: accepted. Otherwise the status the client gets: 401, 403, any other
+    // 4xx, or 503 (429 and 503 with Retry-After from hub_config::retry);
+    // anything outside 400..599 is answered 401.
+    int status = 0;
     std::string log_reason;      // for the log, never sent to the client
     ssehub::metadata metadata;   // becomes the connection's metadata
     std::optional<std::vector<std::string>> allowed_topics;  // requested patterns must be covered by these

@@ -27,6 +27,10 @@ struct request {
     std::string target;           // origin-form as sent, e.g. "/events?topics=a,b.*"
     int version_minor = 1;        // HTTP/1.0 or HTTP/1.1
     std::vector<header> headers;  // in order, names as sent
+    // Not part of the head: the peer as the server saw it ("127.0.0.1:53412").
+    // The hub sets it from serve_context::remote, when empty, before it runs
+    // the authenticator (a connect proxy forwards it).
+    std::string remote;
 
     std::string_view path() const;   // target before '?'
     std::string_view query() const;  // target after '?', raw ("" if none)

@@ -339,6 +339,7 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
     if (has_context) conn->set_context(std::move(args.options.context));
     const bool has_defaults = !args.options.default_topics.empty();
     if (has_defaults) conn->set_topics(std::move(args.options.default_topics));
+    if (req.remote.empty()) req.remote = args.outcome.remote;
     auth_outcome auth;
     if (cfg.authenticate) {
         try {
@@ -351,8 +352,14 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
         if (auth.status != 0) {
             if (cfg.on_auth_failure) cfg.on_auth_failure(req, auth.log_reason);
             args.outcome.detail = auth.log_reason;
-            co_await refuse(*conn->stream, args, auth.status, auth.status == 403 ? "forbidden" : "unauthorized",
-                            serve_reason::auth_failed);
+            // 4xx as the authenticator chose (401 for anything outside 400..599);
+            // 503 (a backend down or busy) and 429 tell the client when to retry.
+            const int status = auth.status >= 400 && auth.status <= 599 ? auth.status : 401;
+            std::string_view body = status == 401 ? "unauthorized" : status == 403 ? "forbidden" : http::reason_phrase(status);
+            if (body.empty()) body = "refused";
+            std::vector<http::header> extra;  // (a local: g++ 12 mishandles a conditional temporary in co_await args)
+            if (status == 503 || status == 429) extra = retry_after(cfg);
+            co_await refuse(*conn->stream, args, status, body, serve_reason::auth_failed, std::move(extra));
             co_return;
         }
         if (auth.expires) {  // the stream's end, on the steady clock the sweep uses
