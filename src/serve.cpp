@@ -33,6 +33,15 @@ void shard::disconnect(const std::shared_ptr<connection_impl>& c, frame bye) {
     c->queue.close();  // the writer drains what is queued, then ends the stream
 }
 
+frame disconnect_frame(std::string_view reason) {
+    std::string data = "{\"reason\":";
+    json::append_string(data, reason);
+    data += '}';
+    std::string out;
+    wire::encode("", "disconnect", data, std::nullopt, out);
+    return std::make_shared<const std::string>(std::move(out));
+}
+
 }  // namespace detail
 
 asio::any_io_executor hub::serve_executor(detail::any_stream& stream) { return detail::make_connection_strand(stream); }
@@ -50,13 +59,9 @@ asio::awaitable<detail::boxed_outcome> hub::serve_with_outcome(std::unique_ptr<d
 bool hub::disconnect(std::string_view connection_id, std::string_view reason) {
     auto [shard, c] = detail::find_connection(shards_, connection_id);
     if (!c) return false;
-    std::string data = "{\"reason\":";
-    json::append_string(data, reason);
-    data += '}';
-    std::string out;
-    wire::encode("", "disconnect", data, std::nullopt, out);
-    frame bye = std::make_shared<const std::string>(std::move(out));
-    asio::post(shard->strand, [shard, c, bye = std::move(bye)]() mutable { shard->disconnect(c, std::move(bye)); });
+    asio::post(shard->strand, [shard, c, bye = detail::disconnect_frame(reason)]() mutable {
+        shard->disconnect(c, std::move(bye));
+    });
     return true;
 }
 

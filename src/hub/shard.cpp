@@ -386,6 +386,9 @@ asio::awaitable<std::error_code> shard::add_connection(std::shared_ptr<connectio
     active.fetch_add(1, std::memory_order_relaxed);
     connections_total.fetch_add(1, std::memory_order_relaxed);
     interest(*c, true);
+    c->connected_s = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    if (cfg.presence_events) publish_presence(*c, "join");
     if (cfg.replayer && c->last_event_id) {
         c->state.replay_started();  // live events are held until the replay is delivered
         if (auto sq = seq.lock()) sq->tasks.spawn(strand, replay(shared_from_this(), c));
@@ -408,6 +411,7 @@ asio::awaitable<void> shard::remove_connection(std::shared_ptr<connection_impl> 
     }
     if (c->state.paused()) paused_count.fetch_sub(1, std::memory_order_relaxed);
     interest(*c, false);
+    if (cfg.presence_events) publish_presence(*c, "leave");
     if (cfg.on_disconnect) {
         try {
             cfg.on_disconnect(*c);
