@@ -99,6 +99,8 @@ private:
     asio::awaitable<response> tickets(request_context& ctx);
     response visibility(request_context& ctx);
     response stats(request_context& ctx);
+    // admin_routes.cpp: /presence, /presence/count, /connections, /connections/...
+    asio::awaitable<response> admin(request_context& ctx);
 
     // daemon_state.cpp
     asio::awaitable<void> drain();
@@ -109,6 +111,9 @@ private:
     bool publisher_ok(const ssehub::http::request& req) const;
     // The request carries the configured key (false when none is configured).
     bool has_publisher_key(const ssehub::http::request& req) const;
+    // The admin routes: the publisher key, or no key configured and a
+    // loopback client (admin_routes.cpp).
+    bool is_admin(const ssehub::http::request& req, std::string_view remote) const;
     std::optional<std::string> cors_origin(const ssehub::http::request& req) const;
     int retry_after_seconds() const;
 

@@ -71,6 +71,7 @@ struct options {
     std::size_t max_body = 64 * 1024;
     ms drain_timeout{10000};
     bool demo = true;
+    bool presence_events = false;  // --presence-events: join/leave on $presence.<topic>
     log_level level = log_level::info;
     std::size_t metrics_topic_series = 100;
 
