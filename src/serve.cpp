@@ -3,8 +3,6 @@
 #include "connection/run.hpp"
 #include "hub/sequencer.hpp"
 
-#include "ssehub/json.hpp"
-
 #include <asio/post.hpp>
 
 namespace ssehub {
@@ -33,15 +31,6 @@ void shard::disconnect(const std::shared_ptr<connection_impl>& c, frame bye) {
     c->queue.close();  // the writer drains what is queued, then ends the stream
 }
 
-frame disconnect_frame(std::string_view reason) {
-    std::string data = "{\"reason\":";
-    json::append_string(data, reason);
-    data += '}';
-    std::string out;
-    wire::encode("", "disconnect", data, std::nullopt, out);
-    return std::make_shared<const std::string>(std::move(out));
-}
-
 }  // namespace detail
 
 asio::any_io_executor hub::serve_executor(detail::any_stream& stream) { return detail::make_connection_strand(stream); }
@@ -59,7 +48,7 @@ asio::awaitable<detail::boxed_outcome> hub::serve_with_outcome(std::unique_ptr<d
 bool hub::disconnect(std::string_view connection_id, std::string_view reason) {
     auto [shard, c] = detail::find_connection(shards_, connection_id);
     if (!c) return false;
-    asio::post(shard->strand, [shard, c, bye = detail::disconnect_frame(reason)]() mutable {
+    asio::post(shard->strand, [shard, c, bye = detail::reason_frame("disconnect", reason)]() mutable {
         shard->disconnect(c, std::move(bye));
     });
     return true;

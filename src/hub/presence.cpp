@@ -167,7 +167,7 @@ void hub::start_count(presence_filter filter, std::optional<std::string> reason,
     frame bye;
     if (reason) {
         if (filter.topic.empty() && filter.match.empty()) return done({}, 0);  // never "everyone"
-        bye = detail::disconnect_frame(*reason);
+        bye = detail::reason_frame("disconnect", *reason);
     }
     asio::co_spawn(seq_->strand, detail::gather_count(shards_, std::move(filter), std::move(bye)),
                    [seq = seq_, done = std::move(done)](std::exception_ptr e, std::size_t n) {

@@ -28,8 +28,9 @@ std::chrono::milliseconds pick_sweep_interval(const hub_config& c) {
 
 // The hub's resync reasons, each encoded once for the life of the process.
 const frame& resync(resync_reason why) {
-    static const std::array<frame, 4> frames{resync_frame("slow_consumer"), resync_frame("paused"),
-                                             resync_frame("unknown_last_event_id"), resync_frame("replay_truncated")};
+    static const std::array<frame, 4> frames{reason_frame("resync", "slow_consumer"), reason_frame("resync", "paused"),
+                                             reason_frame("resync", "unknown_last_event_id"),
+                                             reason_frame("resync", "replay_truncated")};
     return frames[static_cast<std::size_t>(why)];
 }
 
@@ -39,12 +40,12 @@ clock::time_point from_ns(std::int64_t ns) {
 
 }  // namespace
 
-frame resync_frame(std::string_view reason) {
+frame reason_frame(std::string_view type, std::string_view reason) {
     std::string data = "{\"reason\":";
     json::append_string(data, reason);
     data += '}';
     std::string out;
-    wire::encode("", "resync", data, std::nullopt, out);
+    wire::encode("", type, data, std::nullopt, out);
     return std::make_shared<const std::string>(std::move(out));
 }
 

@@ -162,11 +162,9 @@ private:
     std::atomic<std::size_t> backlog_{0};  // events forwarded, not yet routed
 };
 
-// hub::disconnect's final event: `disconnect` with {"reason":...}.
-frame disconnect_frame(std::string_view reason);
-
-// A `resync` event: the client missed something and should refetch.
-frame resync_frame(std::string_view reason);
+// An event of `type` with data {"reason":...}: `resync` (the client missed
+// something and should refetch), hub::disconnect's final `disconnect`.
+frame reason_frame(std::string_view type, std::string_view reason);
 
 // Reports an exception escaping a spawned coroutine or a hook to `log` (at
 // level error); never swallowed.

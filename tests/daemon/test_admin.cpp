@@ -13,12 +13,8 @@ using json = nlohmann::json;
 
 namespace {
 
-json body_json(const reply& r) {
-    auto j = json::parse(r.body, nullptr, false);
-    INFO(r.head << r.body);
-    REQUIRE(!j.is_discarded());
-    return j;
-}
+// The answer's JSON (null when it is not JSON: the checks on it then fail).
+json body_json(const reply& r) { return json::parse(r.body, nullptr, false); }
 
 // A stream opened with a ticket carrying this user and tenant.
 std::unique_ptr<subscriber> subscribe(unsigned short port, const std::string& topic, const std::string& user,
