@@ -1,6 +1,7 @@
 // The admin routes: presence (who is connected to a topic), the connection
 // list with filters, and disconnects by id or by user / tenant / topic
-// (docs/presence-and-admin.md). All behind is_admin().
+// (docs/presence-and-admin.md). All behind is_admin(); with no key configured
+// at all (admin_configured() false), loopback clients only.
 #include "daemon.hpp"
 
 // g++ 12's false positive on Asio's coroutine frames (see routes.cpp).
@@ -51,10 +52,6 @@ json entry_json(const ssehub::presence_entry& e) {
 
 }  // namespace
 
-bool daemon::is_admin(const http::request& req, std::string_view remote) const {
-    return has_publisher_key(req) || (opts_.publisher_key.empty() && loopback(remote));
-}
-
 asio::awaitable<daemon::response> daemon::admin(request_context& ctx) {
     const http::request& req = ctx.req;
     const std::string_view path = req.path();
@@ -65,11 +62,11 @@ asio::awaitable<daemon::response> daemon::admin(request_context& ctx) {
         r.headers.push_back({"Allow", std::string(allow)});
         co_return r;
     }
-    if (!is_admin(req, ctx.remote)) {
+    if (admin_configured() ? !is_admin(req) : !loopback(ctx.remote)) {
         log_.warn("admin_refused", {{"remote", ctx.remote}, {"path", path}});
-        if (opts_.publisher_key.empty())
-            co_return error_response(403, "admin routes need ssehubd started with --publisher-key (or a loopback client)");
-        response r = error_response(401, "publisher key missing or wrong (X-Publisher-Key or Authorization: Bearer)");
+        if (!admin_configured())
+            co_return error_response(403, "admin routes need ssehubd started with --admin-key or --publisher-key (or a loopback client)");
+        response r = error_response(401, "admin key missing or wrong (X-Publisher-Key or Authorization: Bearer)");
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"ssehubd\""});
         co_return r;
     }

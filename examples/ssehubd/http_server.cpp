@@ -26,6 +26,13 @@ namespace http = ssehub::http;
 
 namespace {
 
+// The peer's address alone (what --max-streams-per-ip counts by).
+std::string peer_address(const asio::ip::tcp::socket& s) {
+    std::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    return ec ? std::string("?") : ep.address().to_string();
+}
+
 std::string endpoint_text(const asio::ip::tcp::socket& s) {
     std::error_code ec;
     const auto ep = s.remote_endpoint(ec);
@@ -198,16 +205,27 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
     }
     const std::string path(got.head_done ? req.path() : std::string_view());
 
+    bool over_ip_limit = false;
     if (got.status == 0 && path == "/events" && req.method == "GET" && !draining_.load()) {
-        // Handed over: this frame and the session's (parser, body, buffers,
-        // timers) end now instead of living as long as the stream.
-        start_stream(std::move(sock), std::move(req), std::move(cors_headers), remote);
-        co_return false;
+        // --max-streams-per-ip: the slot is held until the hub's serve completes.
+        if (auto slot = ip_streams_.try_take(peer_address(sock))) {
+            // Handed over: this frame and the session's (parser, body, buffers,
+            // timers) end now instead of living as long as the stream.
+            start_stream(std::move(sock), std::move(req), std::move(cors_headers), remote, std::move(slot));
+            co_return false;
+        }
+        over_ip_limit = true;
     }
 
     response res;
     if (got.status != 0) {
         res = error_response(got.status, got.message);
+    } else if (over_ip_limit) {
+        counters_.streams_refused_per_ip.fetch_add(1);
+        log_.debug("stream_refused", {{"remote", remote}, {"status", 429}, {"detail", "max-streams-per-ip"}});
+        res = error_response(429, "too many event streams from this address (--max-streams-per-ip " +
+                                      std::to_string(opts_.max_streams_per_ip) + ")");
+        res.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
     } else {
         request_context ctx{req, std::move(body), remote};
         try {
@@ -222,7 +240,7 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
         log_.write(res.status >= 500 ? log_level::warn : log_level::debug, "http_error",
                    {{"remote", remote}, {"method", req.method}, {"path", path}, {"status", res.status}});
 
-    const bool keep = may_keep && got.status == 0 && !got.unread && !got.extra && res.status < 500 &&
+    const bool keep = may_keep && got.status == 0 && !got.unread && !got.extra && res.status < 500 && !over_ip_limit &&
                       req.version_minor == 1 && req.keep_alive() && !draining_.load();
     auto headers = std::move(res.headers);
     headers.insert(headers.end(), cors_headers.begin(), cors_headers.end());
@@ -242,7 +260,7 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
 }
 
 void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::vector<http::header> cors,
-                          const std::string& remote) {
+                          const std::string& remote, ip_stream_limit::slot ip_slot) {
     // The serve contract: CORS headers go into the stream head and into any
     // refusal the hub writes; the hooks see the peer. A stream that starts is
     // logged by on_open and on_disconnect; one the hub refuses, by its outcome.
@@ -259,7 +277,8 @@ void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::ve
     // The hub serves it on a strand of its own on the socket's event loop
     // (its shard); no frame of ours stays alive beside the stream.
     hub_->async_serve(std::move(sock), std::move(req), std::move(opts),
-                      [this](std::exception_ptr e, ssehub::serve_outcome outcome) {
+                      // ip_slot: released when this handler goes, whatever ended the stream.
+                      [this, ip_slot = std::move(ip_slot)](std::exception_ptr e, ssehub::serve_outcome outcome) {
                           if (e) {
                               log_.exception("stream", e);
                               return;

@@ -162,6 +162,14 @@ std::string render_prometheus(const ssehub::hub_stats& s, const daemon_counters&
     w.one("ssehubd_tickets_issued_total", "counter", "Tickets issued by POST /tickets.", d.tickets_issued.load());
     w.one("ssehubd_publish_failures_total", "counter", "Publish requests the hub refused (intake full or stopping).",
           d.publish_failures.load());
+    w.one("ssehubd_publish_rate_limited_total", "counter",
+          "Publish requests refused with 429 by the per-key rate limit (--publish-rate).", d.publish_rate_limited.load());
+    w.one("ssehubd_publish_scope_refused_total", "counter",
+          "Publish and ticket requests refused with 403: outside the topics or tenants of the key.",
+          d.publish_scope_refused.load());
+    w.one("ssehubd_streams_refused_per_ip_total", "counter",
+          "Event streams refused with 429: their IP address had --max-streams-per-ip open.",
+          d.streams_refused_per_ip.load());
     w.one("ssehubd_draining", "gauge", "1 while the daemon drains for shutdown.", d.draining.load() ? 1 : 0);
     w.family("ssehubd_start_time_seconds", "gauge", "Start time of the daemon since the Unix epoch.");
     w.sample("ssehubd_start_time_seconds", "", number(d.start_time_seconds));
@@ -196,6 +204,9 @@ std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters&
     j["http"] = std::move(http);
     j["auth_failures"] = d.auth_failures.load();
     j["tickets_issued"] = d.tickets_issued.load();
+    j["limits"] = {{"publish_rate_limited", d.publish_rate_limited.load()},
+                   {"publish_scope_refused", d.publish_scope_refused.load()},
+                   {"streams_refused_per_ip", d.streams_refused_per_ip.load()}};
     if (with_connections) {
         json list = json::array();
         for (const auto& c : s.connections)

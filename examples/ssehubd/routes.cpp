@@ -116,12 +116,14 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
 }
 
 asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::string_view kind) {
-    if (!publisher_ok(ctx.req)) {
+    const auto who = identify_publisher(ctx.req);
+    if (!who) {
         log_.warn("publisher_key_refused", {{"remote", ctx.remote}, {"path", ctx.req.path()}});
         response r = error_response(401, "publisher key missing or wrong (X-Publisher-Key or Authorization: Bearer)");
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"ssehubd\""});
         co_return r;
     }
+    if (auto limited = rate_limited(*who, ctx.remote)) co_return std::move(*limited);
     auto unavailable = [this](std::string message) {
         counters_.publish_failures.fetch_add(1);
         response r = error_response(503, std::move(message));
@@ -141,6 +143,12 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
         if (auto* e = std::get_if<api::error>(&parsed)) co_return from_api_error(*e);
         ev = std::move(std::get<std::optional<ssehub::event>>(parsed));
         if (!ev) co_return json_response(202, {{"id", nullptr}, {"matched", 0}});
+    }
+    // A scoped key publishes all of the event's topics or nothing.
+    if (auto refused = publish_refusal(*who, *ev)) {
+        counters_.publish_scope_refused.fetch_add(1);
+        log_.warn("publish_scope_refused", {{"remote", ctx.remote}, {"publisher", who->name}});
+        co_return from_api_error(*refused);
     }
     if (redis_) {  // through Redis: every node (this one included) delivers it once
         const auto rr = co_await redis_->publish(std::move(*ev));
@@ -173,7 +181,8 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
 
 asio::awaitable<daemon::response> daemon::tickets(request_context& ctx) {
     if (!tickets_) co_return error_response(404, "tickets are not enabled (start ssehubd with --auth tickets)");
-    if (!publisher_ok(ctx.req)) {
+    const auto who = identify_publisher(ctx.req);
+    if (!who) {
         log_.warn("publisher_key_refused", {{"remote", ctx.remote}, {"path", "/tickets"}});
         response r = error_response(401, "publisher key missing or wrong (X-Publisher-Key or Authorization: Bearer)");
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"ssehubd\""});
@@ -188,6 +197,11 @@ asio::awaitable<daemon::response> daemon::tickets(request_context& ctx) {
     auto parsed = api::parse_ticket_request(ctx.body, lim);
     if (auto* e = std::get_if<api::error>(&parsed)) co_return from_api_error(*e);
     const auto& t = std::get<api::ticket_request>(parsed);
+    if (auto refused = ticket_refusal(*who, t.topics, t.metadata)) {
+        counters_.publish_scope_refused.fetch_add(1);
+        log_.warn("ticket_scope_refused", {{"remote", ctx.remote}, {"publisher", who->name}});
+        co_return from_api_error(*refused);
+    }
     const auto ttl = t.ttl.value_or(opts_.ticket_ttl);
     std::string ticket;
     try {
@@ -231,14 +245,15 @@ daemon::response daemon::visibility(request_context& ctx) {
 
 daemon::response daemon::stats(request_context& ctx) {
     // Aggregates for anyone (a scrape stays small with 10k connections); the
-    // per-connection list only when asked for (?connections=1) with the key.
+    // per-connection list only when asked for (?connections=1) with the admin key.
     const auto asked = ctx.req.query_param("connections");
     const bool details = asked && *asked == "1";
-    if (details && opts_.publisher_key.empty())
-        return error_response(403, "connection details need ssehubd started with --publisher-key");
-    if (details && !has_publisher_key(ctx.req)) {
-        log_.warn("publisher_key_refused", {{"remote", ctx.remote}, {"path", "/stats"}});
-        response r = error_response(401, "publisher key missing or wrong (X-Publisher-Key or Authorization: Bearer)");
+    if (details && !admin_configured())
+        return error_response(403, "connection details need ssehubd started with --admin-key or --publisher-key");
+    if (details && !is_admin(ctx.req)) {
+        log_.warn("admin_key_refused", {{"remote", ctx.remote}, {"path", "/stats"}});
+        response r = error_response(401, "admin key missing or wrong (X-Publisher-Key or Authorization: Bearer with "
+                                         "--admin-key, or the --publisher-key without one)");
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"ssehubd\""});
         return r;
     }

@@ -1,6 +1,6 @@
 // ssehubd's admin routes: presence list and count, the connection list with
 // filters, DELETE /connections/{id} and POST /connections/disconnect, with
-// the publisher key and refused without it. One daemon for the whole case.
+// the admin key and refused without it. One daemon for the whole case.
 #include "daemon_process.hpp"
 
 #include <catch2/catch.hpp>
@@ -29,20 +29,21 @@ std::unique_ptr<subscriber> subscribe(unsigned short port, const std::string& to
 
 }  // namespace
 
-TEST_CASE("ssehubd: presence and admin routes with the publisher key", "[daemon][admin]") {
-    daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--threads", "2"});
+TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][admin]") {
+    daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--admin-key", "ak", "--threads", "2"});
     const auto p = d.port();
-    const std::string key = "X-Publisher-Key: pk\r\n";
+    const std::string key = "X-Publisher-Key: ak\r\n";  // the admin key
 
     auto a1 = subscribe(p, "chat", "alice", "t1");
     auto a2 = subscribe(p, "chat", "alice", "t1");
     auto b = subscribe(p, "chat", "bob", "t2");
     auto c = subscribe(p, "news", "carol", "t1");
 
-    // Refused without the key (a key is configured), and wrong methods.
+    // Refused without the admin key (one is configured), and wrong methods.
     CHECK(get(p, "/presence?topic=chat").status == 401);
     CHECK(get(p, "/presence/count?topic=chat", "X-Publisher-Key: wrong\r\n").status == 401);
     CHECK(get(p, "/connections").status == 401);
+    CHECK(get(p, "/connections", "X-Publisher-Key: pk\r\n").status == 401);  // the publisher key is not the admin key
     CHECK(request(p, "DELETE", "/connections/" + b->connection_id).status == 401);
     CHECK(post(p, "/connections/disconnect", R"({"user":"bob"})").status == 401);
     CHECK(post(p, "/presence?topic=chat", "", key).status == 405);
@@ -100,7 +101,7 @@ TEST_CASE("ssehubd: presence and admin routes with the publisher key", "[daemon]
     CHECK(!b->c.eof());
 }
 
-TEST_CASE("ssehubd: without --publisher-key the admin routes answer loopback clients only; --presence-events",
+TEST_CASE("ssehubd: without any key the admin routes answer loopback clients only; --presence-events",
           "[daemon][admin]") {
     daemon_process d({"--presence-events"});
     subscriber watcher(d.port(), "/events?topics=%24presence.x");

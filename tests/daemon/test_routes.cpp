@@ -1,5 +1,6 @@
 // ssehubd over HTTP: flags, health, publish and the kill-polling routes,
 // with their error cases.
+#include <fstream>
 #include "daemon_process.hpp"
 
 #include <catch2/catch.hpp>
@@ -54,12 +55,35 @@ TEST_CASE("ssehubd: --help documents every flag and its environment variable", "
                              "--cors-origins", "--send-queue", "--heartbeat-ms", "--max-lifetime-ms", "--flush-ms",
                              "--max-connections", "--write-timeout-ms", "--max-head", "--replay-size",
                              "--replay-max-age-ms", "--drain-timeout-ms", "--no-demo", "--log-level",
-                             "--metrics-topic-series", "--max-body"}) {
+                             "--metrics-topic-series", "--max-body", "--publisher-key-scoped", "--publisher-jwt",
+                             "--admin-key", "--max-streams-per-ip", "--publish-rate", "--publish-burst"}) {
         INFO(flag);
         CHECK(out.find(flag) != std::string::npos);
     }
     CHECK(out.find("SSEHUBD_LISTEN") != std::string::npos);
     CHECK(out.find("SSEHUBD_PUBLISHER_KEY") != std::string::npos);
+}
+
+TEST_CASE("ssehubd: every flag in --help is documented in docs/daemon.md", "[daemon]") {
+    auto [code, out] = run_to_end("--help");
+    REQUIRE(code == 0);
+    std::ifstream in(SSEHUB_DOCS_DIR "/daemon.md");
+    REQUIRE(in);
+    const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::size_t flags = 0;
+    for (std::size_t at = out.find("--"); at != std::string::npos; at = out.find("--", at + 2)) {
+        if (at > 0 && !std::isspace(static_cast<unsigned char>(out[at - 1]))) continue;  // inside a word
+        std::size_t end = at + 2;
+        while (end < out.size() && (std::islower(static_cast<unsigned char>(out[end])) ||
+                                    std::isdigit(static_cast<unsigned char>(out[end])) || out[end] == '-'))
+            ++end;
+        if (end == at + 2) continue;
+        const std::string flag = out.substr(at, end - at);
+        ++flags;
+        INFO(flag);
+        CHECK(doc.find("`" + flag) != std::string::npos);  // documented as `--flag ...`
+    }
+    CHECK(flags > 30);
 }
 
 TEST_CASE("ssehubd: bad flags exit 2 with a message", "[daemon]") {
