@@ -81,13 +81,26 @@ const hub_config& hub::config() const noexcept { return seq_->cfg; }
 
 asio::any_io_executor hub::get_executor() const noexcept { return seq_->strand; }
 
-std::error_code hub::publish(event ev) { return seq_->submit(std::move(ev), {}); }
+namespace {
+// With presence events on, "$presence." topics are the hub's own.
+bool reserved(const hub_config& cfg, const event& ev) {
+    if (!cfg.presence_events) return false;
+    return std::any_of(ev.topics.begin(), ev.topics.end(),
+                       [](const std::string& t) { return t.starts_with(presence_topic_prefix); });
+}
+}  // namespace
+
+std::error_code hub::publish(event ev) {
+    if (reserved(seq_->cfg, ev)) return error::invalid_topic;
+    return seq_->submit(std::move(ev), {});
+}
 
 std::error_code hub::clear_retained(std::string topic) { return seq_->submit_clear(std::move(topic)); }
 
 void hub::enqueue(event ev, detail::publish_completion done) {
     // submit() only stores `done` on success; on a refusal it is still ours.
     auto keep = std::make_shared<detail::publish_completion>(std::move(done));
+    if (reserved(seq_->cfg, ev)) return (*keep)(error::invalid_topic, {});
     auto ec = seq_->submit(std::move(ev), [keep](std::error_code e, publish_result r) { (*keep)(e, std::move(r)); });
     if (ec) (*keep)(ec, {});
 }

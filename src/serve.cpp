@@ -3,8 +3,6 @@
 #include "connection/run.hpp"
 #include "hub/sequencer.hpp"
 
-#include "ssehub/json.hpp"
-
 #include <asio/post.hpp>
 
 namespace ssehub {
@@ -50,13 +48,9 @@ asio::awaitable<detail::boxed_outcome> hub::serve_with_outcome(std::unique_ptr<d
 bool hub::disconnect(std::string_view connection_id, std::string_view reason) {
     auto [shard, c] = detail::find_connection(shards_, connection_id);
     if (!c) return false;
-    std::string data = "{\"reason\":";
-    json::append_string(data, reason);
-    data += '}';
-    std::string out;
-    wire::encode("", "disconnect", data, std::nullopt, out);
-    frame bye = std::make_shared<const std::string>(std::move(out));
-    asio::post(shard->strand, [shard, c, bye = std::move(bye)]() mutable { shard->disconnect(c, std::move(bye)); });
+    asio::post(shard->strand, [shard, c, bye = detail::reason_frame("disconnect", reason)]() mutable {
+        shard->disconnect(c, std::move(bye));
+    });
     return true;
 }
 

@@ -122,6 +122,31 @@ slot_set* subscription_index::wildcard_set(std::string_view pattern) {
     return &n->terminal;
 }
 
+const slot_set* subscription_index::members(std::string_view pattern) const {
+    if (!topic::has_wildcard(pattern)) {
+        auto it = exact_.find(pattern);
+        return it == exact_.end() ? nullptr : &it->second;
+    }
+    const node* n = &root_;
+    std::size_t pos = 0;
+    while (pos != std::string_view::npos) {
+        const std::string_view tok = next_token(pattern, pos);
+        if (tok == ">") {
+            return n->tail.empty() ? nullptr : &n->tail;
+        }
+        if (tok == "*") {
+            n = n->star.get();
+        } else {
+            auto it = n->children.find(tok);
+            n = it == n->children.end() ? nullptr : it->second.get();
+        }
+        if (!n) {
+            return nullptr;
+        }
+    }
+    return n->terminal.empty() ? nullptr : &n->terminal;
+}
+
 bool subscription_index::remove(std::string_view pattern, conn_slot slot) {
     if (!topic::has_wildcard(pattern)) {
         auto it = exact_.find(pattern);

@@ -88,6 +88,10 @@ public:
         return !visit(subject, [](conn_slot) { return false; });
     }
 
+    // The slots that subscribed exactly `pattern` (a valid pattern, as
+    // subscribed: not the ones it matches); null when none. Presence reads it.
+    const slot_set* members(std::string_view pattern) const;
+
     std::size_t pattern_count() const noexcept { return patterns_; }
     std::size_t subscription_count() const noexcept { return subscriptions_; }
     std::size_t trie_node_count() const noexcept { return nodes_; }  // excluding the root

@@ -427,6 +427,77 @@ result<visibility_request> parse_visibility(std::string_view body, std::string_v
     return v;
 }
 
+namespace {
+// Whether the raw query names `name` (as sent, not decoded).
+bool has_param(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view part = query.substr(0, amp);
+        if (part.substr(0, part.find('=')) == name) return true;
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return false;
+}
+}  // namespace
+
+result<ssehub::presence_query> parse_presence_query(const ssehub::http::request& req, const limits& lim,
+                                                    bool topic_required) {
+    ssehub::presence_query q;
+    auto text = [&](std::string_view name, std::string& out) -> std::optional<error> {
+        auto v = req.query_param(name);
+        if (!v && !has_param(req.query(), name)) return std::nullopt;  // absent (else badly encoded)
+        if (!v) return error{400, std::string(name), std::string(name) + ": not validly percent-encoded"};
+        if (v->size() > max_text)
+            return error{400, std::string(name), std::string(name) + ": longer than " + std::to_string(max_text) + " bytes"};
+        out = std::move(*v);
+        return std::nullopt;
+    };
+    auto number = [&](std::string_view name, std::size_t& out) -> std::optional<error> {
+        std::string v;
+        if (auto e = text(name, v)) return e;
+        if (v.empty()) return std::nullopt;
+        if (v.size() > 9 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return error{400, std::string(name), std::string(name) + ": expected a number 0..999999999"};
+        out = std::stoul(v);
+        return std::nullopt;
+    };
+    std::string user, tenant;
+    for (auto e : {text("topic", q.filter.topic), text("user", user), text("tenant", tenant), text("after", q.after),
+                   number("offset", q.offset), number("limit", q.limit)})
+        if (e) return std::move(*e);
+    if (q.filter.topic.empty()) {
+        if (topic_required) return error{400, "topic", "topic: required"};
+    } else if (!ssehub::topic::is_valid_pattern(q.filter.topic, lim.max_topic_length)) {
+        return error{400, "topic", "topic: not a valid topic pattern"};
+    }
+    if (!user.empty()) q.filter.match.emplace(std::string(user_key), std::move(user));
+    if (!tenant.empty()) q.filter.match.emplace(std::string(tenant_key), std::move(tenant));
+    return q;
+}
+
+result<disconnect_request> parse_disconnect(std::string_view body, const limits& lim) {
+    auto parsed = parse_object(body, lim);
+    if (auto* e = std::get_if<error>(&parsed)) return std::move(*e);
+    const json& obj = std::get<json>(parsed);
+    reader r(obj);
+    disconnect_request d;
+    auto user = r.text("user", false, true, true);
+    auto tenant = r.text("tenant", false, true, true);
+    auto topic = r.text("topic", false, true, true);
+    if (topic && !ssehub::topic::is_valid_pattern(*topic, lim.max_topic_length)) r.fail("topic", "not a valid topic pattern");
+    if (auto m = r.string_map("metadata")) d.filter.match = std::move(*m);
+    if (auto why = r.text("reason", false)) d.reason = std::move(*why);
+    r.reject_unknown();
+    if (!r.ok()) return r.take();
+    if (user) d.filter.match.insert_or_assign(std::string(user_key), std::move(*user));
+    if (tenant) d.filter.match.insert_or_assign(std::string(tenant_key), std::move(*tenant));
+    if (topic) d.filter.topic = std::move(*topic);
+    if (d.filter.topic.empty() && d.filter.match.empty())
+        return error{400, "", "name whom to disconnect: user, tenant, topic or metadata"};
+    return d;
+}
+
 std::string error_body(const error& e) {
     json j;
     j["error"] = e.message;

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <ssehub/event.hpp>
+#include <ssehub/http.hpp>
+#include <ssehub/presence.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -70,6 +72,26 @@ result<visibility_request> parse_visibility(std::string_view body, std::string_v
 
 // Whether a per-page owner secret is acceptable: 16..128 of [A-Za-z0-9_-].
 bool valid_owner(std::string_view owner);
+
+// The admin routes (docs/presence-and-admin.md). `user` and `tenant` name
+// these metadata keys: the JWT claims ssehubd copies into metadata.
+inline constexpr std::string_view user_key = "sub";
+inline constexpr std::string_view tenant_key = "tenant_id";
+
+// GET /presence, /presence/count, /connections:
+// ?topic=PATTERN&user=..&tenant=..&offset=N&limit=N&after=ID
+// (`topic` required when `topic_required`).
+result<ssehub::presence_query> parse_presence_query(const ssehub::http::request& req, const limits& lim,
+                                                    bool topic_required);
+
+// POST /connections/disconnect:
+// {"user":"..","tenant":"..","topic":"..","metadata":{"k":"v"},"reason":".."}; at
+// least one of user, tenant, topic, metadata (never "everyone").
+struct disconnect_request {
+    ssehub::presence_filter filter;
+    std::string reason = "admin";
+};
+result<disconnect_request> parse_disconnect(std::string_view body, const limits& lim);
 
 // {"error":message[,"field":field]}
 std::string error_body(const error& e);

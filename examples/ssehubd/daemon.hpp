@@ -103,6 +103,8 @@ private:
     asio::awaitable<response> tickets(request_context& ctx);
     response visibility(request_context& ctx);
     response stats(request_context& ctx);
+    // admin_routes.cpp: /presence, /presence/count, /connections, /connections/...
+    asio::awaitable<response> admin(request_context& ctx);
 
     // daemon_state.cpp
     asio::awaitable<void> drain();

@@ -310,6 +310,12 @@ const std::vector<spec>& table() {
              o.demo = false;
              return {};
          }},
+        {"presence-events", "", "",
+         "publish join/leave events on $presence.<topic> for literal topics (docs/presence-and-admin.md)",
+         [](options& o, std::string_view) -> std::string {
+             o.presence_events = true;
+             return {};
+         }},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", set_level},
         {"metrics-topic-series", "N", "100", "per-topic connection series in /metrics at most (0: none)",
          size_in(&options::metrics_topic_series, 0, 100000)},

@@ -91,6 +91,7 @@ struct options {
     std::size_t max_batch_events = 1000;  // events in one POST /publish array
     ms drain_timeout{10000};
     bool demo = true;
+    bool presence_events = false;  // --presence-events: join/leave on $presence.<topic>
     log_level level = log_level::info;
     std::size_t metrics_topic_series = 100;
 

@@ -71,6 +71,8 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
         if (m != "POST") co_return method_not_allowed("POST");
         co_return co_await tickets(ctx);
     }
+    if (path == "/presence" || path == "/presence/count" || path == "/connections" || path.starts_with("/connections/"))
+        co_return co_await admin(ctx);
     const bool get = m == "GET";
     if (path == "/healthz") {
         if (!get) co_return method_not_allowed("GET");

@@ -109,6 +109,13 @@ struct hub_config {
     std::size_t max_replay = 1000;     // events sent at most per reconnect (then `resync`)
     std::size_t max_last_event_id = 256;  // longer Last-Event-ID → treated as unknown
 
+    // Presence (docs/presence-and-admin.md).
+    std::size_t max_presence_page = 1000;  // entries per async_presence page at most
+    // Publish a `join` / `leave` event on "$presence.<topic>" when a connection
+    // subscribed to a literal topic registers / leaves (none for wildcard
+    // patterns); hub::publish then refuses "$presence." topics.
+    bool presence_events = false;
+
     // Where the library reports what it cannot return to a caller (an
     // exception from a hook, a replayer or a background coroutine). Default:
     // errors only, as "ssehub: ..." lines on stderr.

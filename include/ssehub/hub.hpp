@@ -12,6 +12,7 @@
 #include "ssehub/error.hpp"
 #include "ssehub/event.hpp"
 #include "ssehub/http.hpp"
+#include "ssehub/presence.hpp"
 #include "ssehub/serve.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -115,6 +116,8 @@ struct unbox_outcome {
 };
 class shard;
 using publish_completion = std::function<void(std::error_code, publish_result)>;
+using presence_completion = std::function<void(std::error_code, presence_page)>;
+using count_completion = std::function<void(std::error_code, std::size_t)>;
 
 // A copyable callable that, called on any thread with a completion's
 // arguments, posts `handler` with them to the handler's associated executor
@@ -226,6 +229,49 @@ public:
     // this id. Safe from any thread; the stream ends asynchronously.
     bool disconnect(std::string_view connection_id, std::string_view reason);
 
+    // Presence (<ssehub/presence.hpp>, docs/presence-and-admin.md): the
+    // connections that subscribed `q.filter.topic` and carry `q.filter.match`,
+    // a page at a time, sorted by id. Each shard answers on its strand from
+    // its subscription index (or its metadata index when no topic is given),
+    // so a query costs the matching connections, not all of them; the merged
+    // answer is not one atomic snapshot across shards. Errors: invalid_topic.
+    asio::awaitable<presence_page> async_presence(presence_query q);
+
+    // Same, with any completion token: void(std::error_code, presence_page),
+    // on the handler's associated executor (else the hub strand).
+    // Cancellation: none (a query is short).
+    template <class CompletionToken>
+    auto async_presence(presence_query q, CompletionToken&& token) {
+        return asio::async_initiate<CompletionToken, void(std::error_code, presence_page)>(
+            [this](auto handler, presence_query query) {
+                start_presence(std::move(query), detail::post_back(std::move(handler), get_executor()));
+            },
+            token, std::move(q));
+    }
+
+    // How many connections subscribed `topic` (a pattern, as subscribed):
+    // the sum of each shard's member count, no list built.
+    asio::awaitable<std::size_t> async_presence_count(std::string topic);
+
+    // Same, with any completion token: void(std::error_code, std::size_t).
+    template <class CompletionToken>
+    auto async_presence_count(std::string topic, CompletionToken&& token) {
+        return async_count(presence_filter{std::move(topic), {}}, std::nullopt, std::forward<CompletionToken>(token));
+    }
+
+    // hub::disconnect for every connection that matches `filter` (by user,
+    // tenant, topic...); completes with how many were told to end. An empty
+    // filter matches nothing (ending every stream is async_shutdown's job).
+    // Errors: invalid_topic.
+    asio::awaitable<std::size_t> async_disconnect(presence_filter filter, std::string reason);
+
+    // Same, with any completion token: void(std::error_code, std::size_t).
+    template <class CompletionToken>
+    auto async_disconnect(presence_filter filter, std::string reason, CompletionToken&& token) {
+        return async_count(std::move(filter), std::optional<std::string>(std::move(reason)),
+                           std::forward<CompletionToken>(token));
+    }
+
     // Stops accepting, ends every stream after what is queued is written, and
     // resumes when every connection has finished (streams still writing after
     // `grace` are closed) and the background work (spawn) has ended (or
@@ -306,6 +352,17 @@ private:
             },
             token, std::move(s), std::move(request), std::move(options));
     }
+    // Counts (no reason) or disconnects (a reason) what `filter` matches.
+    template <class CompletionToken>
+    auto async_count(presence_filter filter, std::optional<std::string> reason, CompletionToken&& token) {
+        return asio::async_initiate<CompletionToken, void(std::error_code, std::size_t)>(
+            [this](auto handler, presence_filter f, std::optional<std::string> why) {
+                start_count(std::move(f), std::move(why), detail::post_back(std::move(handler), get_executor()));
+            },
+            token, std::move(filter), std::move(reason));
+    }
+    void start_presence(presence_query q, detail::presence_completion done);
+    void start_count(presence_filter filter, std::optional<std::string> reason, detail::count_completion done);
     void enqueue(event ev, detail::publish_completion done);
     void start_shutdown(std::chrono::milliseconds grace, std::function<void(std::error_code)> done);
     std::shared_ptr<detail::shard> shard_for(const asio::any_io_executor& ex);

@@ -63,6 +63,9 @@ public:
     // Connection strand: the EOF reader has ended; run_connection waits on
     // reader_waiter (when set) for that before unregistering.
     bool reader_done = false;
+    // Shard strand: registration time, Unix seconds (presence); beside
+    // reader_done, in what would be padding.
+    std::uint32_t connected_s = 0;
     asio::steady_timer* reader_waiter = nullptr;
     std::array<char, 16> eof_sink;  // the EOF watch reads (and drops) into it
     std::atomic<std::int64_t> last_write_ns{0};     // idle detection for heartbeats

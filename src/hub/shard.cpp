@@ -28,8 +28,9 @@ std::chrono::milliseconds pick_sweep_interval(const hub_config& c) {
 
 // The hub's resync reasons, each encoded once for the life of the process.
 const frame& resync(resync_reason why) {
-    static const std::array<frame, 4> frames{resync_frame("slow_consumer"), resync_frame("paused"),
-                                             resync_frame("unknown_last_event_id"), resync_frame("replay_truncated")};
+    static const std::array<frame, 4> frames{reason_frame("resync", "slow_consumer"), reason_frame("resync", "paused"),
+                                             reason_frame("resync", "unknown_last_event_id"),
+                                             reason_frame("resync", "replay_truncated")};
     return frames[static_cast<std::size_t>(why)];
 }
 
@@ -39,12 +40,12 @@ clock::time_point from_ns(std::int64_t ns) {
 
 }  // namespace
 
-frame resync_frame(std::string_view reason) {
+frame reason_frame(std::string_view type, std::string_view reason) {
     std::string data = "{\"reason\":";
     json::append_string(data, reason);
     data += '}';
     std::string out;
-    wire::encode("", "resync", data, std::nullopt, out);
+    wire::encode("", type, data, std::nullopt, out);
     return std::make_shared<const std::string>(std::move(out));
 }
 
@@ -389,6 +390,9 @@ asio::awaitable<std::error_code> shard::add_connection(std::shared_ptr<connectio
     active.fetch_add(1, std::memory_order_relaxed);
     connections_total.fetch_add(1, std::memory_order_relaxed);
     interest(*c, true);
+    c->connected_s = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    if (cfg.presence_events) publish_presence(*c, "join");
     if (cfg.replayer && c->last_event_id) {
         c->state.replay_started();  // live events are held until the replay is delivered
         if (auto sq = seq.lock()) sq->tasks.spawn(strand, replay(shared_from_this(), c));
@@ -411,6 +415,7 @@ asio::awaitable<void> shard::remove_connection(std::shared_ptr<connection_impl> 
     }
     if (c->state.paused()) paused_count.fetch_sub(1, std::memory_order_relaxed);
     interest(*c, false);
+    if (cfg.presence_events) publish_presence(*c, "leave");
     if (cfg.on_disconnect) {
         try {
             cfg.on_disconnect(*c);

@@ -73,6 +73,21 @@ public:
     void disconnect(const std::shared_ptr<connection_impl>& c, frame bye);
     void report_exception(const char* where, std::exception_ptr e) const noexcept;
 
+    // Presence (src/hub/presence.cpp; shard strand): what this shard has of a
+    // query. `total` counts every match, `after` those with an id past
+    // q.after; `entries` holds the `keep` smallest of those, sorted by id.
+    struct presence_part {
+        std::size_t total = 0;
+        std::size_t after = 0;
+        std::vector<presence_entry> entries;
+    };
+    presence_part presence(const presence_query& q, std::size_t keep);
+    // hub::async_disconnect: ends every match with `bye`; returns how many.
+    std::size_t disconnect_matching(const presence_filter& f, const frame& bye);
+    // hub_config::presence_events: `join` or `leave` on "$presence.<topic>"
+    // for each literal topic of `c`.
+    void publish_presence(const connection_impl& c, std::string_view type);
+
     hub_config cfg;
     std::weak_ptr<sequencer> seq;  // set before start
     asio::strand<asio::any_io_executor> strand;
@@ -133,6 +148,11 @@ public:
     std::atomic<std::size_t> paused_count{0};
 
 private:
+    // Calls f(connection_impl&) for each registered connection matching `f`
+    // (through the subscription index, else the group index; every
+    // connection only for an empty filter).
+    template <class F>
+    void for_each_member(const presence_filter& filter, F&& f);
     void interest(const connection_impl& c, bool up);
     void send_retained(connection_impl& c);
     asio::awaitable<void> replay(std::shared_ptr<shard> keep_alive, std::shared_ptr<connection_impl> c);
@@ -142,8 +162,9 @@ private:
     std::atomic<std::size_t> backlog_{0};  // events forwarded, not yet routed
 };
 
-// A `resync` event: the client missed something and should refetch.
-frame resync_frame(std::string_view reason);
+// An event of `type` with data {"reason":...}: `resync` (the client missed
+// something and should refetch), hub::disconnect's final `disconnect`.
+frame reason_frame(std::string_view type, std::string_view reason);
 
 // Reports an exception escaping a spawned coroutine or a hook to `log` (at
 // level error); never swallowed.

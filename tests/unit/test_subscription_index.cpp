@@ -192,3 +192,33 @@ TEST_CASE("10k subscribers on one topic join and leave one by one", "[subscripti
     CHECK(idx.empty());
     CHECK(idx.trie_node_count() == 0);
 }
+
+TEST_CASE("members: the slots of one pattern as subscribed, not what it matches", "[subscription_index]") {
+    subscription_index idx;
+    auto members = [&](std::string_view p) {
+        std::vector<conn_slot> out;
+        if (const slot_set* m = idx.members(p)) out.assign(m->slots().begin(), m->slots().end());
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    idx.add("orders.eu", 1);
+    idx.add("orders.eu", 2);
+    idx.add("orders.*", 3);
+    idx.add("orders.>", 4);
+    idx.add("*.eu", 5);
+    idx.add(">", 6);
+    CHECK(members("orders.eu") == std::vector<conn_slot>{1, 2});
+    CHECK(members("orders.*") == std::vector<conn_slot>{3});
+    CHECK(members("orders.>") == std::vector<conn_slot>{4});
+    CHECK(members("*.eu") == std::vector<conn_slot>{5});
+    CHECK(members(">") == std::vector<conn_slot>{6});
+    CHECK(idx.members("orders.us") == nullptr);
+    CHECK(idx.members("orders") == nullptr);   // a trie node on the way, no pattern ends there
+    CHECK(idx.members("*.us") == nullptr);
+    CHECK(idx.members("orders.eu.>") == nullptr);
+    idx.remove("orders.*", 3);
+    CHECK(idx.members("orders.*") == nullptr);
+    const auto nodes = idx.trie_node_count();
+    (void)idx.members("a.b.*.>");  // a lookup creates no node
+    CHECK(idx.trie_node_count() == nodes);
+}
