@@ -45,7 +45,6 @@ public:
         thread_.join();
         hub_.reset();
     }
-    void begin_shutdown() { asio::co_spawn(ioc_, shutdown(), asio::detached); }
 
     ssehub::hub& hub() { return *hub_; }
     unsigned short port() const { return port_; }
@@ -247,7 +246,7 @@ TEST_CASE("tls: hub shutdown sends server-shutdown, then close_notify and the en
     REQUIRE(c.wait_events(1));
     REQUIRE(s.wait_active(1));
     s.hub().publish(test::event_on({"a"}, "last words"));
-    s.begin_shutdown();
+    s.stop();  // the hub's shutdown, then the loop stops; what it wrote waits in the client's socket
     REQUIRE(c.wait_closed());
     REQUIRE(c.events.size() == 3);
     CHECK(c.events[1].data == "last words");
