@@ -162,6 +162,11 @@ std::string render_prometheus(const ssehub::hub_stats& s, const daemon_counters&
     w.one("ssehubd_tickets_issued_total", "counter", "Tickets issued by POST /tickets.", d.tickets_issued.load());
     w.one("ssehubd_publish_failures_total", "counter", "Publish requests the hub refused (intake full or stopping).",
           d.publish_failures.load());
+    w.family("ssehubd_tls_handshake_failures_total", "counter",
+             "TLS handshakes that failed (error: not TLS, no shared protocol or cipher, ...) or did not finish within "
+             "--tls-handshake-timeout-ms (timeout).");
+    w.sample("ssehubd_tls_handshake_failures_total", label("reason", "error"), d.tls_handshake_failures.load());
+    w.sample("ssehubd_tls_handshake_failures_total", label("reason", "timeout"), d.tls_handshake_timeouts.load());
     w.one("ssehubd_draining", "gauge", "1 while the daemon drains for shutdown.", d.draining.load() ? 1 : 0);
     w.family("ssehubd_start_time_seconds", "gauge", "Start time of the daemon since the Unix epoch.");
     w.sample("ssehubd_start_time_seconds", "", number(d.start_time_seconds));
@@ -196,6 +201,7 @@ std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters&
     j["http"] = std::move(http);
     j["auth_failures"] = d.auth_failures.load();
     j["tickets_issued"] = d.tickets_issued.load();
+    j["tls_handshake_failures"] = {{"error", d.tls_handshake_failures.load()}, {"timeout", d.tls_handshake_timeouts.load()}};
     if (with_connections) {
         json list = json::array();
         for (const auto& c : s.connections)

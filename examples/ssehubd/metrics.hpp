@@ -31,6 +31,8 @@ public:
     std::atomic<std::uint64_t> tickets_issued{0};
     std::atomic<std::uint64_t> publish_failures{0};  // publishes the hub refused (intake full, stopped)
     std::atomic<bool> draining{false};
+    std::atomic<std::uint64_t> tls_handshake_failures{0};  // --tls-cert: handshakes that failed
+    std::atomic<std::uint64_t> tls_handshake_timeouts{0};  // ... or did not finish in time
     double start_time_seconds = 0;  // since the epoch
 
 private:
