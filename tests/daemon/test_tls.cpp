@@ -150,6 +150,7 @@ TEST_CASE("ssehubd over TLS: curl -k gets events; failed handshakes and a TLS sl
     REQUIRE(stream.wait_output("data: still here"));
     const auto two = curl({url(d, "/healthz"), url(d, "/healthz")});
     CHECK(two.size() > 0);
+    CHECK(!curl({"--tls-max", "1.2", url(d, "/healthz")}).empty());  // TLS 1.2 is served too
 
     // The drain ends the stream with server-shutdown and a clean TLS close:
     // curl exits 0 (an end without close_notify would be its error 56).
@@ -195,6 +196,16 @@ TEST_CASE("ssehubd over TLS: SIGHUP reloads the certificate; open streams stay",
     test::tls_client after;
     after.connect(d.port());
     CHECK(after.peer_serial() == 1002);
+}
+
+TEST_CASE("ssehubd over TLS: flags checked at start", "[daemon][tls]") {
+    {
+        daemon_process d({"--tls-cert", "/nonexistent/cert.pem"});  // without --tls-key
+        CHECK(d.wait_exit(20s) == 2);
+    }
+    daemon_process d({"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"});
+    CHECK(d.wait_exit(20s) == 1);
+    CHECK(d.log().find("--tls-cert /nonexistent/cert.pem") != std::string::npos);
 }
 
 #endif  // SSEHUB_TEST_TLS
