@@ -108,6 +108,12 @@ ssehub::hub_config with_replay() {
     return cfg;
 }
 
+// Opens a stream on `target` and waits until it is connected and registered.
+bool subscribe(tls_server& s, tls_client& c, std::string_view target) {
+    c.get(s.port(), target);
+    return c.wait_events(1) && s.wait_active(1);
+}
+
 }  // namespace
 
 TEST_CASE("tls: a stream over ssl::stream receives the connected event and a published one", "[tls][loopback]") {
@@ -128,9 +134,7 @@ TEST_CASE("tls: Last-Event-ID replay over ssl::stream", "[tls][replay][loopback]
     std::string last;
     {
         tls_client first;
-        first.get(s.port(), "/events?topics=orders");
-        REQUIRE(first.wait_events(1));
-        REQUIRE(s.wait_active(1));
+        REQUIRE(subscribe(s, first, "/events?topics=orders"));
         s.publish_sync(test::event_on({"orders"}, "X"));
         REQUIRE(first.wait_events(2));
         last = first.events[1].id;
@@ -154,9 +158,7 @@ TEST_CASE("tls: the client closes: the outcome says client_left", "[tls][loopbac
     tls_server s;
     {
         tls_client c;
-        c.get(s.port(), "/events?topics=a");
-        REQUIRE(c.wait_events(1));
-        REQUIRE(s.wait_active(1));
+        REQUIRE(subscribe(s, c, "/events?topics=a"));
         c.close();  // TCP close without close_notify, as a browser tab that goes away
     }
     REQUIRE(s.wait_outcomes(1));
@@ -168,9 +170,7 @@ TEST_CASE("tls: the client closes: the outcome says client_left", "[tls][loopbac
 TEST_CASE("tls: hub shutdown sends server-shutdown, then close_notify and the end", "[tls][loopback]") {
     tls_server s;
     tls_client c;
-    c.get(s.port(), "/events?topics=a");
-    REQUIRE(c.wait_events(1));
-    REQUIRE(s.wait_active(1));
+    REQUIRE(subscribe(s, c, "/events?topics=a"));
     s.hub().publish(test::event_on({"a"}, "last words"));
     s.stop();  // the hub's shutdown, then the loop stops; what it wrote waits in the client's socket
     REQUIRE(c.wait_closed());
