@@ -218,17 +218,18 @@ ssehub::domain_event_spec parse_spec(const json& item, const std::string& prefix
 
 }  // namespace
 
-result<ssehub::event> parse_publish(std::string_view body, const limits& lim) {
-    auto parsed = parse_object(body, lim);
-    if (auto* e = std::get_if<error>(&parsed)) return std::move(*e);
-    const json& obj = std::get<json>(parsed);
-    reader r(obj);
+namespace {
+
+// One publish object, its fields named with r's prefix ("[3].topics[1]" in a batch).
+result<ssehub::event> publish_event(const json& obj, const limits& lim, std::string prefix) {
+    if (!obj.is_object()) return error{400, prefix.substr(0, prefix.size() - 1), prefix.substr(0, prefix.size() - 1) + ": expected an object"};
+    reader r(obj, std::move(prefix));
     ssehub::event ev;
 
     if (const json* t = r.find("topics")) {
-        if (!t->is_array()) r.fail("topics", "expected an array of strings");
+        if (!t->is_array()) r.fail(r.name("topics"), "expected an array of strings");
         for (std::size_t i = 0; r.ok() && t->is_array() && i < t->size(); ++i) {
-            const auto field = "topics[" + std::to_string(i) + "]";
+            const auto field = r.name("topics[" + std::to_string(i) + "]");
             const json& item = (*t)[i];
             if (!item.is_string()) r.fail(field, "expected a string");
             else if (!ssehub::topic::is_valid_subject(item.get_ref<const std::string&>(), lim.max_topic_length))
@@ -245,16 +246,48 @@ result<ssehub::event> parse_publish(std::string_view body, const limits& lim) {
         if (s == "instant") ev.lane = ssehub::priority::instant;
         else if (s == "batched") ev.lane = ssehub::priority::batched;
         else if (s == "coalesced") ev.lane = ssehub::priority::coalesced;
-        else r.fail("priority", "expected \"instant\", \"batched\" or \"coalesced\"");
+        else r.fail(r.name("priority"), "expected \"instant\", \"batched\" or \"coalesced\"");
     }
     if (auto key = r.text("coalesce_key", false)) ev.coalesce_key = std::move(*key);
     if (auto ttl = r.integer("ttl_ms", false, 0, max_ms)) ev.ttl = std::chrono::milliseconds(*ttl);
     if (auto retry = r.integer("retry_ms", false, 0, max_ms)) ev.retry = std::chrono::milliseconds(*retry);
     if (auto group = r.string_map("group")) ev.group = std::move(*group);
     r.reject_unknown();
-    if (r.ok() && ev.topics.empty() && ev.group.empty()) r.fail("topics", "at least one topic (or a group) is required");
+    if (r.ok() && ev.topics.empty() && ev.group.empty()) r.fail(r.name("topics"), "at least one topic (or a group) is required");
     if (!r.ok()) return r.take();
     return ev;
+}
+
+}  // namespace
+
+result<ssehub::event> parse_publish(std::string_view body, const limits& lim) {
+    auto parsed = parse_object(body, lim);
+    if (auto* e = std::get_if<error>(&parsed)) return std::move(*e);
+    return publish_event(std::get<json>(parsed), lim, "");
+}
+
+bool is_publish_batch(std::string_view body) {
+    const auto at = body.find_first_not_of(" \t\r\n");
+    return at != std::string_view::npos && body[at] == '[';
+}
+
+result<std::vector<ssehub::event>> parse_publish_batch(std::string_view body, const limits& lim, std::size_t max_events) {
+    if (nesting_depth(body) > lim.max_depth)
+        return error{400, "", "body: JSON nested deeper than " + std::to_string(lim.max_depth) + " levels"};
+    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return error{400, "", "body: malformed JSON"};
+    if (!j.is_array()) return error{400, "", "body: expected a JSON array of events"};
+    if (j.empty()) return error{400, "", "body: an empty batch (at least one event)"};
+    if (j.size() > max_events)
+        return error{413, "", "body: more than " + std::to_string(max_events) + " events in one batch (--max-batch-events)"};
+    std::vector<ssehub::event> out;
+    out.reserve(j.size());
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        auto ev = publish_event(j[i], lim, "[" + std::to_string(i) + "].");
+        if (auto* e = std::get_if<error>(&ev)) return std::move(*e);
+        out.push_back(std::move(std::get<ssehub::event>(ev)));
+    }
+    return out;
 }
 
 bool is_kill_polling_kind(std::string_view kind) {

@@ -38,6 +38,12 @@ struct limits {
 // Unknown members are refused (a typo would otherwise publish to nobody).
 result<ssehub::event> parse_publish(std::string_view body, const limits& lim);
 
+// POST /publish with a JSON array of such objects (a batch): every event is
+// checked before any is published; a refusal names the event, `[3].topics[0]`.
+// More than max_events: 413.
+bool is_publish_batch(std::string_view body);  // the body's first non-blank byte is '['
+result<std::vector<ssehub::event>> parse_publish_batch(std::string_view body, const limits& lim, std::size_t max_events);
+
 // POST /publish/<kind>, kind one of invalidate, signal, progress, complete,
 // batch: the event the C++ helper of the same name publishes. nullopt for an
 // empty batch (nothing to publish, like hub::batch_domain_events).

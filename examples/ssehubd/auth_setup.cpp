@@ -82,6 +82,13 @@ std::error_code jwt_verifier::verify(std::string_view token, ssehub::auth_result
     return ssehub::verify_jwt(token, *keys, out, why);
 }
 
+std::error_code jwt_verifier::verify(std::string_view token, const std::string& topics_claim, ssehub::auth_result& out,
+                                     std::string* why) const {
+    ssehub::jwt_options o = *current();  // copies share the parsed keys
+    o.topics_claim = topics_claim;
+    return ssehub::verify_jwt(token, o, out, why);
+}
+
 void setup_auth_and_replay(ssehub::hub_config& cfg, const options& o, const ssehub::any_ticket_store& tickets,
                            std::shared_ptr<const jwt_verifier> jwt) {
     if (o.auth == auth_mode::jwt) {

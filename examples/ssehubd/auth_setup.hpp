@@ -34,6 +34,10 @@ public:
 
     // ssehub::verify_jwt with the current keys (safe from any thread).
     std::error_code verify(std::string_view token, ssehub::auth_result& out, std::string* why = nullptr) const;
+    // The same, with the topic patterns read from `topics_claim` (a
+    // publisher's "publish" claim) instead of the subscriber's "topics".
+    std::error_code verify(std::string_view token, const std::string& topics_claim, ssehub::auth_result& out,
+                           std::string* why = nullptr) const;
 
 private:
     struct stamp {

@@ -8,9 +8,11 @@
 // is used from the io_context's threads only (shared state is locked or atomic).
 #pragma once
 
+#include "limits.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "options.hpp"
+#include "publisher.hpp"
 #include "redis_bridge.hpp"
 
 #include <ssehub/http.hpp>
@@ -99,9 +101,10 @@ private:
     asio::awaitable<bool> serve_request(Stream& sock, const std::string& remote, bool may_keep);
     // An event stream: handed to the hub (serve_options: CORS headers, the
     // peer as context); stream_refused logs a refusal.
+    // `ip_slot` (--max-streams-per-ip) is held until the serve completes.
     template <class Stream>
     void start_stream(Stream sock, ssehub::http::request req, std::vector<ssehub::http::header> cors,
-                      const std::string& remote);
+                      const std::string& remote, ip_stream_limit::slot ip_slot);
     void stream_refused(const ssehub::serve_outcome& outcome);
 
     // tls.cpp (--tls-cert/--tls-key): the handshake within
@@ -111,6 +114,7 @@ private:
     // routes.cpp
     asio::awaitable<response> route(request_context& ctx);
     asio::awaitable<response> publish(request_context& ctx, std::string_view kind);
+    asio::awaitable<response> publish_batch(request_context& ctx, const publisher& who, const api::limits& lim);
     asio::awaitable<response> tickets(request_context& ctx);
     response visibility(request_context& ctx);
     response stats(request_context& ctx);
@@ -120,11 +124,24 @@ private:
     asio::awaitable<void> watch();
 
     ssehub::hub_config hub_config();
-    // Publishing and tickets: true without --publisher-key, else with the key.
+    // An unscoped publisher: true while publishing is open (no key of any
+    // kind configured), else with the --publisher-key. Scoped keys are not
+    // (publish and tickets check their scope with identify_publisher).
     bool publisher_ok(const ssehub::http::request& req) const;
     // The request carries the configured key (false when none is configured).
     bool has_publisher_key(const ssehub::http::request& req) const;
     std::optional<std::string> cors_origin(const ssehub::http::request& req) const;
+
+    // Publisher keys and limits (daemon_state.cpp). The publisher a request
+    // proves (see publisher.hpp); nullopt: refused (401). Without any
+    // configured key every request is the "anonymous" publisher.
+    std::optional<publisher> identify_publisher(const ssehub::http::request& req) const;
+    // Admin routes (/stats?connections=1, the admin API): the --admin-key,
+    // or without one the unscoped --publisher-key. False when neither is set.
+    bool is_admin(const ssehub::http::request& req) const;
+    bool admin_configured() const { return !opts_.admin_key.empty() || !opts_.publisher_key.empty(); }
+    // A 429 for `who` when its --publish-rate bucket is empty (counted), else nullopt.
+    std::optional<response> rate_limited(const publisher& who, const std::string& remote);
     int retry_after_seconds() const;
 
     std::vector<asio::io_context*> loops_;
@@ -141,6 +158,8 @@ private:
     asio::signal_set signals_;
     asio::steady_timer watch_timer_;
     std::atomic<bool> draining_{false};
+    ip_stream_limit ip_streams_;   // --max-streams-per-ip
+    publish_rate_limit publish_rates_;  // --publish-rate, --publish-burst
 
     // Connections by id, for visibility ownership (only those with an owner
     // or metadata; removed at on_disconnect, or when the hub refused the

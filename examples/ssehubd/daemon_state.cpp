@@ -6,6 +6,7 @@
 #include "api.hpp"
 #include "auth_setup.hpp"
 #include "tls.hpp"
+#include "responses.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/redirect_error.hpp>
@@ -15,7 +16,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <stdexcept>
 
@@ -26,12 +26,6 @@ using json = nlohmann::json;
 namespace http = ssehub::http;
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 ssehub::logger::level library_level(log_level l) {
     switch (l) {
@@ -63,7 +57,9 @@ daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
       // timer, drain), so they stay serialised with --threads N.
       acceptor_(asio::make_strand(ioc_)),
       signals_(acceptor_.get_executor(), SIGINT, SIGTERM),
-      watch_timer_(acceptor_.get_executor()) {
+      watch_timer_(acceptor_.get_executor()),
+      ip_streams_(opts_.max_streams_per_ip),
+      publish_rates_(opts_.publish_rate, opts_.publish_burst, opts_.publish_rate_keys) {
     counters_.start_time_seconds =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (!opts_.redis_url.empty()) {
@@ -137,7 +133,7 @@ ssehub::hub_config daemon::hub_config() {
         log_.write(daemon_level(l), "ssehub", {{"detail", msg}});
     });
 
-    if (opts_.auth == auth_mode::jwt) {
+    if (opts_.auth == auth_mode::jwt || opts_.publisher_jwt) {  // subscribers' tokens, publishers' or both
         jwt_ = std::make_shared<const jwt_verifier>(opts_, [this](bool ok, std::string_view detail) {
             if (ok) log_.info("jwks_reloaded", {{"file", opts_.jwt_jwks}, {"detail", std::string(detail)}});
             else log_.warn("jwks_reload_failed", {{"file", opts_.jwt_jwks}, {"error", std::string(detail)}, {"kept", "previous keys"}});
@@ -196,6 +192,8 @@ void daemon::start() {
         });
     });
     json listen{{"url", url()}, {"auth", to_string(opts_.auth)}, {"publisher_key", !opts_.publisher_key.empty()},
+                {"scoped_publisher_keys", opts_.scoped_keys.size()}, {"publisher_jwt", opts_.publisher_jwt},
+                {"admin_key", !opts_.admin_key.empty()},
                 {"replay_size", opts_.replay_size}, {"demo", opts_.demo}};
     if (redis_) listen["node"] = redis_->node();
 #ifdef SSEHUBD_HAS_TLS
@@ -206,7 +204,7 @@ void daemon::start() {
 #endif
     log_.info("start", listen);
     const auto addr = acceptor_.local_endpoint().address();
-    if (!addr.is_loopback() && opts_.publisher_key.empty())
+    if (!addr.is_loopback() && opts_.publisher_key.empty() && opts_.scoped_keys.empty() && !opts_.publisher_jwt)
         log_.warn("open_publish", {{"detail", "listening beyond loopback without --publisher-key: anyone can publish"}});
 }
 
@@ -268,21 +266,61 @@ std::optional<std::string> daemon::cors_origin(const http::request& req) const {
 }
 
 bool daemon::publisher_ok(const http::request& req) const {
-    if (opts_.publisher_key.empty()) return true;
-    return has_publisher_key(req);
+    const auto who = identify_publisher(req);
+    return who && !who->scoped;
 }
 
 bool daemon::has_publisher_key(const http::request& req) const {
     if (opts_.publisher_key.empty()) return false;
-    std::string_view given;
-    if (const std::string* k = req.find("X-Publisher-Key")) {
-        given = *k;
-    } else if (const std::string* a = req.find("Authorization")) {
-        std::string_view v = *a;
-        if (v.size() > 7 && iequals(v.substr(0, 7), "Bearer ")) given = v.substr(7);
-        while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
-    }
+    const std::string_view given = presented_key(req);
     return !given.empty() && same_secret(given, opts_.publisher_key);
+}
+
+std::optional<publisher> daemon::identify_publisher(const http::request& req) const {
+    const std::string_view given = presented_key(req);
+    if (!given.empty()) {
+        if (has_publisher_key(req)) return publisher{"publisher-key", false, {}, {}};
+        for (const auto& k : opts_.scoped_keys)
+            if (same_secret(given, k.key)) return publisher{k.name, true, k.topics, k.tenants};
+        if (opts_.publisher_jwt && jwt_ && std::count(given.begin(), given.end(), '.') == 2) {
+            ssehub::auth_result r;
+            std::string why;
+            if (auto ec = jwt_->verify(given, "publish", r, &why)) {
+                log_.debug("publisher_jwt_refused", {{"error", why.empty() ? ec.message() : why}});
+            } else if (!r.allowed_topics || r.allowed_topics->empty()) {
+                log_.debug("publisher_jwt_refused", {{"error", "no publish claim"}});
+            } else {
+                publisher p{"jwt", true, std::move(*r.allowed_topics), {}};
+                if (auto sub = r.metadata.find("sub"); sub != r.metadata.end()) p.name += ":" + sub->second;
+                if (auto t = r.metadata.find("tenant_id"); t != r.metadata.end()) p.tenants.push_back(t->second);
+                return p;
+            }
+        }
+    }
+    // Open (no key of any kind configured): anyone publishes, as one publisher.
+    if (opts_.publisher_key.empty() && opts_.scoped_keys.empty() && !opts_.publisher_jwt)
+        return publisher{"anonymous", false, {}, {}};
+    return std::nullopt;
+}
+
+std::optional<daemon::response> daemon::rate_limited(const publisher& who, const std::string& remote) {
+    const auto d = publish_rates_.take(who.name);
+    if (d.granted) return std::nullopt;
+    counters_.publish_rate_limited.fetch_add(1);
+    const long retry = ssehub::token_bucket::retry_after_seconds(d.wait);
+    log_.debug("publish_rate_limited", {{"publisher", who.name}, {"remote", remote}, {"retry_after_s", retry}});
+    response r = error_response(429, "publish rate of '" + who.name + "' exceeded (--publish-rate " +
+                                         json(opts_.publish_rate).dump() + "/s), retry after " + std::to_string(retry) +
+                                         " s");
+    r.headers.push_back({"Retry-After", std::to_string(retry)});
+    return r;
+}
+
+bool daemon::is_admin(const http::request& req) const {
+    const std::string_view given = presented_key(req);
+    if (given.empty()) return false;
+    if (!opts_.admin_key.empty()) return same_secret(given, opts_.admin_key);
+    return has_publisher_key(req);
 }
 
 }  // namespace ssehubd

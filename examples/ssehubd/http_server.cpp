@@ -64,6 +64,14 @@ asio::awaitable<void> end_sending(Stream& s, std::chrono::milliseconds timeout) 
     co_return;
 }
 
+// The peer's address alone (what --max-streams-per-ip counts by).
+template <class Socket>
+std::string peer_address(const Socket& s) {
+    std::error_code ec;
+    const auto ep = s.remote_endpoint(ec);
+    return ec ? std::string("?") : ep.address().to_string();
+}
+
 template <class Socket>
 std::string endpoint_text(const Socket& s) {
     std::error_code ec;
@@ -152,7 +160,15 @@ asio::awaitable<read_outcome> read_request(Stream& sock, http::request_parser& p
         co_return out;
     }
     asio::steady_timer t(co_await asio::this_coro::executor, deadline);
-    auto r = co_await (read_body(sock, parser.get(), body, max_body) || t.async_wait(asio::use_awaitable));
+    // Timers here report cancellation as an error code: no exception thrown
+    // and unwound per request when the other side of `||` wins.
+    std::error_code t_ec;
+    auto r = co_await (read_body(sock, parser.get(), body, max_body) ||
+                       t.async_wait(asio::redirect_error(asio::use_awaitable, t_ec)));
+    if (r.index() == 1 && t_ec) {  // the whole read was cancelled
+        out.gone = true;
+        co_return out;
+    }
     if (r.index() == 1) {
         out.status = 408;
         out.message = "request not received in time";
@@ -219,10 +235,10 @@ asio::awaitable<void> daemon::session(Stream sock) {
     for (std::size_t served = 0;; ++served) {
         if (served > 0 && !has_buffered(sock)) {
             asio::steady_timer idle(co_await asio::this_coro::executor, opts_.keepalive_timeout);
-            std::error_code wait_ec;
+            std::error_code wait_ec, idle_ec;
             auto w = co_await (tcp_of(sock).async_wait(asio::socket_base::wait_read,
                                                asio::redirect_error(asio::use_awaitable, wait_ec)) ||
-                               idle.async_wait(asio::use_awaitable));
+                               idle.async_wait(asio::redirect_error(asio::use_awaitable, idle_ec)));
             if (w.index() == 1 || wait_ec || draining_.load()) break;  // idle, gone or draining: close quietly
         }
         if (!co_await serve_request(sock, remote, served + 1 < opts_.keepalive_requests)) break;
@@ -248,16 +264,27 @@ asio::awaitable<bool> daemon::serve_request(Stream& sock, const std::string& rem
     }
     const std::string path(got.head_done ? req.path() : std::string_view());
 
+    bool over_ip_limit = false;
     if (got.status == 0 && path == "/events" && req.method == "GET" && !draining_.load()) {
-        // Handed over: this frame and the session's (parser, body, buffers,
-        // timers) end now instead of living as long as the stream.
-        start_stream(std::move(sock), std::move(req), std::move(cors_headers), remote);
-        co_return false;
+        // --max-streams-per-ip: the slot is held until the hub's serve completes.
+        if (auto slot = ip_streams_.try_take(peer_address(tcp_of(sock)))) {
+            // Handed over: this frame and the session's (parser, body, buffers,
+            // timers) end now instead of living as long as the stream.
+            start_stream(std::move(sock), std::move(req), std::move(cors_headers), remote, std::move(slot));
+            co_return false;
+        }
+        over_ip_limit = true;
     }
 
     response res;
     if (got.status != 0) {
         res = error_response(got.status, got.message);
+    } else if (over_ip_limit) {
+        counters_.streams_refused_per_ip.fetch_add(1);
+        log_.debug("stream_refused", {{"remote", remote}, {"status", 429}, {"detail", "max-streams-per-ip"}});
+        res = error_response(429, "too many event streams from this address (--max-streams-per-ip " +
+                                      std::to_string(opts_.max_streams_per_ip) + ")");
+        res.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
     } else {
         request_context ctx{req, std::move(body), remote};
         try {
@@ -272,7 +299,7 @@ asio::awaitable<bool> daemon::serve_request(Stream& sock, const std::string& rem
         log_.write(res.status >= 500 ? log_level::warn : log_level::debug, "http_error",
                    {{"remote", remote}, {"method", req.method}, {"path", path}, {"status", res.status}});
 
-    const bool keep = may_keep && got.status == 0 && !got.unread && !got.extra && res.status < 500 &&
+    const bool keep = may_keep && got.status == 0 && !got.unread && !got.extra && res.status < 500 && !over_ip_limit &&
                       req.version_minor == 1 && req.keep_alive() && !draining_.load();
     auto headers = std::move(res.headers);
     headers.insert(headers.end(), cors_headers.begin(), cors_headers.end());
@@ -286,14 +313,15 @@ asio::awaitable<bool> daemon::serve_request(Stream& sock, const std::string& rem
     co_await end_sending(sock, opts_.write_timeout);
     if (got.unread) {
         asio::steady_timer t(co_await asio::this_coro::executor, 1s);
-        co_await (linger(sock) || t.async_wait(asio::use_awaitable));
+        std::error_code t_ec;
+        co_await (linger(sock) || t.async_wait(asio::redirect_error(asio::use_awaitable, t_ec)));
     }
     co_return false;
 }
 
 template <class Stream>
 void daemon::start_stream(Stream sock, http::request req, std::vector<http::header> cors,
-                          const std::string& remote) {
+                          const std::string& remote, ip_stream_limit::slot ip_slot) {
     // The serve contract: CORS headers go into the stream head and into any
     // refusal the hub writes; the hooks see the peer. A stream that starts is
     // logged by on_open and on_disconnect; one the hub refuses, by its outcome.
@@ -310,7 +338,8 @@ void daemon::start_stream(Stream sock, http::request req, std::vector<http::head
     // The hub serves it on a strand of its own on the socket's event loop
     // (its shard); no frame of ours stays alive beside the stream.
     hub_->async_serve(std::move(sock), std::move(req), std::move(opts),
-                      [this](std::exception_ptr e, ssehub::serve_outcome outcome) {
+                      // ip_slot: released when this handler goes, whatever ended the stream.
+                      [this, ip_slot = std::move(ip_slot)](std::exception_ptr e, ssehub::serve_outcome outcome) {
                           if (e) {
                               log_.exception("stream", e);
                               return;

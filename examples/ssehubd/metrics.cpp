@@ -167,6 +167,14 @@ std::string render_prometheus(const ssehub::hub_stats& s, const daemon_counters&
              "--tls-handshake-timeout-ms (timeout).");
     w.sample("ssehubd_tls_handshake_failures_total", label("reason", "error"), d.tls_handshake_failures.load());
     w.sample("ssehubd_tls_handshake_failures_total", label("reason", "timeout"), d.tls_handshake_timeouts.load());
+    w.one("ssehubd_publish_rate_limited_total", "counter",
+          "Publish requests refused with 429 by the per-key rate limit (--publish-rate).", d.publish_rate_limited.load());
+    w.one("ssehubd_publish_scope_refused_total", "counter",
+          "Publish and ticket requests refused with 403: outside the topics or tenants of the key.",
+          d.publish_scope_refused.load());
+    w.one("ssehubd_streams_refused_per_ip_total", "counter",
+          "Event streams refused with 429: their IP address had --max-streams-per-ip open.",
+          d.streams_refused_per_ip.load());
     w.one("ssehubd_draining", "gauge", "1 while the daemon drains for shutdown.", d.draining.load() ? 1 : 0);
     w.family("ssehubd_start_time_seconds", "gauge", "Start time of the daemon since the Unix epoch.");
     w.sample("ssehubd_start_time_seconds", "", number(d.start_time_seconds));
@@ -202,6 +210,9 @@ std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters&
     j["auth_failures"] = d.auth_failures.load();
     j["tickets_issued"] = d.tickets_issued.load();
     j["tls_handshake_failures"] = {{"error", d.tls_handshake_failures.load()}, {"timeout", d.tls_handshake_timeouts.load()}};
+    j["limits"] = {{"publish_rate_limited", d.publish_rate_limited.load()},
+                   {"publish_scope_refused", d.publish_scope_refused.load()},
+                   {"streams_refused_per_ip", d.streams_refused_per_ip.load()}};
     if (with_connections) {
         json list = json::array();
         for (const auto& c : s.connections)

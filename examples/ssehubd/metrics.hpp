@@ -30,6 +30,9 @@ public:
     std::atomic<std::uint64_t> auth_failures{0};
     std::atomic<std::uint64_t> tickets_issued{0};
     std::atomic<std::uint64_t> publish_failures{0};  // publishes the hub refused (intake full, stopped)
+    std::atomic<std::uint64_t> publish_rate_limited{0};   // 429: --publish-rate
+    std::atomic<std::uint64_t> publish_scope_refused{0};  // 403: outside a scoped key's topics or tenants
+    std::atomic<std::uint64_t> streams_refused_per_ip{0};  // 429: --max-streams-per-ip
     std::atomic<bool> draining{false};
     std::atomic<std::uint64_t> tls_handshake_failures{0};  // --tls-cert: handshakes that failed
     std::atomic<std::uint64_t> tls_handshake_timeouts{0};  // ... or did not finish in time

@@ -8,6 +8,8 @@
 #include <limits>
 #include <string_view>
 
+#include <ssehub/topic.hpp>
+
 namespace ssehubd {
 namespace {
 
@@ -113,6 +115,60 @@ std::string set_origins(options& o, std::string_view v) {
     return {};
 }
 
+bool valid_key_name(std::string_view n) {
+    if (n.empty() || n.size() > 64) return false;
+    return std::all_of(n.begin(), n.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+}
+
+// NAME:KEY:PATTERN,PATTERN[:TENANT,TENANT]; several separated by spaces.
+std::string add_scoped_keys(options& o, std::string_view v) {
+    std::size_t at = 0;
+    while (at < v.size()) {
+        const auto end = std::min(v.find_first_of(" \t\n", at), v.size());
+        std::string_view item = v.substr(at, end - at);
+        at = end + 1;
+        if (item.empty()) continue;
+        std::vector<std::string_view> parts;
+        for (std::size_t from = 0;;) {
+            const auto colon = item.find(':', from);
+            parts.push_back(item.substr(from, colon == std::string_view::npos ? std::string_view::npos : colon - from));
+            if (colon == std::string_view::npos) break;
+            from = colon + 1;
+        }
+        if (parts.size() < 3 || parts.size() > 4) return "expected NAME:KEY:PATTERN[,PATTERN...][:TENANT[,TENANT...]]";
+        scoped_publisher_key k;
+        if (!valid_key_name(parts[0])) return "a key name is 1..64 of [A-Za-z0-9_.-]";
+        k.name = std::string(parts[0]);
+        if (parts[1].size() < 8) return "key '" + k.name + "': the key needs at least 8 characters";
+        k.key = std::string(parts[1]);
+        k.topics = split_commas(parts[2]);
+        if (k.topics.empty()) return "key '" + k.name + "': at least one topic pattern";
+        for (const auto& t : k.topics)
+            if (!ssehub::topic::is_valid_pattern(t, 65536)) return "key '" + k.name + "': not a valid topic pattern";
+        if (parts.size() == 4) {
+            k.tenants = split_commas(parts[3]);
+            if (k.tenants.empty()) return "key '" + k.name + "': an empty tenant list (leave out the last ':')";
+        }
+        for (const auto& other : o.scoped_keys) {
+            if (other.name == k.name) return "key name '" + k.name + "' given twice";
+            if (other.key == k.key) return "keys '" + other.name + "' and '" + k.name + "' are the same key";
+        }
+        o.scoped_keys.push_back(std::move(k));
+    }
+    return {};
+}
+
+std::string set_rate(options& o, std::string_view v) {
+    double r = 0;
+    const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), r);
+    if (ec != std::errc{} || p != v.data() + v.size() || !(r >= 0) || r > 1e9)
+        return "expected publishes per second, a number in 0..1e9 (0: unlimited)";
+    o.publish_rate = r;
+    return {};
+}
+
 const std::vector<spec>& table() {
     static const std::vector<spec> t = {
         {"listen", "HOST:PORT", "127.0.0.1:8080", "address to listen on; port 0 picks a free port", set_listen},
@@ -139,6 +195,19 @@ const std::vector<spec>& table() {
          "key for publish, tickets and connection details (X-Publisher-Key or Authorization: Bearer); "
          "empty: open (required with --auth tickets)",
          text(&options::publisher_key)},
+        {"publisher-key-scoped", "NAME:KEY:PATTERNS[:TENANTS]", "",
+         "a publisher key limited to topic patterns (orders.>,users.*) and optionally tenants; repeatable "
+         "(several in the variable, separated by spaces); outside its scope: 403",
+         add_scoped_keys},
+        {"publisher-jwt", "", "",
+         "a JWT with a `publish` claim (patterns), signed with the --jwt-* keys, is a scoped publisher key "
+         "(its tenant_id claim limits it to that tenant)",
+         [](options& o, std::string_view) -> std::string {
+             o.publisher_jwt = true;
+             return {};
+         }},
+        {"admin-key", "KEY", "", "key for admin routes (/stats?connections=1); empty: the --publisher-key",
+         text(&options::admin_key)},
         {"ticket-ttl-ms", "MS", "30000", "lifetime of a ticket from POST /tickets", ms_in(&options::ticket_ttl, 1)},
         {"max-tickets", "N", "100000", "live tickets held at most", size_in(&options::max_tickets, 1)},
         {"cors-origins", "A,B", "", "origins allowed by CORS (credentials included), or * for any", set_origins},
@@ -169,6 +238,19 @@ const std::vector<spec>& table() {
          ms_in(&options::write_timeout, 1)},
         {"max-connections", "N", "10000", "event streams at most; more get 503",
          size_in(&options::max_connections, 1)},
+        {"max-streams-per-ip", "N", "0",
+         "event streams open at once from one IP address; more get 429 with Retry-After (0: unlimited)",
+         size_in(&options::max_streams_per_ip, 0)},
+        {"publish-rate", "R", "0",
+         "publishes a second per publisher key (token bucket; anonymous publishers share one); more get 429 with "
+         "Retry-After (0: unlimited)",
+         set_rate},
+        {"publish-burst", "N", "0", "publishes a key may make at once before --publish-rate applies (0: the rate, "
+         "at least 1)",
+         size_in(&options::publish_burst, 0)},
+        {"publish-rate-keys", "N", "10000",
+         "rate buckets kept at most (each key, each JWT `sub`); beyond, new publishers share one",
+         size_in(&options::publish_rate_keys, 1)},
         {"max-head", "BYTES", "8192", "request head size limit (431 beyond)", size_in(&options::max_head, 256, 1u << 20)},
         {"head-timeout-ms", "MS", "10000", "time allowed for a request head and body (408 beyond)",
          ms_in(&options::head_timeout, 1)},
@@ -191,6 +273,8 @@ const std::vector<spec>& table() {
          "event loops, one thread and one hub shard each: connections are spread over them round-robin",
          size_in(&options::threads, 1, 256)},
         {"max-body", "BYTES", "65536", "request body size limit (413 beyond)", size_in(&options::max_body, 1, 64u << 20)},
+        {"max-batch-events", "N", "1000", "events in one POST /publish JSON array (413 beyond)",
+         size_in(&options::max_batch_events, 1, 1000000)},
         {"drain-timeout-ms", "MS", "10000", "on SIGTERM/SIGINT, time clients get to drain before exit",
          ms_in(&options::drain_timeout, 0)},
         {"no-demo", "", "", "do not serve the demo page on GET /",
@@ -237,8 +321,16 @@ std::string check(const options& o) {
 #endif
     if (o.auth == auth_mode::jwt && o.jwt_secret.empty() && o.jwt_public_key.empty() && o.jwt_jwks.empty())
         return "--auth jwt needs --jwt-secret (or SSEHUBD_JWT_SECRET), --jwt-public-key or --jwt-jwks";
-    if (o.auth == auth_mode::tickets && o.publisher_key.empty())
-        return "--auth tickets needs --publisher-key: only the backend may issue tickets";
+    if (o.auth == auth_mode::tickets && o.publisher_key.empty() && o.scoped_keys.empty())
+        return "--auth tickets needs --publisher-key (or --publisher-key-scoped): only the backend may issue tickets";
+    if (o.publisher_jwt && o.jwt_secret.empty() && o.jwt_public_key.empty() && o.jwt_jwks.empty())
+        return "--publisher-jwt needs --jwt-secret (or SSEHUBD_JWT_SECRET), --jwt-public-key or --jwt-jwks";
+    for (const auto& k : o.scoped_keys) {
+        if (!o.publisher_key.empty() && k.key == o.publisher_key)
+            return "--publisher-key-scoped '" + k.name + "' has the same key as --publisher-key";
+        if (!o.admin_key.empty() && k.key == o.admin_key)
+            return "--publisher-key-scoped '" + k.name + "' has the same key as --admin-key";
+    }
     if (o.flush_min > o.flush_max) return "--flush-min-ms must not exceed --flush-max-ms";
     if (!o.replay_db.empty()) {
 #ifndef SSEHUBD_HAS_SQLITE

@@ -16,6 +16,16 @@ namespace ssehubd {
 enum class auth_mode { none, jwt, tickets };
 enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
 
+// One --publisher-key-scoped NAME:KEY:PATTERNS[:TENANTS]: a publisher key
+// limited to topic patterns (NATS style) and, when tenants are given, to
+// events scoped to one of those tenants (group tenant_id).
+struct scoped_publisher_key {
+    std::string name;                  // in logs, metrics and its rate bucket; never the key
+    std::string key;
+    std::vector<std::string> topics;   // patterns every published topic must be covered by
+    std::vector<std::string> tenants;  // empty: any tenant (or none)
+};
+
 struct options {
     using ms = std::chrono::milliseconds;
 
@@ -37,6 +47,9 @@ struct options {
     std::string jwt_audience;  // empty: not checked
     std::size_t jwt_leeway_s = 30;  // clock skew allowed on exp/nbf/iat (a stream ends at exp + this)
     std::string publisher_key; // empty: publish routes are open (default listen is loopback only)
+    std::vector<scoped_publisher_key> scoped_keys;  // --publisher-key-scoped (repeatable)
+    bool publisher_jwt = false;  // a JWT with a `publish` claim is a scoped publisher key
+    std::string admin_key;       // admin routes; empty: the unscoped publisher key is the admin key
     ms ticket_ttl{30000};
     std::size_t max_tickets = 100000;
     std::vector<std::string> cors_origins;  // exact origins, or "*" for any (echoed, never a literal "*")
@@ -65,6 +78,12 @@ struct options {
     std::size_t max_topic_length = 256;
     std::size_t max_topics = 64;
 
+    // Limits per client (429 with Retry-After beyond)
+    std::size_t max_streams_per_ip = 0;  // event streams open at once from one IP address (0: unlimited)
+    double publish_rate = 0;             // publishes a second per publisher key (0: unlimited)
+    std::size_t publish_burst = 0;       // publishes at once per key (0: the rate, at least 1)
+    std::size_t publish_rate_keys = 10000;  // rate buckets kept at most (JWT publishers: one per `sub`)
+
     // Replay
     std::size_t replay_size = 1000;  // 0: no replay
     ms replay_max_age{5 * 60 * 1000};
@@ -74,6 +93,7 @@ struct options {
     // Daemon
     std::size_t threads = 1;  // threads running the io_context
     std::size_t max_body = 64 * 1024;
+    std::size_t max_batch_events = 1000;  // events in one POST /publish array
     ms drain_timeout{10000};
     bool demo = true;
     log_level level = log_level::info;

@@ -114,12 +114,14 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
 }
 
 asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::string_view kind) {
-    if (!publisher_ok(ctx.req)) {
+    const auto who = identify_publisher(ctx.req);
+    if (!who) {
         log_.warn("publisher_key_refused", {{"remote", ctx.remote}, {"path", ctx.req.path()}});
         response r = error_response(401, "publisher key missing or wrong (X-Publisher-Key or Authorization: Bearer)");
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"ssehubd\""});
         co_return r;
     }
+    if (auto limited = rate_limited(*who, ctx.remote)) co_return std::move(*limited);
     auto unavailable = [this](std::string message) {
         counters_.publish_failures.fetch_add(1);
         response r = error_response(503, std::move(message));
@@ -129,6 +131,7 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
     if (draining_.load()) co_return unavailable("shutting down");
 
     const api::limits lim{opts_.max_topic_length, opts_.max_topics, 64};
+    if (kind.empty() && api::is_publish_batch(ctx.body)) co_return co_await publish_batch(ctx, *who, lim);
     std::optional<ssehub::event> ev;
     if (kind.empty()) {
         auto parsed = api::parse_publish(ctx.body, lim);
@@ -139,6 +142,12 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
         if (auto* e = std::get_if<api::error>(&parsed)) co_return from_api_error(*e);
         ev = std::move(std::get<std::optional<ssehub::event>>(parsed));
         if (!ev) co_return json_response(202, {{"id", nullptr}, {"matched", 0}});
+    }
+    // A scoped key publishes all of the event's topics or nothing.
+    if (auto refused = publish_refusal(*who, *ev)) {
+        counters_.publish_scope_refused.fetch_add(1);
+        log_.warn("publish_scope_refused", {{"remote", ctx.remote}, {"publisher", who->name}});
+        co_return from_api_error(*refused);
     }
     if (redis_) {  // through Redis: every node (this one included) delivers it once
         const auto rr = co_await redis_->publish(std::move(*ev));
@@ -169,9 +178,59 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
     co_return json_response(202, {{"id", r.id}, {"matched", r.matched}});
 }
 
+// POST /publish with a JSON array: every event parsed and checked against the
+// key's scope before any is published, then published in order. An error
+// part-way (intake full, draining, Redis down) answers 503 with the results of
+// those already published, so the caller retries the rest only.
+asio::awaitable<daemon::response> daemon::publish_batch(request_context& ctx, const publisher& who,
+                                                        const api::limits& lim) {
+    auto parsed = api::parse_publish_batch(ctx.body, lim, opts_.max_batch_events);
+    if (auto* e = std::get_if<api::error>(&parsed)) co_return from_api_error(*e);
+    auto& events = std::get<std::vector<ssehub::event>>(parsed);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (auto refused = publish_refusal(who, events[i])) {
+            counters_.publish_scope_refused.fetch_add(1);
+            log_.warn("publish_scope_refused", {{"remote", ctx.remote}, {"publisher", who.name}});
+            refused->message = "[" + std::to_string(i) + "]: " + refused->message;
+            co_return from_api_error(*refused);
+        }
+    }
+    if (redis_) {
+        for (std::size_t i = 0; i < events.size(); ++i)
+            if (!events[i].id.empty())
+                co_return error_response(400, "[" + std::to_string(i) + "].id: not accepted with --redis (ids are Redis Stream ids)", "id");
+    }
+    nlohmann::json results = nlohmann::json::array();
+    auto stopped = [&](std::string message) {
+        counters_.publish_failures.fetch_add(1);
+        response r = json_response(503, {{"error", std::move(message)}, {"published", results.size()}, {"results", results}});
+        r.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
+        return r;
+    };
+    for (auto& ev : events) {
+        if (draining_.load()) co_return stopped("shutting down");
+        if (redis_) {
+            const auto rr = co_await redis_->publish(std::move(ev));
+            if (rr.ec) co_return stopped("redis unavailable, retry later");
+            results.push_back({{"id", rr.id}, {"nodes", rr.nodes}});
+            continue;
+        }
+        std::error_code ec;
+        const ssehub::publish_result r = co_await hub_->async_publish(std::move(ev), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == ssehub::error::expired) results.push_back({{"id", nullptr}, {"matched", 0}, {"expired", true}});
+        else if (ec == ssehub::error::intake_full) co_return stopped("publish intake full, retry later");
+        else if (ec == ssehub::error::hub_stopped) co_return stopped("shutting down");
+        else if (ec) co_return stopped("publish failed: " + ec.message());
+        else results.push_back({{"id", r.id}, {"matched", r.matched}});
+    }
+    log_.debug("publish_batch", {{"events", results.size()}});
+    co_return json_response(202, {{"results", std::move(results)}});
+}
+
 asio::awaitable<daemon::response> daemon::tickets(request_context& ctx) {
     if (!tickets_) co_return error_response(404, "tickets are not enabled (start ssehubd with --auth tickets)");
-    if (!publisher_ok(ctx.req)) {
+    const auto who = identify_publisher(ctx.req);
+    if (!who) {
         log_.warn("publisher_key_refused", {{"remote", ctx.remote}, {"path", "/tickets"}});
         response r = error_response(401, "publisher key missing or wrong (X-Publisher-Key or Authorization: Bearer)");
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"ssehubd\""});
@@ -186,6 +245,11 @@ asio::awaitable<daemon::response> daemon::tickets(request_context& ctx) {
     auto parsed = api::parse_ticket_request(ctx.body, lim);
     if (auto* e = std::get_if<api::error>(&parsed)) co_return from_api_error(*e);
     const auto& t = std::get<api::ticket_request>(parsed);
+    if (auto refused = ticket_refusal(*who, t.topics, t.metadata)) {
+        counters_.publish_scope_refused.fetch_add(1);
+        log_.warn("ticket_scope_refused", {{"remote", ctx.remote}, {"publisher", who->name}});
+        co_return from_api_error(*refused);
+    }
     const auto ttl = t.ttl.value_or(opts_.ticket_ttl);
     std::string ticket;
     try {
@@ -229,14 +293,15 @@ daemon::response daemon::visibility(request_context& ctx) {
 
 daemon::response daemon::stats(request_context& ctx) {
     // Aggregates for anyone (a scrape stays small with 10k connections); the
-    // per-connection list only when asked for (?connections=1) with the key.
+    // per-connection list only when asked for (?connections=1) with the admin key.
     const auto asked = ctx.req.query_param("connections");
     const bool details = asked && *asked == "1";
-    if (details && opts_.publisher_key.empty())
-        return error_response(403, "connection details need ssehubd started with --publisher-key");
-    if (details && !has_publisher_key(ctx.req)) {
-        log_.warn("publisher_key_refused", {{"remote", ctx.remote}, {"path", "/stats"}});
-        response r = error_response(401, "publisher key missing or wrong (X-Publisher-Key or Authorization: Bearer)");
+    if (details && !admin_configured())
+        return error_response(403, "connection details need ssehubd started with --admin-key or --publisher-key");
+    if (details && !is_admin(ctx.req)) {
+        log_.warn("admin_key_refused", {{"remote", ctx.remote}, {"path", "/stats"}});
+        response r = error_response(401, "admin key missing or wrong (X-Publisher-Key or Authorization: Bearer with "
+                                         "--admin-key, or the --publisher-key without one)");
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"ssehubd\""});
         return r;
     }

@@ -1,5 +1,6 @@
 // ssehubd over HTTP: flags, health, publish and the kill-polling routes,
 // with their error cases.
+#include <fstream>
 #include "daemon_process.hpp"
 
 #include <catch2/catch.hpp>
@@ -54,12 +55,35 @@ TEST_CASE("ssehubd: --help documents every flag and its environment variable", "
                              "--cors-origins", "--send-queue", "--heartbeat-ms", "--max-lifetime-ms", "--flush-ms",
                              "--max-connections", "--write-timeout-ms", "--max-head", "--replay-size",
                              "--replay-max-age-ms", "--drain-timeout-ms", "--no-demo", "--log-level",
-                             "--metrics-topic-series", "--max-body"}) {
+                             "--metrics-topic-series", "--max-body", "--publisher-key-scoped", "--publisher-jwt",
+                             "--admin-key", "--max-streams-per-ip", "--publish-rate", "--publish-burst"}) {
         INFO(flag);
         CHECK(out.find(flag) != std::string::npos);
     }
     CHECK(out.find("SSEHUBD_LISTEN") != std::string::npos);
     CHECK(out.find("SSEHUBD_PUBLISHER_KEY") != std::string::npos);
+}
+
+TEST_CASE("ssehubd: every flag in --help is documented in docs/daemon.md", "[daemon]") {
+    auto [code, out] = run_to_end("--help");
+    REQUIRE(code == 0);
+    std::ifstream in(SSEHUB_DOCS_DIR "/daemon.md");
+    REQUIRE(in);
+    const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::size_t flags = 0;
+    for (std::size_t at = out.find("--"); at != std::string::npos; at = out.find("--", at + 2)) {
+        if (at > 0 && !std::isspace(static_cast<unsigned char>(out[at - 1]))) continue;  // inside a word
+        std::size_t end = at + 2;
+        while (end < out.size() && (std::islower(static_cast<unsigned char>(out[end])) ||
+                                    std::isdigit(static_cast<unsigned char>(out[end])) || out[end] == '-'))
+            ++end;
+        if (end == at + 2) continue;
+        const std::string flag = out.substr(at, end - at);
+        ++flags;
+        INFO(flag);
+        CHECK(doc.find("`" + flag) != std::string::npos);  // documented as `--flag ...`
+    }
+    CHECK(flags > 30);
 }
 
 TEST_CASE("ssehubd: bad flags exit 2 with a message", "[daemon]") {
@@ -199,6 +223,50 @@ TEST_CASE("ssehubd: POST /publish reaches subscribers and answers 202 {id, match
     CHECK(body_json(g)["matched"] == 0);  // nobody has tenant_id=t1
 }
 
+TEST_CASE("ssehubd: POST /publish with a JSON array publishes a batch in order, all checked first", "[daemon]") {
+    daemon_process d({"--max-batch-events", "3", "--publisher-key-scoped", "orders:orders-key-1:orders.>"});
+    const std::string key = "X-Publisher-Key: orders-key-1\r\n";
+    subscriber a(d.port(), "/events?topics=orders.>");
+    REQUIRE(a.connected());
+
+    auto r = post(d.port(), "/publish",
+                  R"([{"topics":["orders.eu"],"type":"one","data":1},
+                      {"topics":["orders.us","orders.eu"],"type":"two","id":"b-2"},
+                      {"topics":["orders.none"],"type":"three","group":{"tenant_id":"t9"}}])",
+                  key);
+    REQUIRE(r.status == 202);
+    auto j = body_json(r);
+    REQUIRE(j["results"].size() == 3);
+    CHECK(j["results"][0]["matched"] == 1);
+    CHECK(j["results"][1]["id"] == "b-2");
+    CHECK(j["results"][1]["matched"] == 1);
+    CHECK(j["results"][2]["matched"] == 0);  // nobody in tenant t9
+    REQUIRE(a.wait_for("two"));
+    std::vector<std::string> types;
+    for (const auto& e : a.c.events) types.push_back(e.type);
+    CHECK(types == std::vector<std::string>{"connected", "one", "two"});
+    CHECK(a.c.events[1].id == j["results"][0]["id"].get<std::string>());
+
+    // One bad event refuses the whole batch, naming it; nothing is published.
+    auto bad = post(d.port(), "/publish", R"([{"topics":["orders.eu"],"type":"x"},{"topics":["a..b"]}])", key);
+    CHECK(bad.status == 400);
+    CHECK(body_json(bad)["error"].get<std::string>().starts_with("[1].topics[0]"));
+    auto scope = post(d.port(), "/publish", R"([{"topics":["orders.eu"],"type":"x"},{"topics":["users.1"]}])", key);
+    CHECK(scope.status == 403);
+    CHECK(body_json(scope)["error"].get<std::string>().starts_with("[1]"));
+    CHECK(post(d.port(), "/publish", R"([{"topics":["orders.eu"],"type":"x"},5])", key).status == 400);
+    CHECK(post(d.port(), "/publish", "[]", key).status == 400);
+    auto big = post(d.port(), "/publish", R"([{"topics":["orders.eu"]},{"topics":["orders.eu"]},{"topics":["orders.eu"]},
+                                             {"topics":["orders.eu"]}])", key);
+    CHECK(big.status == 413);
+    CHECK(body_json(big)["error"].get<std::string>().find("--max-batch-events") != std::string::npos);
+    // The next event the subscriber sees is the marker: none of the refused batches went out.
+    REQUIRE(post(d.port(), "/publish", R"({"topics":["orders.eu"],"type":"marker"})", key).status == 202);
+    REQUIRE(a.wait_for("marker"));
+    CHECK(a.c.events.size() == 4);
+    CHECK(a.c.events[3].type == "marker");
+}
+
 TEST_CASE("ssehubd: POST /publish refuses bad bodies with 400 naming the field", "[daemon]") {
     daemon_process d({"--max-body", "2048"});
     const auto p = d.port();
@@ -208,7 +276,7 @@ TEST_CASE("ssehubd: POST /publish refuses bad bodies with 400 naming the field",
     };
     const bad cases[] = {
         {"{not json", "body"},
-        {"[1,2]", "body"},
+        {"[1,2]", "[0]"},  // a batch whose first element is no event
         {"\"text\"", "body"},
         {R"({"topics":"orders"})", "topics"},
         {R"({"topics":[1]})", "topics[0]"},

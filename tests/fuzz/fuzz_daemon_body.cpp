@@ -1,7 +1,7 @@
 // fuzz_daemon_body: the JSON (and form) bodies of ssehubd's POST routes as
 // the daemon parses them (examples/ssehubd/api.cpp, nlohmann_json): /publish,
 // /publish/<kind> (invalidate, signal, progress, complete, batch, and an
-// unknown kind), /tickets, /events/visibility (JSON and form). Invariants:
+// unknown kind), /publish with a JSON array (a batch), /tickets, /events/visibility (JSON and form). Invariants:
 //  - no exception escapes, the same body gives the same answer twice;
 //  - a refusal is 400 (404 only for an unknown kind) with a message that
 //    starts with its field ("field: ..."), and error_body() is valid JSON
@@ -77,6 +77,22 @@ void publish(std::string_view body, const api::limits& lim) {
     check_event(ev, lim);
 }
 
+// A JSON array: a batch of at most 4 events, each as checked above; 413 past 4.
+void publish_batch(std::string_view body, const api::limits& lim) {
+    const auto r = api::parse_publish_batch(body, lim, 4);
+    if (const auto* e = std::get_if<api::error>(&r)) {
+        if (e->status == 413) FUZZ_CHECK(e->field.empty());
+        else check_error(*e, false);
+        return;
+    }
+    const auto& events = std::get<std::vector<ssehub::event>>(r);
+    FUZZ_CHECK(!events.empty() && events.size() <= 4);
+    for (const auto& ev : events) {
+        FUZZ_CHECK(!ev.topics.empty() || !ev.group.empty());
+        check_event(ev, lim);
+    }
+}
+
 void kill_polling(std::string_view kind, std::string_view body, const api::limits& lim) {
     const auto r = api::parse_kill_polling(kind, body, lim);
     if (const auto* e = std::get_if<api::error>(&r)) {
@@ -137,7 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                            "unknown"};
     const unsigned route = data[0] & 0x7f;
     switch (route % 10) {
-    case 0: publish(body, lim); break;
+    case 0: api::is_publish_batch(body) ? publish_batch(body, lim) : publish(body, lim); break;
     case 1: case 2: case 3: case 4: case 5: case 6: kill_polling(kinds[route % 10 - 1], body, lim); break;
     case 7: tickets(body, lim); break;
     case 8: visibility(body, "application/json"); break;

@@ -67,6 +67,7 @@ public:
         stopped_ = true;
         auto done = asio::co_spawn(ioc_, shutdown(), asio::use_future);
         done.wait_for(30s);
+        work_.reset();
         ioc_.stop();
         for (auto& t : threads_) t.join();
         hub_.reset();
@@ -173,6 +174,8 @@ private:
     }
 
     asio::io_context ioc_;
+    // Keeps run() going after a test's own shutdown, so stop()'s runs too.
+    asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(ioc_);
     asio::ip::tcp::acceptor acceptor_;
     options_factory make_options_;
     std::optional<ssehub::hub> hub_;
