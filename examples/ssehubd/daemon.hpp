@@ -23,6 +23,9 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#ifdef SSEHUBD_HAS_TLS
+#include <asio/ssl/stream.hpp>
+#endif
 
 #include <atomic>
 #include <cstdint>
@@ -37,6 +40,10 @@
 namespace ssehubd {
 
 class jwt_verifier;
+class tls_server;  // tls.hpp
+#ifdef SSEHUBD_HAS_TLS
+using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+#endif
 
 class daemon {
 public:
@@ -84,17 +91,25 @@ private:
     // What one event stream's hooks and its completion share: the hub hands
     // it to the hooks as serve_context::user (a shared_ptr to it). Written by
     // on_disconnect, read by the completion after it (the hub orders them).
-    // http_server.cpp
+    // http_server.cpp. Stream: asio::ip::tcp::socket, or tls_stream after
+    // its handshake (instantiated there for both).
     asio::awaitable<void> accept_loop();
-    asio::awaitable<void> session(asio::ip::tcp::socket sock);
+    template <class Stream>
+    asio::awaitable<void> session(Stream sock);
     // One request on `sock`; true when the connection stays open for another.
-    asio::awaitable<bool> serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep);
+    template <class Stream>
+    asio::awaitable<bool> serve_request(Stream& sock, const std::string& remote, bool may_keep);
     // An event stream: handed to the hub (serve_options: CORS headers, the
     // peer as context); stream_refused logs a refusal.
     // `ip_slot` (--max-streams-per-ip) is held until the serve completes.
-    void start_stream(asio::ip::tcp::socket sock, ssehub::http::request req, std::vector<ssehub::http::header> cors,
+    template <class Stream>
+    void start_stream(Stream sock, ssehub::http::request req, std::vector<ssehub::http::header> cors,
                       const std::string& remote, ip_stream_limit::slot ip_slot);
     void stream_refused(const ssehub::serve_outcome& outcome);
+
+    // tls.cpp (--tls-cert/--tls-key): the handshake within
+    // --tls-handshake-timeout-ms, then session(); failures counted.
+    asio::awaitable<void> tls_session(asio::ip::tcp::socket sock);
 
     // routes.cpp
     asio::awaitable<response> route(request_context& ctx);
@@ -140,6 +155,7 @@ private:
     ssehub::any_ticket_store tickets_;  // --auth tickets only (memory, or Redis with --redis)
     std::shared_ptr<const jwt_verifier> jwt_;  // --auth jwt only
     std::unique_ptr<redis_bridge> redis_;  // --redis only
+    std::unique_ptr<tls_server> tls_;      // --tls-cert only: the certificate (reloaded on SIGHUP)
     asio::ip::tcp::acceptor acceptor_;
     asio::signal_set signals_;
     asio::steady_timer watch_timer_;

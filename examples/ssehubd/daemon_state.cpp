@@ -5,6 +5,7 @@
 
 #include "api.hpp"
 #include "auth_setup.hpp"
+#include "tls.hpp"
 #include "responses.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -87,6 +88,9 @@ daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(ep);
     acceptor_.listen(asio::socket_base::max_listen_connections);
+#ifdef SSEHUBD_HAS_TLS
+    if (!opts_.tls_cert.empty()) tls_ = std::make_unique<tls_server>(opts_, log_, acceptor_.get_executor());
+#endif
 }
 
 daemon::~daemon() = default;
@@ -94,7 +98,7 @@ daemon::~daemon() = default;
 std::string daemon::url() const {
     const auto ep = acceptor_.local_endpoint();
     const auto a = ep.address();
-    return "http://" + (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+    return std::string(tls_ ? "https://" : "http://") + (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
 
 int daemon::retry_after_seconds() const {
@@ -193,6 +197,12 @@ void daemon::start() {
                 {"admin_key", !opts_.admin_key.empty()},
                 {"replay_size", opts_.replay_size}, {"demo", opts_.demo}};
     if (redis_) listen["node"] = redis_->node();
+#ifdef SSEHUBD_HAS_TLS
+    if (tls_) {
+        listen["tls"] = tls_->describe();
+        tls_->start();
+    }
+#endif
     log_.info("start", listen);
     const auto addr = acceptor_.local_endpoint().address();
     if (!addr.is_loopback() && opts_.publisher_key.empty() && opts_.scoped_keys.empty() && !opts_.publisher_jwt)
@@ -219,6 +229,9 @@ asio::awaitable<void> daemon::drain() {
     acceptor_.close(ec);
     watch_timer_.cancel();
     signals_.cancel();
+#ifdef SSEHUBD_HAS_TLS
+    if (tls_) tls_->stop();
+#endif
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     log_.info("stopped", {{"drain_ms", ms.count()}});
 }

@@ -6,6 +6,9 @@
 #include "responses.hpp"
 
 #include <ssehub/http_read.hpp>
+#ifdef SSEHUBD_HAS_TLS
+#include <ssehub/tls.hpp>
+#endif
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -16,6 +19,7 @@
 
 #include <array>
 #include <chrono>
+#include <type_traits>
 
 namespace ssehubd {
 
@@ -26,14 +30,50 @@ namespace http = ssehub::http;
 
 namespace {
 
+// The TCP socket under a stream (a socket, or a TLS stream's next layer).
+template <class Stream>
+auto& tcp_of(Stream& s) {
+    if constexpr (requires { s.next_layer(); }) return s.next_layer();
+    else return s;
+}
+
+// TLS: decrypted bytes, or records not yet decrypted, already read from the
+// socket (the next request may be there while the socket has nothing more).
+template <class Stream>
+bool has_buffered(Stream& s) {
+#ifdef SSEHUBD_HAS_TLS
+    if constexpr (std::is_same_v<Stream, tls_stream>) {
+        SSL* ssl = s.native_handle();
+        return SSL_pending(ssl) > 0 || BIO_pending(SSL_get_rbio(ssl)) > 0;
+    }
+#endif
+    (void)s;
+    return false;
+}
+
+// The end of what we send on a connection that closes after this answer:
+// TLS close_notify (bounded), then the FIN.
+template <class Stream>
+asio::awaitable<void> end_sending(Stream& s, std::chrono::milliseconds timeout) {
+#ifdef SSEHUBD_HAS_TLS
+    if constexpr (std::is_same_v<Stream, tls_stream>) co_await ssehub::stream_goodbye<tls_stream>::send(s, timeout);
+#endif
+    (void)timeout;
+    std::error_code ec;
+    tcp_of(s).shutdown(asio::socket_base::shutdown_send, ec);
+    co_return;
+}
+
 // The peer's address alone (what --max-streams-per-ip counts by).
-std::string peer_address(const asio::ip::tcp::socket& s) {
+template <class Socket>
+std::string peer_address(const Socket& s) {
     std::error_code ec;
     const auto ep = s.remote_endpoint(ec);
     return ec ? std::string("?") : ep.address().to_string();
 }
 
-std::string endpoint_text(const asio::ip::tcp::socket& s) {
+template <class Socket>
+std::string endpoint_text(const Socket& s) {
     std::error_code ec;
     const auto ep = s.remote_endpoint(ec);
     if (ec) return "?";
@@ -54,7 +94,8 @@ struct read_outcome {
 
 // The body of Content-Length bytes (POST/PUT/PATCH) after a parsed head;
 // `body` holds what came with the head.
-asio::awaitable<read_outcome> read_body(asio::ip::tcp::socket& sock, const http::request& req, std::string& body,
+template <class Stream>
+asio::awaitable<read_outcome> read_body(Stream& sock, const http::request& req, std::string& body,
                                         std::size_t max_body) {
     read_outcome out;
     out.head_done = true;
@@ -99,7 +140,8 @@ asio::awaitable<read_outcome> read_body(asio::ip::tcp::socket& sock, const http:
 
 // The head (ssehub's reader: 408, 431, 400/501/505), then the body; the
 // whole request within `timeout`.
-asio::awaitable<read_outcome> read_request(asio::ip::tcp::socket& sock, http::request_parser& parser, std::string& body,
+template <class Stream>
+asio::awaitable<read_outcome> read_request(Stream& sock, http::request_parser& parser, std::string& body,
                                            std::size_t max_body, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::error_code ec;
@@ -139,7 +181,8 @@ asio::awaitable<read_outcome> read_request(asio::ip::tcp::socket& sock, http::re
 
 // Reads and drops what the client still sends (bounded), so that closing the
 // socket does not reset the connection before the client read our answer.
-asio::awaitable<void> linger(asio::ip::tcp::socket& sock) {
+template <class Stream>
+asio::awaitable<void> linger(Stream& sock) {
     std::array<char, 4096> buf;
     std::size_t total = 0;
     for (;;) {
@@ -172,21 +215,28 @@ asio::awaitable<void> daemon::accept_loop() {
             co_await sleep_for(100ms);
             continue;
         }
+#ifdef SSEHUBD_HAS_TLS
+        if (tls_) {  // the handshake first (tls.cpp), on the connection's loop
+            asio::co_spawn(loop, tls_session(std::move(sock)), [this](std::exception_ptr e) { log_.exception("session", e); });
+            continue;
+        }
+#endif
         asio::co_spawn(loop, session(std::move(sock)), [this](std::exception_ptr e) { log_.exception("session", e); });
     }
 }
 
-asio::awaitable<void> daemon::session(asio::ip::tcp::socket sock) {
-    const std::string remote = endpoint_text(sock);
+template <class Stream>
+asio::awaitable<void> daemon::session(Stream sock) {
+    const std::string remote = endpoint_text(tcp_of(sock));
     // HTTP/1.1 keep-alive: a publisher reuses its connection for up to
     // keepalive_requests requests; between them it may stay idle for
     // keepalive_timeout. Pipelined bytes are never parsed: a request followed
     // by more bytes is answered and the connection closed.
     for (std::size_t served = 0;; ++served) {
-        if (served > 0) {
+        if (served > 0 && !has_buffered(sock)) {
             asio::steady_timer idle(co_await asio::this_coro::executor, opts_.keepalive_timeout);
             std::error_code wait_ec, idle_ec;
-            auto w = co_await (sock.async_wait(asio::socket_base::wait_read,
+            auto w = co_await (tcp_of(sock).async_wait(asio::socket_base::wait_read,
                                                asio::redirect_error(asio::use_awaitable, wait_ec)) ||
                                idle.async_wait(asio::redirect_error(asio::use_awaitable, idle_ec)));
             if (w.index() == 1 || wait_ec || draining_.load()) break;  // idle, gone or draining: close quietly
@@ -194,10 +244,11 @@ asio::awaitable<void> daemon::session(asio::ip::tcp::socket sock) {
         if (!co_await serve_request(sock, remote, served + 1 < opts_.keepalive_requests)) break;
     }
     std::error_code ec;
-    sock.close(ec);
+    tcp_of(sock).close(ec);
 }
 
-asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const std::string& remote, bool may_keep) {
+template <class Stream>
+asio::awaitable<bool> daemon::serve_request(Stream& sock, const std::string& remote, bool may_keep) {
     http::request_parser parser(opts_.max_head);
     std::string body;
     const read_outcome got = co_await read_request(sock, parser, body, opts_.max_body, opts_.head_timeout);
@@ -216,7 +267,7 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
     bool over_ip_limit = false;
     if (got.status == 0 && path == "/events" && req.method == "GET" && !draining_.load()) {
         // --max-streams-per-ip: the slot is held until the hub's serve completes.
-        if (auto slot = ip_streams_.try_take(peer_address(sock))) {
+        if (auto slot = ip_streams_.try_take(peer_address(tcp_of(sock)))) {
             // Handed over: this frame and the session's (parser, body, buffers,
             // timers) end now instead of living as long as the stream.
             start_stream(std::move(sock), std::move(req), std::move(cors_headers), remote, std::move(slot));
@@ -259,7 +310,7 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
     co_await asio::async_write(sock, asio::buffer(wire), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;
     if (keep) co_return true;
-    sock.shutdown(asio::socket_base::shutdown_send, ec);
+    co_await end_sending(sock, opts_.write_timeout);
     if (got.unread) {
         asio::steady_timer t(co_await asio::this_coro::executor, 1s);
         std::error_code t_ec;
@@ -268,7 +319,8 @@ asio::awaitable<bool> daemon::serve_request(asio::ip::tcp::socket& sock, const s
     co_return false;
 }
 
-void daemon::start_stream(asio::ip::tcp::socket sock, http::request req, std::vector<http::header> cors,
+template <class Stream>
+void daemon::start_stream(Stream sock, http::request req, std::vector<http::header> cors,
                           const std::string& remote, ip_stream_limit::slot ip_slot) {
     // The serve contract: CORS headers go into the stream head and into any
     // refusal the hub writes; the hooks see the peer. A stream that starts is
@@ -315,5 +367,9 @@ void daemon::stream_refused(const ssehub::serve_outcome& o) {
                    {{"remote", o.remote}, {"status", o.status}, {"detail", o.detail}});
     }
 }
+
+#ifdef SSEHUBD_HAS_TLS
+template asio::awaitable<void> daemon::session(tls_stream);
+#endif
 
 }  // namespace ssehubd

@@ -162,6 +162,11 @@ std::string render_prometheus(const ssehub::hub_stats& s, const daemon_counters&
     w.one("ssehubd_tickets_issued_total", "counter", "Tickets issued by POST /tickets.", d.tickets_issued.load());
     w.one("ssehubd_publish_failures_total", "counter", "Publish requests the hub refused (intake full or stopping).",
           d.publish_failures.load());
+    w.family("ssehubd_tls_handshake_failures_total", "counter",
+             "TLS handshakes that failed (error: not TLS, no shared protocol or cipher, ...) or did not finish within "
+             "--tls-handshake-timeout-ms (timeout).");
+    w.sample("ssehubd_tls_handshake_failures_total", label("reason", "error"), d.tls_handshake_failures.load());
+    w.sample("ssehubd_tls_handshake_failures_total", label("reason", "timeout"), d.tls_handshake_timeouts.load());
     w.one("ssehubd_publish_rate_limited_total", "counter",
           "Publish requests refused with 429 by the per-key rate limit (--publish-rate).", d.publish_rate_limited.load());
     w.one("ssehubd_publish_scope_refused_total", "counter",
@@ -204,6 +209,7 @@ std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters&
     j["http"] = std::move(http);
     j["auth_failures"] = d.auth_failures.load();
     j["tickets_issued"] = d.tickets_issued.load();
+    j["tls_handshake_failures"] = {{"error", d.tls_handshake_failures.load()}, {"timeout", d.tls_handshake_timeouts.load()}};
     j["limits"] = {{"publish_rate_limited", d.publish_rate_limited.load()},
                    {"publish_scope_refused", d.publish_scope_refused.load()},
                    {"streams_refused_per_ip", d.streams_refused_per_ip.load()}};

@@ -34,6 +34,8 @@ public:
     std::atomic<std::uint64_t> publish_scope_refused{0};  // 403: outside a scoped key's topics or tenants
     std::atomic<std::uint64_t> streams_refused_per_ip{0};  // 429: --max-streams-per-ip
     std::atomic<bool> draining{false};
+    std::atomic<std::uint64_t> tls_handshake_failures{0};  // --tls-cert: handshakes that failed
+    std::atomic<std::uint64_t> tls_handshake_timeouts{0};  // ... or did not finish in time
     double start_time_seconds = 0;  // since the epoch
 
 private:

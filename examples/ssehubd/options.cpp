@@ -174,6 +174,11 @@ std::string set_rate(options& o, std::string_view v) {
 const std::vector<spec>& table() {
     static const std::vector<spec> t = {
         {"listen", "HOST:PORT", "127.0.0.1:8080", "address to listen on; port 0 picks a free port", set_listen},
+        {"tls-cert", "FILE", "", "serve HTTPS: PEM certificate chain (with --tls-key); SIGHUP reloads both",
+         text(&options::tls_cert)},
+        {"tls-key", "FILE", "", "PEM private key of --tls-cert", text(&options::tls_key)},
+        {"tls-handshake-timeout-ms", "MS", "10000", "a TLS handshake not done in this time is dropped",
+         ms_in(&options::tls_handshake_timeout, 1)},
         {"auth", "MODE", "none",
          "subscriber auth: none, jwt (HS256/RS256/ES256/EdDSA bearer token or ?token=) or tickets (?ticket=)",
          set_auth},
@@ -349,6 +354,10 @@ std::optional<bool> parse_bool(std::string_view v) {
 }
 
 std::string check(const options& o) {
+    if (o.tls_cert.empty() != o.tls_key.empty()) return "--tls-cert and --tls-key go together";
+#ifndef SSEHUBD_HAS_TLS
+    if (!o.tls_cert.empty()) return "--tls-cert: this ssehubd was built without OpenSSL's libssl";
+#endif
     if (o.auth == auth_mode::jwt && o.jwt_secret.empty() && o.jwt_public_key.empty() && o.jwt_jwks.empty())
         return "--auth jwt needs --jwt-secret (or SSEHUBD_JWT_SECRET), --jwt-public-key or --jwt-jwks";
     if (o.auth == auth_mode::tickets && o.publisher_key.empty() && o.scoped_keys.empty())
@@ -427,7 +436,8 @@ std::string help_text() {
         "\n"
         "routes: GET /events, POST /publish, POST /publish/{invalidate,signal,progress,complete,batch},\n"
         "        POST /tickets, POST /events/visibility, GET /metrics, GET /stats, GET /healthz,\n"
-        "        GET /readyz, GET / (demo page). SIGTERM or SIGINT drains and exits 0.\n";
+        "        GET /readyz, GET / (demo page). SIGTERM or SIGINT drains and exits 0.\n"
+        "        With --tls-cert, SIGHUP reloads the certificate and key (open streams stay).\n";
     return out;
 }
 

@@ -33,6 +33,11 @@ struct options {
     std::string host = "127.0.0.1";
     unsigned short port = 8080;
 
+    // TLS (examples/ssehubd/tls.hpp): both files, or neither (plain HTTP)
+    std::string tls_cert;  // PEM certificate chain, the server's first; reloaded on SIGHUP
+    std::string tls_key;   // PEM private key
+    ms tls_handshake_timeout{10000};  // a handshake not done in this time is dropped (and counted)
+
     // Auth
     auth_mode auth = auth_mode::none;
     std::string jwt_secret;      // HS256 key

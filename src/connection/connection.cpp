@@ -50,6 +50,7 @@ asio::awaitable<void> refuse(any_stream& stream, serve_args& args, int status, s
     std::error_code ec;
     const asio::const_buffer b = asio::buffer(response);
     co_await stream.write(std::span(&b, 1), ec);
+    if (stream.has_goodbye()) co_await stream.goodbye(args.goodbye_timeout);  // TLS: close_notify
     stream.shutdown_send();
     stream.close();
 }
@@ -284,6 +285,7 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
                                          serve_args& args, std::shared_ptr<connection_impl>& out) {
     const hub_config& cfg = hub->cfg;
     args.outcome.remote = args.options.context.remote;  // for a refusal's outcome
+    args.goodbye_timeout = cfg.write_timeout;
     // The caller's headers go into every answer: refuse bad ones before
     // anything is written (make_response checks them).
     bool bad_headers = false;
@@ -579,8 +581,10 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
             if (ec) break;  // the client is gone, or the hub closed the stream (write timeout, slow consumer)
         }
         c.queue.close();
-        c.stream->shutdown_send();  // a clean end of stream for the client
-        c.stream->close();          // also ends the reader
+        // A clean end of stream for the client (TLS: close_notify first, bounded).
+        if (c.stream->has_goodbye()) co_await c.stream->goodbye(hub->cfg.write_timeout);
+        c.stream->shutdown_send();
+        c.stream->close();  // also ends the reader
     } catch (...) {
         failure = std::current_exception();
         c.queue.close();

@@ -9,6 +9,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -21,6 +22,7 @@ struct serve_args {
     std::optional<http::request> request;  // a head parsed elsewhere; empty: read it from the stream
     serve_options options;
     serve_outcome outcome;  // set when the request is refused before streaming
+    std::chrono::milliseconds goodbye_timeout{0};  // a refusal's TLS close_notify (hub_config::write_timeout)
 };
 
 // The connection body, on the connection's strand: the caller's when it

@@ -17,6 +17,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <memory>
@@ -34,6 +35,13 @@ concept async_stream = requires(S& s, asio::mutable_buffer mb, asio::const_buffe
     s.async_read_some(mb, asio::use_awaitable);
     s.async_write_some(cb, asio::use_awaitable);
 };
+
+// How a stream type says goodbye before its FIN, beyond what a socket does:
+// specialised for asio::ssl::stream in <ssehub/tls.hpp> (close_notify). A
+// specialisation has `static asio::awaitable<void> send(Stream&,
+// std::chrono::milliseconds timeout)` that never throws for I/O errors.
+template <class Stream>
+struct stream_goodbye {};
 
 namespace detail {
 
@@ -84,11 +92,23 @@ public:
     virtual void async_read_some(asio::mutable_buffer buf, const asio::any_io_executor& ex, read_callback done) = 0;
     // Graceful end: FIN after what was written, so the client sees the end of the stream.
     virtual void shutdown_send() = 0;
+    // A stream that says goodbye before its FIN (TLS: close_notify), and the
+    // goodbye itself, bounded by `timeout` (a client that reads nothing must
+    // not hold the writer). Call goodbye() only when has_goodbye().
+    virtual bool has_goodbye() const noexcept { return false; }
+    virtual asio::awaitable<void> goodbye(std::chrono::milliseconds timeout) { (void)timeout; co_return; }
     virtual void close() = 0;
 };
 
 template <async_stream Stream>
 class stream_adapter final : public any_stream {
+    static constexpr bool has_goodbye_v =
+        requires(Stream& s, std::chrono::milliseconds t) { stream_goodbye<Stream>::send(s, t); };
+    // Without the close_notify a TLS client sees a truncated stream (OpenSSL 3
+    // clients report "unexpected eof"): serving an ssl::stream needs it.
+    static_assert(has_goodbye_v || !requires(Stream& s) { s.async_shutdown(asio::use_awaitable); },
+                  "include <ssehub/tls.hpp> to serve an asio::ssl::stream");
+
 public:
     explicit stream_adapter(Stream s) : s_(std::move(s)) {
         if constexpr (has_try_write) {
@@ -134,6 +154,14 @@ public:
         std::error_code ec;
         if constexpr (requires { s_.lowest_layer().shutdown(asio::socket_base::shutdown_send, ec); })
             s_.lowest_layer().shutdown(asio::socket_base::shutdown_send, ec);
+    }
+
+    bool has_goodbye() const noexcept override { return has_goodbye_v; }
+
+    asio::awaitable<void> goodbye(std::chrono::milliseconds timeout) override {
+        if constexpr (has_goodbye_v) co_await stream_goodbye<Stream>::send(s_, timeout);
+        else (void)timeout;
+        co_return;
     }
 
     void close() override {
