@@ -79,6 +79,10 @@ struct options {
     std::string node_id;                // names this node in logs and metrics; empty: host name + pid
     std::string redis_prefix = "ssehub";  // keys and channel: PREFIX:events, PREFIX:stream, PREFIX:ticket:*
     bool redis_ready = false;           // /readyz answers 503 while Redis is unreachable
+
+    // Scale-out on NATS (examples/ssehubd/nats_bridge.hpp); empty URL: off.
+    std::string nats_url;                 // nats://[user:pass@]host[:port][,...]
+    std::string nats_prefix = "ssehub";   // topic T travels on subject PREFIX.T
 };
 
 struct parse_outcome {

@@ -5,6 +5,7 @@
 #include <random>
 #include <stdexcept>
 #include <system_error>
+#include <unordered_map>
 
 namespace ssehub::nats {
 
@@ -23,58 +24,77 @@ std::string group_subject(const nats_options& o) {
 namespace detail {
 
 asio::thread_pool& blocking_pool() {
-    static asio::thread_pool pool(1);
-    return pool;
+    // Joined, not stopped, at exit: the closes posted last still run, so no
+    // connection outlives the program's static objects.
+    struct joined_pool {
+        asio::thread_pool pool{1};
+        ~joined_pool() { pool.join(); }
+    };
+    static joined_pool p;
+    return p.pool;
 }
 
 namespace {
 
-link* self(void* closure) { return static_cast<link*>(closure); }
+// Leaked on purpose: the C client's threads may call back during exit.
+struct registry_t {
+    std::mutex mu;
+    std::uint64_t next = 0;
+    std::unordered_map<std::uint64_t, std::weak_ptr<link>> links;
+};
+registry_t& registry() {
+    static auto* r = new registry_t;
+    return *r;
+}
 
-void notify(void* closure, link_event e) {
-    auto* l = self(closure);
-    if (l->on_event) l->on_event(e);
+std::shared_ptr<link> self(void* closure) {
+    auto& r = registry();
+    std::lock_guard lock(r.mu);
+    const auto it = r.links.find(reinterpret_cast<std::uintptr_t>(closure));
+    return it == r.links.end() ? nullptr : it->second.lock();
 }
 
 void on_connected(natsConnection*, void* c) {
-    self(c)->counters->connected.store(true);
-    notify(c, link_event::connected);
+    if (auto l = self(c)) {
+        l->counters->connected.store(true);
+        if (l->on_event) l->on_event(link_event::connected);
+    }
 }
 
 void on_disconnected(natsConnection*, void* c) {
-    auto* l = self(c);
-    if (l->counters->connected.exchange(false)) l->counters->disconnects.fetch_add(1, std::memory_order_relaxed);
-    notify(c, link_event::disconnected);
+    if (auto l = self(c)) {
+        if (l->counters->connected.exchange(false)) l->counters->disconnects.fetch_add(1, std::memory_order_relaxed);
+        if (l->on_event) l->on_event(link_event::disconnected);
+    }
 }
 
 void on_reconnected(natsConnection*, void* c) {
-    auto* l = self(c);
-    l->counters->reconnects.fetch_add(1, std::memory_order_relaxed);
-    l->counters->connected.store(true);
-    notify(c, link_event::reconnected);
+    if (auto l = self(c)) {
+        l->counters->reconnects.fetch_add(1, std::memory_order_relaxed);
+        l->counters->connected.store(true);
+        if (l->on_event) l->on_event(link_event::reconnected);
+    }
 }
 
 void on_closed(natsConnection*, void* c) {
-    auto* l = self(c);
-    l->counters->connected.store(false);
-    notify(c, link_event::closed);
-    std::shared_ptr<link> last;
-    {
-        std::lock_guard lock(l->mu);
-        last = std::move(l->pin);
+    if (auto l = self(c)) {
+        l->counters->connected.store(false);
+        if (l->on_event) l->on_event(link_event::closed);
     }
-    // `last` may be the final reference: the link ends here.
 }
 
 void on_error(natsConnection*, natsSubscription*, natsStatus err, void* c) {
-    auto* l = self(c);
+    auto l = self(c);
+    if (!l) return;
     if (err == NATS_SLOW_CONSUMER) l->counters->slow_consumer.fetch_add(1, std::memory_order_relaxed);
     else l->opts.log.log(logger::level::error, std::string("nats: ") + natsStatus_GetText(err));
 }
 
 // After each round over the servers: exponential, capped, with jitter.
 int64_t reconnect_delay(natsConnection*, int attempts, void* c) {
-    const auto& o = self(c)->opts;
+    const auto l = self(c);
+    if (!l) return 1000;  // a connection being closed
+    const auto& o = l->opts;
     const double base = static_cast<double>(o.reconnect_initial.count()) * std::pow(2.0, std::min(attempts, 30));
     const double capped = std::min(base, static_cast<double>(o.reconnect_max.count()));
     thread_local std::mt19937_64 rng(std::random_device{}());
@@ -90,6 +110,13 @@ int64_t reconnect_delay(natsConnection*, int attempts, void* c) {
 
 }  // namespace
 
+link::~link() {
+    if (key == 0) return;
+    auto& r = registry();
+    std::lock_guard lock(r.mu);
+    r.links.erase(key);
+}
+
 void connect(const std::shared_ptr<link>& l) {
     {
         std::lock_guard lock(l->mu);
@@ -102,7 +129,13 @@ void connect(const std::shared_ptr<link>& l) {
         natsOptions* o;
         ~options_guard() { natsOptions_Destroy(o); }
     } guard{o};
-    void* closure = l.get();
+    {
+        auto& r = registry();
+        std::lock_guard lock(r.mu);
+        l->key = ++r.next;
+        r.links.emplace(l->key, l);
+    }
+    void* closure = reinterpret_cast<void*>(static_cast<std::uintptr_t>(l->key));
     natsStatus s = natsOptions_SetURL(o, l->opts.url.c_str());
     if (s == NATS_OK && !l->opts.name.empty()) s = natsOptions_SetName(o, l->opts.name.c_str());
     if (s == NATS_OK) s = natsOptions_SetTimeout(o, l->opts.connect_timeout.count());
@@ -119,17 +152,9 @@ void connect(const std::shared_ptr<link>& l) {
         l->counters->connect_failures.fetch_add(1, std::memory_order_relaxed);
         fail(s, "options");
     }
-    {
-        std::lock_guard lock(l->mu);
-        l->pin = l;  // from here the C client may call back
-    }
     natsConnection* nc = nullptr;
     s = natsConnection_Connect(&nc, o);
     if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-        {
-            std::lock_guard lock(l->mu);
-            l->pin.reset();  // no connection: no callback will come
-        }
         l->counters->connect_failures.fetch_add(1, std::memory_order_relaxed);
         fail(s, "connect");
     }
@@ -154,7 +179,7 @@ void close(const std::shared_ptr<link>& l) {
         nc = std::exchange(l->nc, nullptr);
     }
     if (!nc) return;
-    natsConnection_Close(nc);  // the closed callback releases the pin
+    natsConnection_Close(nc);
     natsConnection_Destroy(nc);
 }
 

@@ -1,6 +1,7 @@
 // One NATS connection of the C client and what its callbacks need. The C
-// client calls back on its own threads with a raw pointer: a link keeps
-// itself alive (`pin`) until the connection's closed callback, the last one.
+// client calls back on its own threads, also after a close; its callbacks
+// get the link's number, not a pointer, and find the link (if it still
+// lives) in a registry, so a late callback never touches freed memory.
 // Thread safety: safe from any thread (the connection pointer under `mu`).
 #pragma once
 
@@ -40,7 +41,12 @@ struct link {
     std::mutex mu;
     natsConnection* nc = nullptr;  // mu; null until connected, and after close
     bool closing = false;          // mu
-    std::shared_ptr<link> pin;     // the C client's reference, released by the closed callback
+    std::uint64_t key = 0;         // in the registry once connect() ran
+
+    link() = default;
+    link(const link&) = delete;
+    link& operator=(const link&) = delete;
+    ~link();
 };
 
 // Blocking (on blocking_pool): creates the connection, which keeps retrying
@@ -50,27 +56,26 @@ void connect(const std::shared_ptr<link>& l);
 // Blocking: closes and destroys the connection.
 void close(const std::shared_ptr<link>& l);
 
-// Runs `fn` on blocking_pool and resumes with its result (or exception).
-template <class R>
-asio::awaitable<R> run_blocking(std::function<R()> fn) {
-    return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
-        [](auto handler, std::function<R()> f) {
+// Runs fn(l) on blocking_pool and resumes after it (rethrowing what it
+// threw). Call sites keep the awaitable in a named variable: no temporary
+// with a destructor in the co_await expression (GCC 12 coroutines).
+inline asio::awaitable<void> on_pool(std::shared_ptr<link> l, void (*fn)(const std::shared_ptr<link>&)) {
+    return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
+        [](auto handler, std::shared_ptr<link> lk, void (*f)(const std::shared_ptr<link>&)) {
             auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-            asio::post(blocking_pool(), [h = std::move(handler), f = std::move(f), work = std::move(work)]() mutable {
+            asio::post(blocking_pool(), [h = std::move(handler), lk = std::move(lk), f, work = std::move(work)]() mutable {
                 std::exception_ptr e;
-                R r{};
                 try {
-                    r = f();
+                    f(lk);
                 } catch (...) {
                     e = std::current_exception();
                 }
+                lk.reset();
                 auto ex = work.get_executor();
-                asio::post(ex, [h = std::move(h), e, r = std::move(r), work = std::move(work)]() mutable {
-                    std::move(h)(e, std::move(r));
-                });
+                asio::post(ex, [h = std::move(h), e, work = std::move(work)]() mutable { std::move(h)(e); });
             });
         },
-        asio::use_awaitable, std::move(fn));
+        asio::use_awaitable, std::move(l), fn);
 }
 
 }  // namespace ssehub::nats::detail

@@ -12,6 +12,8 @@
 #include <asio/this_coro.hpp>
 
 #include <deque>
+#include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -19,8 +21,29 @@ namespace ssehub::nats {
 
 namespace {
 
+// Where the C client's threads post to the run's executor: only while the
+// run is on (it holds no executor after), so that nothing is posted to an
+// executor whose context is gone. Thread safety: safe from any thread.
+struct gate {
+    std::mutex mu;
+    std::optional<asio::any_io_executor> ex;
+
+    template <class F>
+    bool post(F&& f) {
+        std::lock_guard lock(mu);
+        if (!ex) return false;
+        asio::post(*ex, std::forward<F>(f));
+        return true;
+    }
+    void close() {
+        std::lock_guard lock(mu);
+        ex.reset();
+    }
+};
+
 // A run's state. `ex` (the run's executor, a strand) owns everything not
-// atomic; the C client's threads only read `open` and post.
+// atomic. The C client's threads see it through raw pointers only while the
+// run waits for them (live_subs), and post through `g`.
 struct run_state : std::enable_shared_from_this<run_state> {
     run_state(asio::any_io_executor e, const nats_options& o, std::shared_ptr<nats_counters> c)
         : ex(std::move(e)), wake(ex), counters(std::move(c)), max_pending(o.max_pending), window(o.dedupe_window) {
@@ -28,6 +51,8 @@ struct run_state : std::enable_shared_from_this<run_state> {
         l->opts = o;
         l->counters = counters;
         l->global_delivery = true;
+        g = std::make_shared<gate>();
+        g->ex = ex;
     }
 
     asio::any_io_executor ex;
@@ -36,9 +61,12 @@ struct run_state : std::enable_shared_from_this<run_state> {
     std::shared_ptr<detail::link> l;
     std::size_t max_pending;
     std::size_t window;
+    std::shared_ptr<gate> g;
     std::atomic<bool> open{true};        // false once the run ends: callbacks drop
     std::atomic<std::size_t> pending{0};  // messages posted to ex, not yet delivered
-    std::atomic<std::size_t> live_subs{0};  // subscriptions whose handler may still run
+    std::mutex complete_mu;
+    std::size_t live_subs = 0;  // complete_mu: subscriptions whose handler may still run
+    bool ending = false;        // complete_mu: the run waits for live_subs == 0
 
     // ex only
     pubsub_sink* sink = nullptr;
@@ -86,18 +114,19 @@ struct run_state : std::enable_shared_from_this<run_state> {
         m.channel = natsMsg_GetSubject(msg);
         if (const char* d = natsMsg_GetData(msg)) m.payload.assign(d, static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
         natsMsg_Destroy(msg);
-        asio::post(st->ex, [s = st->shared_from_this(), m = std::move(m)]() mutable {
-            s->pending.fetch_sub(1);
-            s->deliver(std::move(m));
-        });
+        // The run is alive: it waits for this handler's on_complete.
+        if (!st->g->post([s = st->shared_from_this(), m = std::move(m)]() mutable {
+                s->pending.fetch_sub(1);
+                s->deliver(std::move(m));
+            }))
+            st->pending.fetch_sub(1);
     }
 
     // The subscription's handler has returned for the last time.
     static void on_complete(void* closure) {
-        auto* pin = static_cast<std::shared_ptr<run_state>*>(closure);
-        auto st = std::move(*pin);
-        delete pin;
-        if (st->live_subs.fetch_sub(1) == 1 && !st->open.load()) asio::post(st->ex, [st] { st->wake.cancel(); });
+        auto* st = static_cast<run_state*>(closure);
+        std::lock_guard lock(st->complete_mu);
+        if (--st->live_subs == 0 && st->ending) st->g->post([st] { st->wake.cancel(); });  // the run waits: st lives
     }
 
     natsConnection* connection() {
@@ -110,27 +139,30 @@ struct run_state : std::enable_shared_from_this<run_state> {
         natsConnection* nc = connection();
         if (!nc) return;
         natsSubscription* sub = nullptr;
-        auto* pin = new std::shared_ptr<run_state>(shared_from_this());
-        live_subs.fetch_add(1);
+        {
+            std::lock_guard lock(complete_mu);
+            ++live_subs;
+        }
         // natsConnection_Subscribe only queues SUB: it does not wait for the server.
         natsStatus s = natsConnection_Subscribe(&sub, nc, subject.c_str(), &run_state::on_message, this);
         if (s != NATS_OK) {  // not subscribed: no handler will run
-            delete pin;
-            live_subs.fetch_sub(1);
+            {
+                std::lock_guard lock(complete_mu);
+                --live_subs;
+            }
             l->opts.log.log(logger::level::error, "nats: subscribe " + subject + ": " + natsStatus_GetText(s));
             return;
         }
         if (s == NATS_OK) s = natsSubscription_SetPendingLimits(sub, l->opts.client_max_pending, -1);
-        if (s == NATS_OK) s = natsSubscription_SetOnCompleteCB(sub, &run_state::on_complete, pin);
+        if (s == NATS_OK) s = natsSubscription_SetOnCompleteCB(sub, &run_state::on_complete, this);
         if (s != NATS_OK) {
             l->opts.log.log(logger::level::error, "nats: subscribe " + subject + ": " + natsStatus_GetText(s));
             if (sub) {
                 natsSubscription_Unsubscribe(sub);
                 natsSubscription_Destroy(sub);
             }
-            // Without an on-complete callback set the handler may still be
-            // running: keep the pin (a bounded leak on a failure that the
-            // C client reports only for a closed connection or no memory).
+            // Without an on-complete callback the run cannot know when the
+            // handler is done: it waits for it until its deadline.
             return;
         }
         subs.emplace(subject, sub);
@@ -158,7 +190,7 @@ struct run_state : std::enable_shared_from_this<run_state> {
         asio::post(detail::blocking_pool(), [s = shared_from_this(), n] {
             natsConnection* nc = s->connection();
             const bool ok = nc && natsConnection_FlushTimeout(nc, s->l->opts.connect_timeout.count()) == NATS_OK;
-            asio::post(s->ex, [s, n, ok] {
+            s->g->post([s, n, ok] {
                 s->flushing = false;
                 if (!s->open.load()) return;
                 if (ok && n == s->subs.size()) s->counters->subscriptions.store(n);
@@ -167,10 +199,11 @@ struct run_state : std::enable_shared_from_this<run_state> {
         });
     }
 
-    void on_link(detail::link_event e) {
-        if (!open.load()) return;
-        asio::post(ex, [s = shared_from_this(), e] {
-            if (!s->open.load()) return;
+    // On a C client thread: no strong reference to the run here.
+    static void on_link(const std::shared_ptr<gate>& g, const std::weak_ptr<run_state>& w, detail::link_event e) {
+        g->post([w, e] {
+            auto s = w.lock();
+            if (!s || !s->open.load()) return;
             switch (e) {
                 case detail::link_event::connected:
                 case detail::link_event::reconnected:
@@ -203,22 +236,19 @@ asio::awaitable<void> nats_subscriber::async_run(pubsub_sink& sink) {
     auto st = std::make_shared<run_state>(co_await asio::this_coro::executor, opts_, counters_);
     st->sink = &sink;
     std::weak_ptr<run_state> weak = st;
-    st->l->on_event = [weak](detail::link_event e) {
-        if (auto s = weak.lock()) s->on_link(e);
-    };
+    st->l->on_event = [g = st->g, weak](detail::link_event e) { run_state::on_link(g, weak, e); };
     hub* h = interest_;
     std::uint64_t watch = 0;
     std::exception_ptr failure;
     try {
-        co_await detail::run_blocking<bool>([l = st->l] {
-            detail::connect(l);
-            return true;
-        });
+        auto op = detail::on_pool(st->l, &detail::connect);
+        co_await std::move(op);
     } catch (...) {
         failure = std::current_exception();
     }
     if (failure) {
         st->open.store(false);
+        st->g->close();
         std::rethrow_exception(failure);
     }
 
@@ -252,17 +282,28 @@ asio::awaitable<void> nats_subscriber::async_run(pubsub_sink& sink) {
     st->counters->subscriptions.store(0);
     for (auto& [subject, sub] : st->subs) natsSubscription_Destroy(sub);  // closed with the connection below
     st->subs.clear();
-    co_await detail::run_blocking<bool>([l = st->l] {
-        detail::close(l);
-        return true;
-    });
-    // Wait until every subscription's handler has returned (they post here).
-    while (st->live_subs.load() > 0) {
-        st->wake.expires_after(std::chrono::seconds(5));
+    auto closing = detail::on_pool(st->l, &detail::close);
+    co_await std::move(closing);
+    // Wait until every subscription's handler has returned (on_complete posts here).
+    const auto deadline = asio::steady_timer::clock_type::now() + std::chrono::seconds(5);
+    for (;;) {
+        {
+            std::lock_guard lock(st->complete_mu);
+            st->ending = true;
+            if (st->live_subs == 0) break;
+        }
+        if (asio::steady_timer::clock_type::now() >= deadline) {
+            // The C client did not report: a handler may still run with a
+            // raw pointer to st, so st is left alive (leaked), never freed under it.
+            opts_.log.log(logger::level::error, "nats: a subscription did not complete within 5 s of the close");
+            new std::shared_ptr<run_state>(st);
+            break;
+        }
+        st->wake.expires_at(deadline);
         std::error_code ec;
         co_await st->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec) break;  // a deadline, not a wake-up: the C client did not report; do not hang the shutdown
     }
+    st->g->close();
 }
 
 }  // namespace ssehub::nats
