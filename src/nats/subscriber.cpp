@@ -76,6 +76,7 @@ struct run_state : std::enable_shared_from_this<run_state> {
     std::unordered_set<std::string> seen;
     std::deque<std::string> seen_order;
     bool flushing = false;
+    bool again = false;  // confirm() was called while flushing
 
     void deliver(pubsub_message m) {
         if (!sink) return;
@@ -184,7 +185,12 @@ struct run_state : std::enable_shared_from_this<run_state> {
     // Counts the subscriptions the server has: a PING/PONG round trip
     // (blocking, on blocking_pool) after the SUBs, again while they change.
     void confirm() {
-        if (flushing || !open.load()) return;
+        if (!open.load()) return;
+        if (flushing) {  // once more after this one: something changed (a SUB, a reconnect)
+            again = true;
+            return;
+        }
+        again = false;
         flushing = true;
         const std::size_t n = subs.size();
         asio::post(detail::blocking_pool(), [s = shared_from_this(), n] {
@@ -194,7 +200,8 @@ struct run_state : std::enable_shared_from_this<run_state> {
                 s->flushing = false;
                 if (!s->open.load()) return;
                 if (ok && n == s->subs.size()) s->counters->subscriptions.store(n);
-                else if (ok) s->confirm();  // changed meanwhile; a failed flush waits for the reconnect
+                // Only an event asks again (never a failure alone: no busy loop).
+                if (s->again) s->confirm();
             });
         });
     }
