@@ -5,6 +5,7 @@
 // nats-server is not installed: the tests then skip with a message.
 #pragma once
 
+#include "support/child_server.hpp"
 #include "support/harness.hpp"
 
 #include <asio.hpp>
@@ -31,11 +32,7 @@ inline bool available() {
     return std::string_view(SSEHUB_NATS_SERVER).size() > 0 && ::access(SSEHUB_NATS_SERVER, X_OK) == 0;
 }
 
-inline unsigned short free_port() {
-    asio::io_context io;
-    asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    return a.local_endpoint().port();
-}
+using test::free_port;
 
 class nats_server {
 public:
@@ -64,13 +61,8 @@ public:
     bool start() {
         std::vector<std::string> args{SSEHUB_NATS_SERVER, "-a", "127.0.0.1", "-p", std::to_string(port_), "-js",
                                       "-sd", dir_ + "/js", "-l", dir_ + "/nats.log"};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        if (::posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-            pid_ = -1;
-            return false;
-        }
+        pid_ = test::spawn_process(std::move(args));
+        if (pid_ <= 0) return false;
         const auto deadline = test::clock::now() + 20s;
         while (test::clock::now() < deadline) {
             int st = 0;
