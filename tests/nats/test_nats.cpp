@@ -127,7 +127,7 @@ TEST_CASE("nats: two nodes, published once, a client on each node receives it ex
     CHECK(pub.publish(ssehub::event{}).ec == ssehub::error::no_target);
 }
 
-TEST_CASE("nats: wildcards across nodes; overlapping patterns and several topics still deliver once", "[nats]") {
+TEST_CASE("nats: wildcards across nodes, overlapping patterns and several topics still deliver once", "[nats]") {
     SKIP_WITHOUT_NATS_SERVER();
     const auto o = options_for(nats_test::shared(), "wild");
     node a(o), b(o);
@@ -181,7 +181,7 @@ TEST_CASE("nats: interest, a node with a client on 1 of 1,000 topics receives on
     CHECK(b.subscribed(1));
 }
 
-TEST_CASE("nats: the server restarts under connected clients; nodes keep serving and resume", "[nats]") {
+TEST_CASE("nats: the server restarts under connected clients, nodes keep serving and resume", "[nats]") {
     SKIP_WITHOUT_NATS_SERVER();
     nats_test::nats_server server;  // its own: this one is killed
     const auto o = options_for(server, "restart");

@@ -54,7 +54,7 @@ std::vector<std::string> data_until_end(subscriber& s, const std::string& end = 
 
 }  // namespace
 
-TEST_CASE("ssehubd --nats: two nodes deliver once each; NATS down gives 503 and nodes resume", "[nats][daemon]") {
+TEST_CASE("ssehubd --nats: two nodes deliver once each, NATS down gives 503 and nodes resume", "[nats][daemon]") {
     if (!nats_test::available()) {
         WARN("nats-server is not installed (Debian: apt-get install nats-server): skipped");
         return;
