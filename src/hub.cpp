@@ -144,6 +144,13 @@ std::uint64_t hub::watch_interest(std::string topic, std::function<void()> on_fi
     return id;
 }
 
+std::uint64_t hub::watch_patterns(std::function<void(const std::string&, bool)> on_change) {
+    if (seq_->stopped.load()) return 0;
+    const std::uint64_t id = seq_->next_watch.fetch_add(1, std::memory_order_relaxed) + 1;
+    asio::post(seq_->strand, [seq = seq_, id, fn = std::move(on_change)]() mutable { seq->watch_patterns(id, std::move(fn)); });
+    return id;
+}
+
 void hub::unwatch_interest(std::uint64_t id) {
     asio::post(seq_->strand, [seq = seq_, id] { seq->unwatch(id); });
 }

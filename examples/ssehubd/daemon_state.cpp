@@ -2,6 +2,7 @@
 // socket), the hub's configuration and hooks, start, drain and the watcher,
 // and the checks the routes share (CORS origin, publisher key).
 #include "daemon.hpp"
+#include "nats_bridge.hpp"
 
 #include "api.hpp"
 #include "auth_setup.hpp"
@@ -66,6 +67,11 @@ daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
         std::string why;
         redis_ = redis_bridge::create(ioc_.get_executor(), opts_, log_, &why);
         if (!redis_) throw std::runtime_error("--redis: " + why);
+    }
+    if (!opts_.nats_url.empty()) {  // the same engine interface as --redis
+        std::string why;
+        redis_ = make_nats_bridge(ioc_.get_executor(), opts_, log_, &why);
+        if (!redis_) throw std::runtime_error("--nats: " + why);
     }
     if (opts_.auth == auth_mode::tickets) {
         if (redis_) {

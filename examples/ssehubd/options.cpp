@@ -337,6 +337,12 @@ const std::vector<spec>& table() {
              o.redis_ready = true;
              return {};
          }},
+        {"nats", "URL", "",
+         "scale out on NATS (nats://[user:pass@]host[:port], comma-separated for a cluster): publishes reach every "
+         "node whose clients subscribe to the topic; replay and tickets stay per node",
+         text(&options::nats_url)},
+        {"nats-prefix", "PREFIX", "ssehub", "NATS subject prefix: topic T travels on subject PREFIX.T (\"\": T itself)",
+         text(&options::nats_prefix)},
     };
     return t;
 }
@@ -380,6 +386,7 @@ std::string check(const options& o) {
         if (!u || u->scheme != "http") return "--jwt-jwks: expected a file or http://host[:port][/path] (no https yet)";
     }
     if (o.flush_min > o.flush_max) return "--flush-min-ms must not exceed --flush-max-ms";
+    if (!o.nats_url.empty() && !o.redis_url.empty()) return "--nats and --redis exclude each other: one engine per node";
     if (!o.replay_db.empty()) {
 #ifndef SSEHUBD_HAS_SQLITE
         return "--replay-db: this ssehubd was built without SQLite3 (Debian: apt-get install libsqlite3-dev, then "

@@ -118,6 +118,10 @@ struct options {
     // on a token whose kid is unknown at most once per min-refresh interval.
     std::size_t jwt_jwks_refresh_s = 300;
     std::size_t jwt_jwks_min_refresh_s = 10;
+
+    // Scale-out on NATS (examples/ssehubd/nats_bridge.hpp); empty URL: off.
+    std::string nats_url;                 // nats://[user:pass@]host[:port][,...]
+    std::string nats_prefix = "ssehub";   // topic T travels on subject PREFIX.T
 };
 
 struct parse_outcome {

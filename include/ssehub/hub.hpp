@@ -309,6 +309,14 @@ public:
     // (watches end with the shutdown).
     std::uint64_t watch_interest(std::string topic, std::function<void()> on_first, std::function<void()> on_last);
     void unwatch_interest(std::uint64_t id);
+    // Interest in patterns as the connections subscribe them:
+    // `on_change(pattern, true)` when a pattern (literal or wildcard, as a
+    // client wrote it) gets its first connection, at once for every pattern
+    // that has one already; `on_change(pattern, false)` when its last leaves.
+    // On the hub strand, must not block. A broker with wildcard subscriptions
+    // (NATS) subscribes to exactly these. Returns an id for
+    // unwatch_interest; 0 when the hub is shutting down.
+    std::uint64_t watch_patterns(std::function<void(const std::string& pattern, bool up)> on_change);
 
     // A snapshot. Per-connection entries only with `with_connections`
     // (10k connections make a big list); topic counts capped at `max_topics`.

@@ -240,6 +240,14 @@ void sequencer::interest_changed(const std::string& pattern, bool up) {
     const bool last = !up && n > 0 && --n == 0;
     if (last) interest_.erase(pattern);
     if (!first && !last) return;
+    for (std::size_t i = 0; i < pattern_watchers_.size(); ++i) {
+        const auto fn = pattern_watchers_[i].second;  // a copy: the callback may unwatch
+        try {
+            fn(pattern, first);
+        } catch (...) {
+            report_exception("watch_patterns", std::current_exception());
+        }
+    }
     for (std::size_t i = 0; i < watchers_.size(); ++i) {
         // By index, calling copies: a callback may watch or unwatch.
         watcher& w = watchers_[i];
@@ -265,6 +273,19 @@ void sequencer::watch(std::uint64_t id, std::string topic_name, std::function<vo
 
 void sequencer::unwatch(std::uint64_t id) {
     std::erase_if(watchers_, [id](const watcher& w) { return w.id == id; });
+    std::erase_if(pattern_watchers_, [id](const auto& w) { return w.first == id; });
+}
+
+void sequencer::watch_patterns(std::uint64_t id, std::function<void(const std::string&, bool)> on_change) {
+    if (shutdown_started_ || !on_change) return;
+    for (const auto& [pattern, n] : interest_) {
+        try {
+            on_change(pattern, true);
+        } catch (...) {
+            report_exception("watch_patterns", std::current_exception());
+        }
+    }
+    pattern_watchers_.emplace_back(id, std::move(on_change));
 }
 
 void sequencer::on_shutdown(std::function<void()> fn) {
@@ -299,6 +320,7 @@ asio::awaitable<void> sequencer::shutdown(std::chrono::milliseconds grace) {
     for (auto& s : shards) s->stopped.store(true, std::memory_order_release);
     for (auto& hook : std::exchange(shutdown_hooks_, {})) call(hook, "on_shutdown");
     watchers_.clear();
+    pattern_watchers_.clear();
     background.cancel();
     drain_intake();  // what was published before the stop still goes out
     frame bye;

@@ -54,6 +54,7 @@ public:
     void interest_changed(const std::string& pattern, bool up);
     void watch(std::uint64_t id, std::string topic, std::function<void()> on_first, std::function<void()> on_last);
     void unwatch(std::uint64_t id);
+    void watch_patterns(std::uint64_t id, std::function<void(const std::string&, bool)> on_change);
     asio::awaitable<void> shutdown(std::chrono::milliseconds grace);
     void report_exception(const char* where, std::exception_ptr e) const noexcept;
 
@@ -103,6 +104,8 @@ private:
         std::size_t live = 0;
     };
     std::vector<watcher> watchers_;
+    // hub::watch_patterns: told of every pattern's first and last subscriber.
+    std::vector<std::pair<std::uint64_t, std::function<void(const std::string&, bool)>>> pattern_watchers_;
 
 public:
     void on_shutdown(std::function<void()> fn);  // strand

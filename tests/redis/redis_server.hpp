@@ -3,6 +3,7 @@
 // (a Redis restart). Every wait has a deadline; nothing sleeps.
 #pragma once
 
+#include "support/child_server.hpp"
 #include "support/harness.hpp"
 
 #include <asio.hpp>
@@ -25,13 +26,7 @@ namespace redis_test {
 
 using namespace std::chrono_literals;
 
-// A port nobody listens on now (bind to 0, read it, close): the server may
-// still lose a race for it, so start() retries with another one.
-inline unsigned short free_port() {
-    asio::io_context io;
-    asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    return a.local_endpoint().port();
-}
+using test::free_port;
 
 class redis_server {
 public:
@@ -62,13 +57,8 @@ public:
         std::vector<std::string> args{SSEHUB_REDIS_SERVER, "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                       "--save", "", "--appendonly", "no", "--dir", dir_, "--logfile",
                                       dir_ + "/redis.log", "--daemonize", "no"};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        if (::posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-            pid_ = -1;
-            return false;
-        }
+        pid_ = test::spawn_process(std::move(args));
+        if (pid_ <= 0) return false;
         const auto deadline = test::clock::now() + 20s;
         while (test::clock::now() < deadline) {
             int st = 0;

@@ -1,40 +1,27 @@
-// How an event travels through Redis: a compact JSON object (the project's
-// own JSON parser and serializer), the same text in the pub/sub message and
-// in the Stream entry. The event id is not in it: it is the Stream entry id
-// that XADD assigned, which the pub/sub message carries in front
-// ("<id>\n<json>"), so every node stamps the same id.
+// How an event travels through Redis: the broker-neutral JSON encoding
+// (<ssehub/event_codec.hpp>), the same text in the pub/sub message and in
+// the Stream entry. The event id is the Stream entry id that XADD assigned,
+// which the pub/sub message carries in front ("<id>\n<json>"), so every node
+// stamps the same id.
 // Thread safety: pure functions, safe from any thread.
 #pragma once
 
-#include "ssehub/event.hpp"
+#include "ssehub/event_codec.hpp"
 
-#include <chrono>
-#include <cstdint>
 #include <optional>
-#include <string>
 #include <string_view>
 
 namespace ssehub::redis {
 
-// {"t":[topics],"y":type,"d":data,"g":{group},"l":"b"|"c","k":key,"x":expires_ms,"r":retry_ms}
-// (members left out when empty/default). A TTL becomes an absolute expiry
-// (`now_ms` + ttl, system clock in ms) so that every node honours the same deadline.
-std::string encode_event(const event& ev, std::int64_t now_ms);
-
-struct decoded_event {
-    event ev;                 // id empty; ttl = the time left at `now_ms` (expired: see below)
-    std::int64_t expires_ms = 0;  // 0: never
-    bool expired = false;     // the deadline passed before now_ms
-};
-std::optional<decoded_event> decode_event(std::string_view json, std::int64_t now_ms);
+using ssehub::decode_event;
+using ssehub::decoded_event;
+using ssehub::encode_event;
+using ssehub::unix_ms;
 
 // "<id>\n<json>" → the event with its id. nullopt when malformed.
 std::optional<decoded_event> decode_message(std::string_view payload, std::int64_t now_ms);
 
 // A Redis Stream id ("1700000000000-3").
 bool is_stream_id(std::string_view id) noexcept;
-
-// The system clock in ms since the epoch.
-std::int64_t unix_ms() noexcept;
 
 }  // namespace ssehub::redis

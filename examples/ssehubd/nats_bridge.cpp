@@ -1,0 +1,156 @@
+#include "nats_bridge.hpp"
+
+#include <unistd.h>
+
+#ifdef SSEHUBD_HAS_NATS
+#include <ssehub/fan_out.hpp>
+#include <ssehub/ticket_store.hpp>
+#include <ssehub/nats/nats.hpp>
+#endif
+
+namespace ssehubd {
+namespace {
+
+#ifdef SSEHUBD_HAS_NATS
+
+std::string prom_escape(const std::string& v) {
+    std::string o;
+    for (char c : v) {
+        if (c == '\\' || c == '"') o += '\\';
+        if (c == '\n') {
+            o += "\\n";
+            continue;
+        }
+        o += c;
+    }
+    return o;
+}
+
+class nats_bridge_impl final : public redis_bridge {
+public:
+    nats_bridge_impl(const options& o, ssehub::nats::nats_options no, logger& log)
+        : opts_(o), no_(std::move(no)), log_(log) {
+        if (o.node_id.empty()) {
+            char host[256] = {};
+            if (::gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+            node_ = std::string(host[0] ? host : "node") + "-" + std::to_string(::getpid());
+        } else {
+            node_ = o.node_id;
+        }
+        no_.name = "ssehubd " + node_;
+        ssehub::nats::nats_publisher_config pc;
+        pc.max_topic_length = o.max_topic_length;
+        publisher_ = std::make_shared<ssehub::nats::nats_publisher>(no_, pc);
+    }
+
+    void configure(ssehub::hub_config&) override {}  // replay stays node-local
+
+    ssehub::any_ticket_store tickets() override {
+        ssehub::memory_ticket_store_config tc;
+        tc.max_tickets = opts_.max_tickets;
+        return ssehub::any_ticket_store(std::in_place_type<ssehub::memory_ticket_store>, tc);
+    }
+
+    void start(ssehub::hub& hub) override {
+        ssehub::nats::nats_subscriber sub(no_, hub);
+        subscriber_ = std::make_shared<ssehub::nats::nats_subscriber>(sub);
+        auto cfg = ssehub::nats::nats_fan_out_config();
+        cfg.backoff_initial = std::chrono::milliseconds(100);
+        cfg.backoff_max = std::chrono::milliseconds(2000);
+        bridge_ = ssehub::fan_out(hub, std::move(sub), std::move(cfg));
+        log_.info("nats", {{"node", node_}, {"url", no_.url}, {"prefix", no_.prefix}});
+    }
+
+    asio::awaitable<redis_publish_outcome> publish(ssehub::event ev) override {
+        const auto r = publisher_->publish(std::move(ev));  // never waits
+        co_return redis_publish_outcome{r.ec, r.id, r.messages};
+    }
+
+    bool up() const override { return subscriber_ && subscriber_->counters().connected.load(); }
+
+    std::string prometheus() const override {
+        std::string out;
+        auto family = [&](const char* name, const char* type, const char* help) {
+            out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+        };
+        const std::string node = "node=\"" + prom_escape(node_) + "\"";
+        auto sample = [&](const std::string& name, const std::string& labels, std::uint64_t v) {
+            out += name + "{" + node + labels + "} " + std::to_string(v) + "\n";
+        };
+        const auto& f = bridge_.counters();
+        const auto& p = publisher_->counters();
+        family("ssehubd_node_info", "gauge", "this node's --node-id");
+        sample("ssehubd_node_info", "", 1);
+        family("ssehubd_nats_up", "gauge", "1 while the NATS subscriber connection is up");
+        sample("ssehubd_nats_up", "", up() ? 1 : 0);
+        family("ssehubd_fanout_messages_total", "counter", "messages from NATS by outcome (after dropping copies)");
+        sample("ssehubd_fanout_messages_total", ",result=\"received\"", f.received.load());
+        sample("ssehubd_fanout_messages_total", ",result=\"published\"", f.published.load());
+        sample("ssehubd_fanout_messages_total", ",result=\"dropped\"", f.dropped.load());
+        sample("ssehubd_fanout_messages_total", ",result=\"expired\"", f.expired.load());
+        family("ssehubd_fanout_errors_total", "counter", "subscriber runs that failed and publishes the hub refused");
+        sample("ssehubd_fanout_errors_total", "", f.errors.load());
+        if (subscriber_) {
+            const auto& s = subscriber_->counters();
+            family("ssehubd_nats_subscriptions", "gauge", "NATS subscriptions of this node the server confirmed");
+            sample("ssehubd_nats_subscriptions", "", s.subscriptions.load());
+            family("ssehubd_nats_messages_total", "counter",
+                   "messages the subscriber got from NATS (every copy), and what it dropped");
+            sample("ssehubd_nats_messages_total", ",result=\"received\"", s.messages.load());
+            sample("ssehubd_nats_messages_total", ",result=\"duplicate\"", s.duplicates.load());
+            sample("ssehubd_nats_messages_total", ",result=\"overflow\"", s.overflow.load());
+            sample("ssehubd_nats_messages_total", ",result=\"slow_consumer\"", s.slow_consumer.load());
+        }
+        family("ssehubd_nats_disconnects_total", "counter", "NATS connections lost, by connection");
+        family("ssehubd_nats_reconnects_total", "counter", "NATS reconnects, by connection");
+        for (auto [which, c] : {std::pair<const char*, const ssehub::nats::nats_counters*>{"publisher", &p},
+                                {"subscriber", subscriber_ ? &subscriber_->counters() : nullptr}}) {
+            if (!c) continue;
+            const std::string l = std::string(",conn=\"") + which + "\"";
+            out.insert(out.find("# TYPE ssehubd_nats_disconnects_total counter\n") +
+                           std::string_view("# TYPE ssehubd_nats_disconnects_total counter\n").size(),
+                       "ssehubd_nats_disconnects_total{" + node + l + "} " + std::to_string(c->disconnects.load()) + "\n");
+            sample("ssehubd_nats_reconnects_total", l, c->reconnects.load());
+        }
+        family("ssehubd_nats_published_total", "counter", "messages handed to NATS, and publishes refused (503)");
+        sample("ssehubd_nats_published_total", ",result=\"sent\"", p.published.load());
+        sample("ssehubd_nats_published_total", ",result=\"refused\"", p.publish_errors.load());
+        return out;
+    }
+
+private:
+    const options& opts_;
+    ssehub::nats::nats_options no_;
+    logger& log_;
+    std::shared_ptr<ssehub::nats::nats_publisher> publisher_;
+    std::shared_ptr<ssehub::nats::nats_subscriber> subscriber_;  // its counters (shared with the running copy)
+    ssehub::fan_out_handle bridge_;
+};
+
+#endif
+
+}  // namespace
+
+std::unique_ptr<redis_bridge> make_nats_bridge(asio::any_io_executor ex, const options& o, logger& log,
+                                               std::string* error) {
+    (void)ex;
+#ifdef SSEHUBD_HAS_NATS
+    (void)error;
+    ssehub::nats::nats_options no;
+    no.url = o.nats_url;
+    no.prefix = o.nats_prefix;
+    no.reconnect_initial = std::chrono::milliseconds(100);
+    no.reconnect_max = std::chrono::milliseconds(2000);
+    no.log = ssehub::logger(ssehub::logger::level::error, [&log](ssehub::logger::level, std::string_view msg) {
+        log.error("ssehub", {{"detail", msg}});
+    });
+    return std::make_unique<nats_bridge_impl>(o, std::move(no), log);
+#else
+    (void)o;
+    (void)log;
+    if (error) *error = "this ssehubd was built without NATS support (ssehub::nats needs libnats-dev)";
+    return nullptr;
+#endif
+}
+
+}  // namespace ssehubd

@@ -1,0 +1,17 @@
+// --nats: scale-out on NATS, behind the same engine interface as --redis
+// (redis_bridge.hpp): publishes go through NATS (one message per topic
+// subject), every node subscribes only to the subjects its own clients want
+// (interest-based, wildcards included) and delivers them. Replay stays
+// node-local (the memory replayer), tickets too.
+// Thread safety: as redis_bridge.
+#pragma once
+
+#include "redis_bridge.hpp"
+
+namespace ssehubd {
+
+// nullptr with *error set when ssehubd has no NATS support.
+std::unique_ptr<redis_bridge> make_nats_bridge(asio::any_io_executor ex, const options& o, logger& log,
+                                               std::string* error);
+
+}  // namespace ssehubd

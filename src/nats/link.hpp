@@ -1,0 +1,81 @@
+// One NATS connection of the C client and what its callbacks need. The C
+// client calls back on its own threads, also after a close; its callbacks
+// get the link's number, not a pointer, and find the link (if it still
+// lives) in a registry, so a late callback never touches freed memory.
+// Thread safety: safe from any thread (the connection pointer under `mu`).
+#pragma once
+
+#include "ssehub/nats/options.hpp"
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <nats/nats.h>
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace ssehub::nats::detail {
+
+// One thread for the C client's blocking calls (connect, flush, close), so
+// that none of them runs on the hub's threads. FIFO: a close runs after the
+// flushes posted before it.
+asio::thread_pool& blocking_pool();
+
+enum class link_event { connected, disconnected, reconnected, closed };
+
+struct link {
+    nats_options opts;
+    std::shared_ptr<nats_counters> counters;
+    bool global_delivery = false;  // subscriber: the C client's shared delivery thread, not one per subscription
+    // Called on the C client's threads; set before connect().
+    std::function<void(link_event)> on_event;
+
+    std::mutex mu;
+    natsConnection* nc = nullptr;  // mu; null until connected, and after close
+    bool closing = false;          // mu
+    std::uint64_t key = 0;         // in the registry once connect() ran
+
+    link() = default;
+    link(const link&) = delete;
+    link& operator=(const link&) = delete;
+    ~link();
+};
+
+// Blocking (on blocking_pool): creates the connection, which keeps retrying
+// in the background when the server is down. Throws std::system_error when
+// it cannot be created (malformed URL); does nothing once close() has run.
+void connect(const std::shared_ptr<link>& l);
+// Blocking: closes and destroys the connection.
+void close(const std::shared_ptr<link>& l);
+
+// Runs fn(l) on blocking_pool and resumes after it (rethrowing what it
+// threw). Call sites keep the awaitable in a named variable: no temporary
+// with a destructor in the co_await expression (GCC 12 coroutines).
+inline asio::awaitable<void> on_pool(std::shared_ptr<link> l, void (*fn)(const std::shared_ptr<link>&)) {
+    return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
+        [](auto handler, std::shared_ptr<link> lk, void (*f)(const std::shared_ptr<link>&)) {
+            auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+            asio::post(blocking_pool(), [h = std::move(handler), lk = std::move(lk), f, work = std::move(work)]() mutable {
+                std::exception_ptr e;
+                try {
+                    f(lk);
+                } catch (...) {
+                    e = std::current_exception();
+                }
+                lk.reset();
+                auto ex = work.get_executor();
+                asio::post(ex, [h = std::move(h), e, work = std::move(work)]() mutable { std::move(h)(e); });
+            });
+        },
+        asio::use_awaitable, std::move(l), fn);
+}
+
+}  // namespace ssehub::nats::detail

@@ -1,0 +1,102 @@
+// Two real ssehubd nodes with --nats on one real nats-server (its own: it is
+// killed): exactly-once delivery across nodes with interest-based
+// subscriptions, then NATS down (publishes 503 + Retry-After, local clients
+// still served) and back (the nodes resume).
+#include "daemon_process.hpp"
+#include "nats_server.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+using namespace std::chrono_literals;
+using daemon_test::daemon_process;
+using daemon_test::get;
+using daemon_test::post;
+using daemon_test::subscriber;
+
+std::vector<std::string> node_args(const nats_test::nats_server& s, std::string node) {
+    return {"--nats", s.url(), "--node-id", std::move(node), "--no-demo", "--heartbeat-ms", "200"};
+}
+
+// A sample from /metrics (the first whose name+labels start with `prefix`).
+std::uint64_t metric(unsigned short port, const std::string& prefix) {
+    const auto body = get(port, "/metrics").body;
+    const auto at = body.find("\n" + prefix);
+    if (at == std::string::npos) return 0;
+    const auto sp = body.find(' ', at + 1 + prefix.size());
+    return std::strtoull(body.c_str() + sp + 1, nullptr, 10);
+}
+
+std::uint64_t subscriptions(unsigned short port, const std::string& node) {
+    return metric(port, "ssehubd_nats_subscriptions{node=\"" + node + "\"}");
+}
+
+std::vector<std::string> data_until_end(subscriber& s, const std::string& end = "end") {
+    REQUIRE(s.c.read_until(
+        [&] {
+            for (const auto& e : s.c.events)
+                if (e.data == end) return true;
+            return false;
+        },
+        20s));
+    std::vector<std::string> out;
+    for (const auto& e : s.c.events) {
+        if (e.type == "connected" || e.type.empty() && e.data.empty()) continue;
+        out.push_back(e.data);
+        if (e.data == end) break;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("ssehubd --nats: two nodes deliver once each, NATS down gives 503 and nodes resume", "[nats][daemon]") {
+    if (!nats_test::available()) {
+        WARN("nats-server is not installed (Debian: apt-get install nats-server): skipped");
+        return;
+    }
+    nats_test::nats_server nats;
+    daemon_process a(node_args(nats, "A"));
+    daemon_process b(node_args(nats, "B"));
+    REQUIRE(test::poll_until([&] { return subscriptions(a.port(), "A") == 1 && subscriptions(b.port(), "B") == 1; }, 20s));
+
+    subscriber on_a(a.port(), "/events?topics=orders.*");
+    subscriber on_b(b.port(), "/events?topics=orders.eu");
+    REQUIRE(on_a.connected());
+    REQUIRE(on_b.connected());
+    REQUIRE(test::poll_until([&] { return subscriptions(a.port(), "A") == 2 && subscriptions(b.port(), "B") == 2; }, 20s));
+    for (int i = 0; i < 3; ++i) {
+        const auto r = post(a.port(), "/publish", R"({"topics":["orders.eu"],"data":")" + std::to_string(i) + "\"}");
+        REQUIRE(r.status == 202);
+    }
+    REQUIRE(post(b.port(), "/publish", R"({"topics":["invoices"],"data":"nobody"})").status == 202);
+    // From A too: NATS keeps the order of one connection, not across nodes.
+    REQUIRE(post(a.port(), "/publish", R"({"topics":["orders.eu"],"data":"end"})").status == 202);
+    const std::vector<std::string> want{"0", "1", "2", "end"};
+    CHECK(data_until_end(on_a) == want);
+    CHECK(data_until_end(on_b) == want);
+    // Interest: node B never received "invoices" from NATS.
+    CHECK(metric(b.port(), "ssehubd_nats_messages_total{node=\"B\",result=\"received\"}") == 4);
+
+    nats.stop();
+    REQUIRE(test::poll_until([&] { return metric(a.port(), "ssehubd_nats_up{node=\"A\"}") == 0; }, 20s));
+    REQUIRE(test::poll_until([&] { return post(a.port(), "/publish", R"({"topics":["orders.eu"],"data":"x"})").status == 503; }, 20s));
+    const auto down = post(a.port(), "/publish", R"({"topics":["orders.eu"],"data":"x"})");
+    CHECK(down.status == 503);
+    CHECK_FALSE(down.header("Retry-After").empty());
+    CHECK(get(a.port(), "/healthz").status == 200);
+    subscriber late(a.port(), "/events?topics=orders.eu");  // still takes new clients
+    REQUIRE(late.connected());
+
+    REQUIRE(nats.start());
+    // A: the group subject, orders.* and (the late client's) orders.eu.
+    REQUIRE(test::poll_until([&] { return subscriptions(a.port(), "A") == 3 && subscriptions(b.port(), "B") == 2; }, 20s));
+    REQUIRE(test::poll_until([&] { return post(b.port(), "/publish", R"({"topics":["orders.eu"],"data":"again"})").status == 202; }, 20s));
+    REQUIRE(post(b.port(), "/publish", R"({"topics":["orders.eu"],"data":"end2"})").status == 202);
+    CHECK(data_until_end(late, "end2").back() == "end2");
+    CHECK(metric(a.port(), "ssehubd_nats_reconnects_total{node=\"A\",conn=\"subscriber\"}") >= 1);
+}
