@@ -160,7 +160,7 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
             co_return error_response(400, "id: not accepted with --redis (ids are Redis Stream ids); type: no CR, LF or NUL", "id");
         if (rr.ec) {
             log_.warn("redis_publish_failed", {{"node", redis_->node()}, {"error", rr.ec.message()}});
-            co_return unavailable("redis unavailable, retry later");
+            co_return unavailable(std::string(opts_.nats_url.empty() ? "redis" : "nats") + " unavailable, retry later");
         }
         log_.debug("publish", {{"id", rr.id}, {"nodes", rr.nodes}, {"kind", kind.empty() ? "event" : kind}});
         co_return json_response(202, {{"id", rr.id}, {"nodes", rr.nodes}});
@@ -213,7 +213,7 @@ asio::awaitable<daemon::response> daemon::publish_batch(request_context& ctx, co
         if (draining_.load()) co_return stopped("shutting down");
         if (redis_) {
             const auto rr = co_await redis_->publish(std::move(ev));
-            if (rr.ec) co_return stopped("redis unavailable, retry later");
+            if (rr.ec) co_return stopped(std::string(opts_.nats_url.empty() ? "redis" : "nats") + " unavailable, retry later");
             results.push_back({{"id", rr.id}, {"nodes", rr.nodes}});
             continue;
         }
