@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 
@@ -178,7 +179,12 @@ auth_outcome connect_proxy_answer(std::string_view body, const connect_proxy_opt
     }
     if (const json::value* v = result->find("expire_at"); v && !v->is_null()) {
         const auto secs = v->as_int64();
+        // Unix seconds up to 2200-01-01: the system clock counts nanoseconds
+        // and ends in 2262, so a larger value would overflow converting
+        // (found by fuzz_connect_proxy: 9800000000).
+        constexpr std::int64_t max_expire_at = 7258118400;  // 2200-01-01T00:00:00Z
         if (!secs || *secs <= 0) return failure("`result.expire_at` is not a positive integer", options);
+        if (*secs > max_expire_at) return failure("`result.expire_at` is past the year 2200", options);
         const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(*secs));
         if (at <= now) return refused(401, "connect proxy: expire_at has passed");
         out.expires = at;
