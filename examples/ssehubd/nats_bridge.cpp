@@ -1,5 +1,7 @@
 #include "nats_bridge.hpp"
 
+#include "metrics.hpp"
+
 #include <unistd.h>
 
 #ifdef SSEHUBD_HAS_NATS
@@ -12,19 +14,6 @@ namespace ssehubd {
 namespace {
 
 #ifdef SSEHUBD_HAS_NATS
-
-std::string prom_escape(const std::string& v) {
-    std::string o;
-    for (char c : v) {
-        if (c == '\\' || c == '"') o += '\\';
-        if (c == '\n') {
-            o += "\\n";
-            continue;
-        }
-        o += c;
-    }
-    return o;
-}
 
 class nats_bridge_impl final : public redis_bridge {
 public:
@@ -73,7 +62,7 @@ public:
         auto family = [&](const char* name, const char* type, const char* help) {
             out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
         };
-        const std::string node = "node=\"" + prom_escape(node_) + "\"";
+        const std::string node = "node=\"" + escape_label(node_) + "\"";
         auto sample = [&](const std::string& name, const std::string& labels, std::uint64_t v) {
             out += name + "{" + node + labels + "} " + std::to_string(v) + "\n";
         };

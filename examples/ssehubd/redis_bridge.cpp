@@ -1,5 +1,7 @@
 #include "redis_bridge.hpp"
 
+#include "metrics.hpp"
+
 #include <unistd.h>
 
 #include <string>
@@ -106,7 +108,7 @@ public:
         auto sample = [&](const std::string& name_labels, std::uint64_t v) {
             out += name_labels + " " + std::to_string(v) + "\n";
         };
-        const std::string node = "node=\"" + escape(node_) + "\"";
+        const std::string node = "node=\"" + escape_label(node_) + "\"";
         family("ssehubd_node_info", "gauge", "this node's --node-id");
         sample("ssehubd_node_info{" + node + "}", 1);
         family("ssehubd_redis_up", "gauge", "1 while the Redis subscriber is subscribed");
@@ -147,19 +149,6 @@ public:
     }
 
 private:
-    static std::string escape(const std::string& v) {
-        std::string o;
-        for (char c : v) {
-            if (c == '\\' || c == '"') o += '\\';
-            if (c == '\n') {
-                o += "\\n";
-                continue;
-            }
-            o += c;
-        }
-        return o;
-    }
-
     asio::any_io_executor ex_;
     const options& opts_;
     ssehub::redis::redis_options ro_;
