@@ -137,6 +137,14 @@ TEST_CASE("ssehubd: https --jwt-jwks and --connect-proxy with --backend-ca-file"
                                         k.private_pem);
     subscriber s(d.port(), "/events?topics=orders.eu&token=" + token);
     CHECK(s.connected());
+    // Hostile: tokens naming kids the JWKS lacks are refused, and fetch the
+    // JWKS at most once per --jwt-jwks-min-refresh-s (10): they cannot hammer the provider.
+    for (int i = 0; i < 20; ++i) {
+        const auto forged = ssehub::sign_jwt(R"({"alg":"ES256","kid":"x)" + std::to_string(i) + "\"}",
+                                             R"({"sub":"u1","topics":["orders.>"]})", k.private_pem);
+        CHECK(get(d.port(), "/events?topics=orders.eu&token=" + forged).status == 401);
+    }
+    CHECK(idp.request_count() <= 2);  // at start, and at most one for the unknown kids
     // Without the CA the certificate is not trusted: the first fetch fails, ssehubd does not start.
     const std::string cmd = std::string(SSEHUBD_PATH) + " --auth jwt --jwt-jwks " + idp.url("/jwks.json") +
                             " --listen 127.0.0.1:0 >/dev/null 2>&1";
