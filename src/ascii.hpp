@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <string_view>
 
 namespace ssehub::detail::ascii {
@@ -39,6 +40,13 @@ constexpr int hex_value(char c) noexcept {
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
+}
+
+// The first `c` in [p, end), or end (memchr, which is vectorised).
+inline const char* find_or_end(const char* p, const char* end, char c) noexcept {
+    if (p == end) return end;
+    const void* hit = std::memchr(p, c, static_cast<std::size_t>(end - p));
+    return hit != nullptr ? static_cast<const char*>(hit) : end;
 }
 
 }  // namespace ssehub::detail::ascii

@@ -6,6 +6,7 @@
 
 #include "ssehub/http_client.hpp"
 #include "ssehub/json_value.hpp"
+#include "ascii.hpp"
 
 #include <asio/this_coro.hpp>
 
@@ -18,16 +19,12 @@
 namespace ssehub {
 namespace {
 
+using ssehub::detail::ascii::trim_ows;
+
 std::string lower(std::string_view s) {
     std::string out(s);
     for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
 }
 
 auth_outcome refused(int status, std::string reason) {
@@ -101,16 +98,16 @@ std::string connect_proxy_request(const http::request& request, const connect_pr
             std::string_view rest = h.value;
             while (!rest.empty()) {  // name=value; name2=value2
                 const auto semi = rest.find(';');
-                const std::string_view pair = trim(rest.substr(0, semi));
+                const std::string_view pair = trim_ows(rest.substr(0, semi));
                 rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
                 const auto eq = pair.find('=');
                 if (eq == std::string_view::npos) continue;
-                const std::string_view name = trim(pair.substr(0, eq));
+                const std::string_view name = trim_ows(pair.substr(0, eq));
                 bool wanted = false;
                 for (const auto& c : options.cookies) wanted = wanted || c == name;
                 bool seen = false;
                 for (const auto& m : cookies) seen = seen || m.first == name;
-                if (wanted && !seen) cookies.emplace_back(std::string(name), std::string(trim(pair.substr(eq + 1))));
+                if (wanted && !seen) cookies.emplace_back(std::string(name), std::string(trim_ows(pair.substr(eq + 1))));
             }
         }
     }

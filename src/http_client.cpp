@@ -37,7 +37,7 @@ namespace ssehub::http {
 namespace {
 
 using ssehub::detail::ascii::iequals;
-constexpr auto trim = ssehub::detail::ascii::trim_ows;
+using ssehub::detail::ascii::trim_ows;
 
 bool is_digits(std::string_view s) {
     if (s.empty()) return false;
@@ -61,7 +61,7 @@ int dechunk(std::string& in, std::string& out, std::size_t max) {
         }
         std::string_view line(in.data() + pos, eol - pos);
         if (const auto semi = line.find(';'); semi != std::string_view::npos) line = line.substr(0, semi);
-        line = trim(line);
+        line = trim_ows(line);
         std::size_t n = 0;
         const auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), n, 16);
         if (line.empty() || ec != std::errc{} || p != line.data() + line.size()) {
@@ -174,7 +174,7 @@ asio::awaitable<void> talk(Stream& sock, const url& u, std::string_view method, 
     const std::string* te = res.find("Transfer-Encoding");
     const std::string* cl = res.find("Content-Length");
     if (te) {
-        if (!iequals(trim(*te), "chunked")) {
+        if (!iequals(trim_ows(*te), "chunked")) {
             ec = std::make_error_code(std::errc::bad_message);
             co_return;
         }
@@ -190,7 +190,7 @@ asio::awaitable<void> talk(Stream& sock, const url& u, std::string_view method, 
         }
     }
     if (cl) {
-        const std::string_view digits = trim(*cl);
+        const std::string_view digits = trim_ows(*cl);
         std::size_t length = 0;
         const auto [p, perr] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
         if (!is_digits(digits) || perr != std::errc{} || p != digits.data() + digits.size()) {
@@ -373,7 +373,7 @@ bool parse_response_head(std::string_view head, client_response& out) {
             if (c == ' ' || c == '\t') return false;  // no whitespace before the colon (RFC 9112)
         for (char c : field)
             if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) return false;
-        out.headers.push_back({std::string(name), std::string(trim(field.substr(colon + 1)))});
+        out.headers.push_back({std::string(name), std::string(trim_ows(field.substr(colon + 1)))});
         pos = eol + 2;
     }
 }

@@ -18,9 +18,9 @@ namespace {
 using mock_clock = test::manual_clock;
 
 using time_point = std::chrono::steady_clock::time_point;
-const time_point t0 = time_point(std::chrono::hours(1000));
+const time_point start_time = time_point(std::chrono::hours(1000));
 
-stored_event stored(std::string id, std::vector<std::string> topics, ssehub::metadata group = {}, time_point at = t0) {
+stored_event stored(std::string id, std::vector<std::string> topics, ssehub::metadata group = {}, time_point at = start_time) {
     stored_event e;
     e.bytes = std::make_shared<const std::string>("id: " + id + "\n\n");
     e.id = std::move(id);
@@ -134,7 +134,7 @@ static_assert(std::is_constructible_v<ssehub::any_replayer, ssehub::memory_repla
 static_assert(std::is_constructible_v<ssehub::any_replayer, std::shared_ptr<ssehub::memory_replayer>>);
 
 // A replayer defined only here: records every call, replays a fixed answer.
-struct recording_replayer {
+struct counting_replayer {
     std::vector<std::string> stored;
     std::vector<std::string> replayed_after;
     std::vector<std::string> last_patterns;
@@ -158,7 +158,7 @@ struct recording_replayer {
         co_return r;
     }
 };
-static_assert(ssehub::replayer<recording_replayer>);
+static_assert(ssehub::replayer<counting_replayer>);
 
 // A replayer defined only here that offers the fast path: records which path
 // each call took.
@@ -230,9 +230,9 @@ TEST_CASE("replayer: eviction by count", "[replayer]") {
 TEST_CASE("replayer: eviction by age with a mock clock", "[replayer]") {
     mock_clock clock;
     ssehub::memory_replayer r(config(100, 10s, clock.fn()));
-    r.store(stored("1", {"a"}, {}, t0));
+    r.store(stored("1", {"a"}, {}, start_time));
     clock.advance(5s);
-    r.store(stored("2", {"a"}, {}, t0 + 5s));
+    r.store(stored("2", {"a"}, {}, start_time + 5s));
     clock.advance(4s);  // t0+9s: both young
     CHECK(ids(r.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2"});
     clock.advance(1s);  // t0+10s: "1" is max_age old
@@ -242,19 +242,19 @@ TEST_CASE("replayer: eviction by age with a mock clock", "[replayer]") {
     CHECK(res.events.empty());
     CHECK(r.size() == 2);
     clock.advance(2s);  // t0+12s: a store evicts "1" for good
-    r.store(stored("3", {"a"}, {}, t0 + 12s));
+    r.store(stored("3", {"a"}, {}, start_time + 12s));
     CHECK(r.size() == 2);
     CHECK(ids(r.replay("2", all, no_meta, 10)) == std::vector<std::string>{"3"});
     clock.advance(20s);  // everything old
     CHECK_FALSE(r.replay("2", all, no_meta, 10).known);
-    r.store(stored("4", {"a"}, {}, t0 + 32s));
+    r.store(stored("4", {"a"}, {}, start_time + 32s));
     CHECK(r.size() == 1);
     CHECK_FALSE(r.replay("3", all, no_meta, 10).known);
 
     // max_age 0: no age limit.
     ssehub::memory_replayer forever(config(10, 0ms, clock.fn()));
-    forever.store(stored("1", {"a"}, {}, t0));
-    forever.store(stored("2", {"a"}, {}, t0));
+    forever.store(stored("1", {"a"}, {}, start_time));
+    forever.store(stored("2", {"a"}, {}, start_time));
     clock.advance(std::chrono::hours(24 * 365));
     CHECK(ids(forever.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2"});
 }
@@ -264,7 +264,7 @@ TEST_CASE("replayer: event TTL is honoured on replay", "[replayer]") {
     ssehub::memory_replayer r(config(10, 1h, clock.fn()));
     r.store(stored("1", {"a"}));
     auto short_lived = stored("2", {"a"});
-    short_lived.expires = t0 + 1s;
+    short_lived.expires = start_time + 1s;
     r.store(short_lived);
     r.store(stored("3", {"a"}));
     CHECK(ids(r.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2", "3"});
@@ -369,7 +369,7 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
         CHECK_FALSE(ssehub::any_replayer{});
     }
     SECTION("a custom replayer plugged in through the concept") {
-        auto rec = std::make_shared<recording_replayer>();
+        auto rec = std::make_shared<counting_replayer>();
         ssehub::any_replayer any(rec);
         CHECK_FALSE(any.has_sync());  // awaitable only
         const std::vector<std::string> patterns = {"p.*"};
@@ -408,8 +408,8 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
         CHECK(rec->calls == std::vector<std::string>{"store e1", "replay e0 1 9", "async_store e2"});
     }
     SECTION("the handle keeps the replayer alive during a call") {
-        auto rec = std::make_shared<recording_replayer>();
-        std::weak_ptr<recording_replayer> weak = rec;
+        auto rec = std::make_shared<counting_replayer>();
+        std::weak_ptr<counting_replayer> weak = rec;
         auto op = ssehub::any_replayer(std::move(rec)).async_store(stored("z", {"a"}));  // every handle gone
         CHECK_FALSE(weak.expired());
         run([](asio::awaitable<void> o) -> asio::awaitable<int> {
