@@ -6,6 +6,8 @@
 #include <asio/strand.hpp>
 #include <asio/post.hpp>
 
+#include "ssehub/token_bucket.hpp"
+
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
@@ -55,7 +57,11 @@ struct stream_state {
 using detail::stream_state;
 
 struct session::impl {
+    explicit impl(const server_config& cfg)
+        : resets(static_cast<double>(cfg.rapid_reset_rate), static_cast<double>(cfg.rapid_reset_burst),
+                 token_bucket::clock::now()) {}
     std::map<std::int32_t, std::shared_ptr<stream_state>> streams;
+    token_bucket resets;  // RST_STREAMs from the client (rapid reset)
     bool transport_closed = false;
     bool fatal = false;
 };
@@ -181,7 +187,14 @@ struct callbacks {
         return 0;
     }
 
-    static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    static int on_frame_recv(nghttp2_session* ng, const nghttp2_frame* frame, void* user_data) {
+        if (frame->hd.type == NGHTTP2_RST_STREAM) {
+            // Rapid reset (CVE-2023-44487): streams opened and cancelled
+            // faster than the bucket refills end the connection.
+            if (!of(user_data).impl_->resets.try_take(token_bucket::clock::now()).granted)
+                nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
+            return 0;
+        }
         if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
         if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
         session& s = of(user_data);
@@ -225,7 +238,7 @@ session::session(const asio::any_io_executor& io, server_config cfg, asio::ip::t
       cfg_(std::move(cfg)),
       remote_(std::move(remote)),
       on_stream_(std::move(on_stream)),
-      impl_(std::make_unique<impl>()),
+      impl_(std::make_unique<impl>(cfg_)),
       wake_(strand_),
       idle_(strand_) {}
 
@@ -246,7 +259,6 @@ void session::start() {
         nghttp2_session_callbacks_del(cbs);
         throw std::bad_alloc();
     }
-    nghttp2_option_set_stream_reset_rate_limit(opt, cfg_.rapid_reset_burst, cfg_.rapid_reset_rate);
     const int rv = nghttp2_session_server_new2(&ng_, cbs, this, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cbs);
@@ -301,6 +313,8 @@ bool session::alive() const {
     if (impl_->fatal) return nghttp2_session_want_write(ng_) != 0;
     return nghttp2_session_want_read(ng_) != 0 || nghttp2_session_want_write(ng_) != 0;
 }
+
+bool session::alive_transport() const { return !impl_->transport_closed; }
 
 void session::transport_closed() {
     if (impl_->transport_closed) return;

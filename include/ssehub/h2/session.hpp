@@ -57,7 +57,8 @@ struct server_config {
     std::size_t stream_buffer = 64 * 1024;
     // Rapid reset (CVE-2023-44487): RST_STREAM frames from the client, a
     // token bucket of `rapid_reset_burst` refilled at `rapid_reset_rate` per
-    // second; when it runs dry the connection gets GOAWAY and closes.
+    // second; when it runs dry the connection gets GOAWAY (ENHANCE_YOUR_CALM)
+    // and closes.
     std::uint64_t rapid_reset_burst = 1000;
     std::uint64_t rapid_reset_rate = 33;
     // A connection with no open stream for this long gets GOAWAY and closes
@@ -106,6 +107,8 @@ public:
     bool alive() const;
     // The transport ended (EOF, error): every stream ends.
     void transport_closed();
+    // transport_closed() was not called yet.
+    bool alive_transport() const;
     // Wakes the writer (new output).
     void notify();
     asio::steady_timer& wake_timer() noexcept { return wake_; }
@@ -154,16 +157,20 @@ auto& tcp_socket_of(Socket& s) {
 template <class Socket>
 asio::awaitable<void> read_loop(Socket& socket, std::shared_ptr<session> s) {
     std::array<char, 8192> buf;
-    for (;;) {
+    for (bool discard = false;;) {
         std::error_code ec;
         const std::size_t n = co_await socket.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             s->transport_closed();
             co_return;
         }
-        const bool more = s->receive(std::span<const char>(buf.data(), n));
-        s->notify();
-        if (!more) co_return;  // the writer sends the GOAWAY, then ends
+        // Once the session is over (GOAWAY), what still comes is read and
+        // dropped until the writer's linger ends: closing with unread bytes
+        // would reset the connection and lose the GOAWAY on its way.
+        if (!discard) {
+            discard = !s->receive(std::span<const char>(buf.data(), n));
+            s->notify();
+        }
     }
 }
 
@@ -192,7 +199,13 @@ asio::awaitable<void> write_loop(Socket& socket, std::shared_ptr<session> s) {
         co_await ssehub::stream_goodbye<Socket>::send(socket, std::chrono::milliseconds(2000));
     std::error_code ec;
     tcp_socket_of(socket).shutdown(asio::socket_base::shutdown_send, ec);
-    tcp_socket_of(socket).cancel(ec);  // ends the reader
+    // Linger (bounded) until the client closes too, then end the reader.
+    if (s->alive_transport()) {
+        s->wake_timer().expires_after(std::chrono::seconds(1));
+        std::error_code wait_ec;
+        co_await s->wake_timer().async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+    }
+    tcp_socket_of(socket).cancel(ec);
     s->idle_timer().cancel();
 }
 
