@@ -75,4 +75,12 @@ private:
     std::optional<int> status_;
 };
 
+// One curl run to its end; its stdout.
+inline std::string curl(std::vector<std::string> args) {
+    curl_process c(std::move(args));
+    const auto rc = c.wait_exit(20s);
+    CHECK(rc == 0);
+    return c.output();
+}
+
 }  // namespace daemon_test

@@ -21,13 +21,6 @@ using namespace daemon_test;
 
 namespace {
 
-std::string run_curl(std::vector<std::string> args) {
-    curl_process c(std::move(args));
-    const auto rc = c.wait_exit(20s);
-    CHECK(rc == 0);
-    return c.output();
-}
-
 std::string h2c_url(const daemon_process& d, std::string_view path) {
     return "http://127.0.0.1:" + std::to_string(d.port()) + std::string(path);
 }
@@ -59,15 +52,15 @@ TEST_CASE("ssehubd over TLS negotiates h2 by ALPN: curl --http2 gets events and 
     {
         daemon_process d({"--tls-cert", cert, "--tls-key", key});
         const std::string base = "https://127.0.0.1:" + std::to_string(d.port());
-        CHECK(run_curl({"--http2", "-o", "/dev/null", "-w", "%{http_version}", base + "/healthz"}) == "2");
-        CHECK(run_curl({"--http1.1", "-o", "/dev/null", "-w", "%{http_version}", base + "/healthz"}) == "1.1");
+        CHECK(curl({"--http2", "-o", "/dev/null", "-w", "%{http_version}", base + "/healthz"}) == "2");
+        CHECK(curl({"--http1.1", "-o", "/dev/null", "-w", "%{http_version}", base + "/healthz"}) == "1.1");
 
         curl_process stream({"--http2", "-N", base + "/events?topics=orders"});
         REQUIRE(stream.wait_output("event: connected"));
-        const std::string first = run_curl({"--http2", "-XPOST", "-d", R"({"topics":["orders"],"data":"one"})", base + "/publish"});
+        const std::string first = curl({"--http2", "-XPOST", "-d", R"({"topics":["orders"],"data":"one"})", base + "/publish"});
         REQUIRE(first.find("\"matched\":1") != std::string::npos);
         REQUIRE(stream.wait_output("data: one"));
-        run_curl({"--http2", "-XPOST", "-d", R"({"topics":["orders"],"data":"two"})", base + "/publish"});
+        curl({"--http2", "-XPOST", "-d", R"({"topics":["orders"],"data":"two"})", base + "/publish"});
         REQUIRE(stream.wait_output("data: two"));
 
         // A second stream resumes after the first event: the replay gives the second.
@@ -77,7 +70,7 @@ TEST_CASE("ssehubd over TLS negotiates h2 by ALPN: curl --http2 gets events and 
         REQUIRE(resumed.wait_output("data: two"));
         CHECK(resumed.output().find("data: one") == std::string::npos);
         CHECK(test::poll_until([&] {
-            return run_curl({"--http2", base + "/metrics"}).find("ssehubd_h2_connections_total ") != std::string::npos;
+            return curl({"--http2", base + "/metrics"}).find("ssehubd_h2_connections_total ") != std::string::npos;
         }));
     }
     std::filesystem::remove_all(dir);
@@ -130,11 +123,11 @@ TEST_CASE("ssehubd --h2c: many streams on one connection, auth per stream, a str
     const std::string body = batch("t", 40, 4096);
     REQUIRE(::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()));
     ::close(fd);
-    run_curl({"--http2-prior-knowledge", "-XPOST", "--data-binary", std::string("@") + body_path, h2c_url(d, "/publish")});
+    curl({"--http2-prior-knowledge", "-XPOST", "--data-binary", std::string("@") + body_path, h2c_url(d, "/publish")});
     ::unlink(body_path);
     REQUIRE(c.pump_until([&] { return c.stream(stalled).closed; }));
     CHECK(c.stream(stalled).error == NGHTTP2_CANCEL);
-    run_curl({"--http2-prior-knowledge", "-XPOST", "-d", R"({"topics":["t"],"data":"after the drop"})", h2c_url(d, "/publish")});
+    curl({"--http2-prior-knowledge", "-XPOST", "-d", R"({"topics":["t"],"data":"after the drop"})", h2c_url(d, "/publish")});
     REQUIRE(c.pump_until([&] { return has(c, reader, "data: after the drop"); }));
     CHECK(by_curl.wait_output("data: after the drop"));
     CHECK(!c.goaway);
@@ -179,9 +172,9 @@ TEST_CASE("ssehubd --h2c: many streams on one connection, auth per stream, a str
     }
 
     // Meanwhile the first connection was served throughout.
-    run_curl({"--http2-prior-knowledge", "-XPOST", "-d", R"({"topics":["t"],"data":"still here"})", h2c_url(d, "/publish")});
+    curl({"--http2-prior-knowledge", "-XPOST", "-d", R"({"topics":["t"],"data":"still here"})", h2c_url(d, "/publish")});
     REQUIRE(c.pump_until([&] { return has(c, reader, "data: still here"); }));
-    const std::string metrics = run_curl({"--http2-prior-knowledge", h2c_url(d, "/metrics")});
+    const std::string metrics = curl({"--http2-prior-knowledge", h2c_url(d, "/metrics")});
     CHECK(metrics.find("ssehubd_h2_connections_open ") != std::string::npos);
     CHECK(metrics.find("ssehubd_h2_streams_total ") != std::string::npos);
 

@@ -20,14 +20,6 @@ using namespace daemon_test;
 
 namespace {
 
-// One curl run to its end; its stdout.
-std::string curl(std::vector<std::string> args) {
-    curl_process c(std::move(args));
-    const auto rc = c.wait_exit(20s);
-    CHECK(rc == 0);
-    return c.output();
-}
-
 std::string url(const daemon_process& d, std::string_view path) {
     return "https://127.0.0.1:" + std::to_string(d.port()) + std::string(path);
 }
