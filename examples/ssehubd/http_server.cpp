@@ -396,6 +396,7 @@ asio::awaitable<void> daemon::h2_session(Stream sock) {
     cfg.rapid_reset_burst = opts_.h2_reset_burst;
     cfg.rapid_reset_rate = opts_.h2_reset_rate;
     cfg.idle_timeout = opts_.keepalive_timeout;
+    cfg.request_timeout = opts_.head_timeout;
     // Each request: a coroutine of its own on this connection's loop.
     auto session = ssehub::h2::session::create(sock.get_executor(), cfg, peer, [this, ex = sock.get_executor()](ssehub::h2::stream st) {
         counters_.h2_streams.fetch_add(1);

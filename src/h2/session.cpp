@@ -33,9 +33,11 @@ struct stream_state {
     http::request req;
     std::string body;
     std::string authority;
+    std::chrono::steady_clock::time_point opened_at = std::chrono::steady_clock::now();
     std::size_t header_bytes = 0;
     bool head_too_large = false;
     bool dispatched = false;
+    bool abort_request = false;  // answered before the request ended: RST_STREAM (NO_ERROR) after the answer
 
     // The response.
     bool head_sent = false;
@@ -62,6 +64,7 @@ struct session::impl {
                  token_bucket::clock::now()) {}
     std::map<std::int32_t, std::shared_ptr<stream_state>> streams;
     token_bucket resets;  // RST_STREAMs from the client (rapid reset)
+    asio::steady_timer::time_point idle_deadline = asio::steady_timer::time_point::max();
     bool transport_closed = false;
     bool fatal = false;
 };
@@ -204,6 +207,14 @@ struct callbacks {
         return 0;
     }
 
+    static int on_frame_send(nghttp2_session* ng, const nghttp2_frame* frame, void*) {
+        if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+        stream_state* st = stream_of(ng, frame->hd.stream_id);
+        if (st && st->abort_request && nghttp2_session_get_stream_remote_close(ng, frame->hd.stream_id) == 0)
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+        return 0;
+    }
+
     static int on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code, void* user_data) {
         session& s = of(user_data);
         const auto it = s.impl_->streams.find(id);
@@ -254,6 +265,7 @@ void session::start() {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &callbacks::on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &callbacks::on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &callbacks::on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &callbacks::on_frame_send);
     nghttp2_option* opt = nullptr;
     if (nghttp2_option_new(&opt) != 0) {
         nghttp2_session_callbacks_del(cbs);
@@ -337,18 +349,39 @@ void session::notify() { wake_.cancel(); }
 
 void session::arm_idle() {
     if (impl_->transport_closed) return;
-    if (open_.load(std::memory_order_relaxed) == 0 && cfg_.idle_timeout.count() > 0)
-        idle_.expires_after(cfg_.idle_timeout);
-    else
-        idle_.expires_at(asio::steady_timer::time_point::max());
+    impl_->idle_deadline = open_.load(std::memory_order_relaxed) == 0 && cfg_.idle_timeout.count() > 0
+                               ? asio::steady_timer::clock_type::now() + cfg_.idle_timeout
+                               : asio::steady_timer::time_point::max();
+    arm_timer();
+}
+
+// The timer wakes at the earliest of the idle deadline and the requests' deadlines.
+void session::arm_timer() {
+    auto due = impl_->idle_deadline;
+    if (cfg_.request_timeout.count() > 0)
+        for (const auto& [id, st] : impl_->streams)
+            if (!st->dispatched) due = std::min(due, st->opened_at + cfg_.request_timeout);
+    idle_.expires_at(due);
 }
 
 void session::on_idle_timer() {
-    if (impl_->transport_closed || open_.load(std::memory_order_relaxed) != 0) return;
-    if (idle_.expiry() > asio::steady_timer::clock_type::now()) return;  // re-armed meanwhile
-    nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
-    idle_.expires_at(asio::steady_timer::time_point::max());
-    notify();
+    if (impl_->transport_closed) return;
+    const auto now = asio::steady_timer::clock_type::now();
+    if (idle_.expiry() > now) return;  // re-armed meanwhile
+    if (open_.load(std::memory_order_relaxed) == 0 && impl_->idle_deadline <= now) {
+        nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
+        idle_.expires_at(asio::steady_timer::time_point::max());
+        notify();
+        return;
+    }
+    // A request whose head and body did not all arrive in time (slowloris): 408.
+    for (const auto& [id, st] : impl_->streams) {
+        if (st->dispatched || cfg_.request_timeout.count() == 0 || st->opened_at + cfg_.request_timeout > now) continue;
+        st->dispatched = true;
+        opened_.fetch_add(1, std::memory_order_relaxed);
+        respond(*st, 408, "request not received in time");
+    }
+    arm_timer();
 }
 
 void session::dispatch(const std::shared_ptr<stream_state>& st) {
@@ -375,6 +408,7 @@ void session::dispatch(const std::shared_ptr<stream_state>& st) {
 }
 
 void session::respond(stream_state& st, int status, std::string body) {
+    st.abort_request = true;  // what the client still sends is not wanted (RFC 9113 8.1)
     send_head(st, status, {{"content-type", "text/plain; charset=utf-8"}, {"content-length", std::to_string(body.size())}});
     st.out = std::move(body);
     st.out_pos = 0;

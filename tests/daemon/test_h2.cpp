@@ -88,7 +88,7 @@ TEST_CASE("ssehubd --h2c: many streams on one connection, auth per stream, a str
     const std::string token =
         ssehub::sign_hs256(R"({"alg":"HS256","typ":"JWT"})", R"({"sub":"u1","topics":["t"]})", secret);
     daemon_process d({"--h2c", "--auth", "jwt", "--write-timeout-ms", "300", "--send-queue", "8", "--max-body",
-                      "1048576", "--h2-reset-burst", "20", "--h2-reset-rate", "1"},
+                      "1048576", "--h2-reset-burst", "20", "--h2-reset-rate", "1", "--head-timeout-ms", "300"},
                      {"SSEHUBD_JWT_SECRET=" + secret});
     const auto p = d.port();
 
@@ -139,6 +139,12 @@ TEST_CASE("ssehubd --h2c: many streams on one connection, auth per stream, a str
     REQUIRE(c.pump_until([&] { return c.stream(big).closed && c.stream(health).closed; }));
     CHECK(c.stream(big).status == 431);
     CHECK(c.stream(health).status == 200);
+
+    // A request whose body never comes (HEADERS without END_STREAM): 408
+    // after --head-timeout-ms, on that stream only.
+    const auto slow = c.request("POST", "/publish", {}, true, /*end_stream=*/false);
+    REQUIRE(c.pump_until([&] { return c.stream(slow).closed; }));
+    CHECK(c.stream(slow).status == 408);
 
     // Garbage after the preface: GOAWAY (a protocol error), then the close.
     {

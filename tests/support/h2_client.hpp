@@ -75,7 +75,7 @@ public:
 
     // Submits a request (sent at the next flush or pump); its stream id.
     std::int32_t request(std::string method, std::string path, std::vector<std::pair<std::string, std::string>> headers = {},
-                         bool consume = true) {
+                         bool consume = true, bool end_stream = true) {
         std::vector<std::pair<std::string, std::string>> all{
             {":method", std::move(method)}, {":scheme", "http"}, {":authority", "127.0.0.1"}, {":path", std::move(path)}};
         all.insert(all.end(), headers.begin(), headers.end());
@@ -83,7 +83,10 @@ public:
         for (auto& [n, v] : all)
             nva.push_back({reinterpret_cast<std::uint8_t*>(n.data()), reinterpret_cast<std::uint8_t*>(v.data()), n.size(),
                            v.size(), NGHTTP2_NV_FLAG_NONE});
-        const std::int32_t id = nghttp2_submit_request(ng_, nullptr, nva.data(), nva.size(), nullptr, nullptr);
+        // Without END_STREAM: a request whose body never comes.
+        const std::int32_t id = end_stream ? nghttp2_submit_request(ng_, nullptr, nva.data(), nva.size(), nullptr, nullptr)
+                                           : nghttp2_submit_headers(ng_, NGHTTP2_FLAG_NONE, -1, nullptr, nva.data(),
+                                                                    nva.size(), nullptr);
         if (id < 0) throw std::runtime_error("h2_client: submit_request failed");
         streams_[id].consume = consume;
         return id;

@@ -61,6 +61,9 @@ struct server_config {
     // and closes.
     std::uint64_t rapid_reset_burst = 1000;
     std::uint64_t rapid_reset_rate = 33;
+    // A request whose head and body have not all arrived this long after its
+    // stream opened gets 408 (a slowloris on one stream). 0: never.
+    std::chrono::milliseconds request_timeout{10000};
     // A connection with no open stream for this long gets GOAWAY and closes
     // (also one that never sends its preface). 0: never.
     std::chrono::milliseconds idle_timeout{60000};
@@ -122,6 +125,7 @@ private:
     session(const asio::any_io_executor& io, server_config cfg, asio::ip::tcp::endpoint remote, handler on_stream);
     void start();
     void arm_idle();
+    void arm_timer();
 
 public:  // for the nghttp2 callbacks and the streams (session.cpp), on the strand
     struct impl;
