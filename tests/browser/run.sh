@@ -24,15 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-url=""
-for _ in $(seq 1 200); do  # up to 10 s for the first line
-  url=$(sed -n '1s/^listening on \(http:[^ ]*\)$/\1/p' "$log")
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2>/dev/null || { echo "server exited:"; cat "$log"; exit 1; }
-  sleep 0.05
-done
-[ -n "$url" ] || { echo "server printed no URL:"; cat "$log"; exit 1; }
-echo "== server at $url"
+wait_for_url "$log" '1s/^listening on \(http:[^ ]*\)$/\1/p'
 
 status=0
 SSEHUB_URL="$url" SSEHUB_NODE_MODULES="$work/node_modules" SSEHUB_CHROMIUM="$chromium" \

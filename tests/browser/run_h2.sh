@@ -27,15 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-url=""
-for _ in $(seq 1 200); do  # up to 10 s for the first line
-  url=$(sed -n '1s/^ssehubd listening on \(https:[^ ]*\)$/\1/p' "$out")
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2>/dev/null || { echo "ssehubd exited:"; cat "$log"; exit 1; }
-  sleep 0.05
-done
-[ -n "$url" ] || { echo "ssehubd printed no URL:"; cat "$out" "$log"; exit 1; }
-echo "== ssehubd at $url"
+wait_for_url "$out" '1s/^ssehubd listening on \(https:[^ ]*\)$/\1/p'
 
 status=0
 SSEHUB_URL="$url/" SSEHUB_NODE_MODULES="$work/node_modules" SSEHUB_CHROMIUM="$chromium" \
