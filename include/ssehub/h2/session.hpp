@@ -116,7 +116,8 @@ public:
     void notify();
     asio::steady_timer& wake_timer() noexcept { return wake_; }
     asio::steady_timer& idle_timer() noexcept { return idle_; }
-    // When an idle connection is due to close (time_point::max() while a stream is open).
+    // The idle timer fired: an idle connection's GOAWAY, or 408 for requests
+    // not received within request_timeout; then re-armed.
     void on_idle_timer();
 
 private:
