@@ -21,12 +21,14 @@ class SsehubConan(ConanFile):
         "fPIC": [True, False],
         "with_openssl": [True, False],
         "with_redis": [True, False],
+        "with_h2": [True, False],
     }
     default_options = {
         "shared": False,
         "fPIC": True,
         "with_openssl": False,
         "with_redis": False,
+        "with_h2": False,
     }
     implements = ["auto_shared_fpic"]
 
@@ -53,6 +55,8 @@ class SsehubConan(ConanFile):
             self.requires("openssl/[>=1.1 <4]", transitive_headers=True)
         if self.options.with_redis:
             self.requires("hiredis/[>=1.0 <2]")
+        if self.options.with_h2:
+            self.requires("libnghttp2/[>=1.50 <2]")
 
     def build_requirements(self):
         self.test_requires("catch2/[>=2.13.10 <3]")
@@ -76,6 +80,7 @@ class SsehubConan(ConanFile):
         tc.cache_variables["SSEHUB_INSTALL"] = True
         tc.cache_variables["SSEHUB_WITH_OPENSSL"] = bool(self.options.with_openssl)
         tc.cache_variables["SSEHUB_WITH_REDIS"] = bool(self.options.with_redis)
+        tc.cache_variables["SSEHUB_WITH_H2"] = bool(self.options.with_h2)
         tc.generate()
         CMakeDeps(self).generate()
 
@@ -118,3 +123,9 @@ class SsehubConan(ConanFile):
             redis.set_property("cmake_target_name", "ssehub::redis")
             redis.libs = ["ssehub_redis"]
             redis.requires = ["ssehub", "hiredis::hiredis"]
+
+        if self.options.with_h2:
+            h2 = self.cpp_info.components["h2"]
+            h2.set_property("cmake_target_name", "ssehub::h2")
+            h2.libs = ["ssehub_h2"]
+            h2.requires = ["ssehub", "libnghttp2::nghttp2"]

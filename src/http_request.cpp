@@ -186,41 +186,42 @@ std::string_view reason_phrase(int status) {
     }
 }
 
-std::string make_response(int status, std::string_view content_type, std::string_view body,
-                          const std::vector<header>& extra, bool close) {
+bool bodiless(int status) noexcept { return status < 200 || status == 204 || status == 304; }
+
+std::vector<header> response_fields(int status, std::string_view content_type, std::size_t body_size,
+                                    const std::vector<header>& extra) {
     if (status < 100 || status > 999) throw std::invalid_argument("ssehub::http::make_response: bad status");
     check_header("Content-Type", content_type);
     for (const auto& h : extra) check_header(h.name, h.value);
+    std::vector<header> fields;
+    fields.reserve(extra.size() + 2);
+    if (!content_type.empty()) fields.push_back({"Content-Type", std::string(content_type)});
+    fields.insert(fields.end(), extra.begin(), extra.end());
     // RFC 9110 8.6 / 6.4.1: no Content-Length and no content in 1xx, 204, 304.
-    const bool bodiless = status < 200 || status == 204 || status == 304;
+    if (!bodiless(status)) fields.push_back({"Content-Length", std::to_string(body_size)});
+    return fields;
+}
 
+std::string make_response(int status, std::string_view content_type, std::string_view body,
+                          const std::vector<header>& extra, bool close) {
+    const std::vector<header> fields = response_fields(status, content_type, body.size(), extra);
     const std::string_view reason = reason_phrase(status);
     std::string out;
-    out.reserve(64 + content_type.size() + reason.size() + (bodiless ? 0 : body.size()));
+    out.reserve(64 + content_type.size() + reason.size() + (bodiless(status) ? 0 : body.size()));
     out += "HTTP/1.1 ";
     out += std::to_string(status);
     out += ' ';
     out += reason;
     out += "\r\n";
-    if (!content_type.empty()) {
-        out += "Content-Type: ";
-        out += content_type;
-        out += "\r\n";
-    }
-    for (const auto& h : extra) {
+    for (const auto& h : fields) {
         out += h.name;
         out += ": ";
         out += h.value;
         out += "\r\n";
     }
-    if (!bodiless) {
-        out += "Content-Length: ";
-        out += std::to_string(body.size());
-        out += "\r\n";
-    }
     if (close) out += "Connection: close\r\n";
     out += "\r\n";
-    if (!bodiless) out += body;
+    if (!bodiless(status)) out += body;
     return out;
 }
 

@@ -26,6 +26,9 @@
 #ifdef SSEHUBD_HAS_TLS
 #include <asio/ssl/stream.hpp>
 #endif
+#ifdef SSEHUBD_HAS_H2
+#include <ssehub/h2/session.hpp>
+#endif
 
 #include <atomic>
 #include <cstdint>
@@ -87,6 +90,18 @@ public:
         std::string remote;
     };
 
+    // http_server.cpp
+    // How reading one request went: status 0, or a status to answer with (and
+    // `unread` when bytes the client is still sending were left unread).
+    struct read_outcome {
+        int status = 0;
+        std::string message;
+        bool unread = false;
+        bool gone = false;       // client closed before a whole request: no answer
+        bool head_done = false;  // the head parsed (path and method are known)
+        bool extra = false;      // bytes after this request arrived (pipelining): answered, then closed
+    };
+
 private:
     // What one event stream's hooks and its completion share: the hub hands
     // it to the hooks as serve_context::user (a shared_ptr to it). Written by
@@ -99,6 +114,18 @@ private:
     // One request on `sock`; true when the connection stays open for another.
     template <class Stream>
     asio::awaitable<bool> serve_request(Stream& sock, const std::string& remote, bool may_keep);
+    template <class Stream>
+    asio::awaitable<bool> answer(Stream& sock, read_outcome got, ssehub::http::request& req, std::string body,
+                                 const std::string& remote, bool may_keep);
+#ifdef SSEHUBD_HAS_H2
+    // HTTP/2 (ALPN h2 after tls_session's handshake, or --h2c): one
+    // ssehub::h2::session on the connection; each request is answered (or
+    // streamed) by answer(), as over HTTP/1.1. GOAWAY at drain.
+    template <class Stream>
+    asio::awaitable<void> h2_session(Stream sock);
+    asio::awaitable<void> h2_request(ssehub::h2::stream st);
+    asio::awaitable<void> h2_goaway();
+#endif
     // An event stream: handed to the hub (serve_options: CORS headers, the
     // peer as context); stream_refused logs a refusal.
     // `ip_slot` (--max-streams-per-ip) is held until the serve completes.
@@ -168,6 +195,12 @@ private:
     // stream after on_connect).
     std::mutex conns_mu_;
     std::unordered_map<std::string, conn_record> conns_;
+
+#ifdef SSEHUBD_HAS_H2
+    // Open HTTP/2 sessions, for their GOAWAY at drain.
+    std::mutex h2_mu_;
+    std::vector<std::weak_ptr<ssehub::h2::session>> h2_sessions_;
+#endif
 
     std::optional<ssehub::hub> hub_;  // last member: destroyed first
 };

@@ -232,6 +232,9 @@ void daemon::begin_drain(std::string_view why) {
 asio::awaitable<void> daemon::drain() {
     const auto started = std::chrono::steady_clock::now();
     co_await hub_->async_shutdown(opts_.drain_timeout);
+#ifdef SSEHUBD_HAS_H2
+    co_await h2_goaway();  // after every stream's server-shutdown
+#endif
     std::error_code ec;
     acceptor_.close(ec);
     watch_timer_.cancel();

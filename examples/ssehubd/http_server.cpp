@@ -9,6 +9,9 @@
 #ifdef SSEHUBD_HAS_TLS
 #include <ssehub/tls.hpp>
 #endif
+#ifdef SSEHUBD_HAS_H2
+#include <ssehub/h2/session.hpp>
+#endif
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -81,16 +84,8 @@ std::string endpoint_text(const Socket& s) {
     return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
 
-// How reading one request went: status 0, or a status to answer with (and
-// `unread` when bytes the client is still sending were left unread).
-struct read_outcome {
-    int status = 0;
-    std::string message;
-    bool unread = false;
-    bool gone = false;       // client closed before a whole request: no answer
-    bool head_done = false;  // the head parsed (path and method are known)
-    bool extra = false;      // bytes after this request arrived (pipelining): answered, then closed
-};
+using read_outcome = daemon::read_outcome;
+
 
 // The body of Content-Length bytes (POST/PUT/PATCH) after a parsed head;
 // `body` holds what came with the head.
@@ -215,6 +210,12 @@ asio::awaitable<void> daemon::accept_loop() {
             co_await sleep_for(100ms);
             continue;
         }
+#ifdef SSEHUBD_HAS_H2
+        if (opts_.h2c) {  // cleartext HTTP/2 with prior knowledge
+            asio::co_spawn(loop, h2_session(std::move(sock)), [this](std::exception_ptr e) { log_.exception("h2_session", e); });
+            continue;
+        }
+#endif
 #ifdef SSEHUBD_HAS_TLS
         if (tls_) {  // the handshake first (tls.cpp), on the connection's loop
             asio::co_spawn(loop, tls_session(std::move(sock)), [this](std::exception_ptr e) { log_.exception("session", e); });
@@ -253,8 +254,14 @@ asio::awaitable<bool> daemon::serve_request(Stream& sock, const std::string& rem
     std::string body;
     const read_outcome got = co_await read_request(sock, parser, body, opts_.max_body, opts_.head_timeout);
     if (got.gone) co_return false;
+    co_return co_await answer(sock, got, parser.get(), std::move(body), remote, may_keep);
+}
 
-    http::request& req = parser.get();
+// Routes one request that was read whole (`got`: how reading went) and
+// writes the answer, or hands an event stream to the hub.
+template <class Stream>
+asio::awaitable<bool> daemon::answer(Stream& sock, read_outcome got, http::request& req, std::string body,
+                                     const std::string& remote, bool may_keep) {
     const auto cors = cors_origin(req);
     std::vector<http::header> cors_headers;
     if (cors) {
@@ -305,8 +312,17 @@ asio::awaitable<bool> daemon::serve_request(Stream& sock, const std::string& rem
     headers.insert(headers.end(), cors_headers.begin(), cors_headers.end());
     headers.push_back({"Cache-Control", "no-store"});
     headers.push_back({"X-Content-Type-Options", "nosniff"});
-    const std::string wire = http::make_response(res.status, res.content_type, res.body, headers, !keep);
     std::error_code ec;
+#ifdef SSEHUBD_HAS_H2
+    if constexpr (std::is_same_v<Stream, ssehub::h2::stream>) {  // a HEADERS frame, the body, END_STREAM
+        sock.send_head(res.status, http::response_fields(res.status, res.content_type, res.body.size(), headers));
+        if (!http::bodiless(res.status) && !res.body.empty())
+            co_await asio::async_write(sock, asio::buffer(res.body), asio::redirect_error(asio::use_awaitable, ec));
+        sock.shutdown(asio::socket_base::shutdown_send, ec);
+        co_return false;
+    }
+#endif
+    const std::string wire = http::make_response(res.status, res.content_type, res.body, headers, !keep);
     co_await asio::async_write(sock, asio::buffer(wire), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return false;
     if (keep) co_return true;
@@ -368,8 +384,69 @@ void daemon::stream_refused(const ssehub::serve_outcome& o) {
     }
 }
 
+#ifdef SSEHUBD_HAS_H2
+template <class Stream>
+asio::awaitable<void> daemon::h2_session(Stream sock) {
+    std::error_code ec;
+    const auto peer = tcp_of(sock).remote_endpoint(ec);
+    ssehub::h2::server_config cfg;
+    cfg.max_concurrent_streams = static_cast<std::uint32_t>(opts_.h2_max_streams);
+    cfg.max_header_list_size = static_cast<std::uint32_t>(opts_.h2_max_header_list);
+    cfg.max_request_body = opts_.max_body;
+    cfg.rapid_reset_burst = opts_.h2_reset_burst;
+    cfg.rapid_reset_rate = opts_.h2_reset_rate;
+    cfg.idle_timeout = opts_.keepalive_timeout;
+    cfg.request_timeout = opts_.head_timeout;
+    // Each request: a coroutine of its own on this connection's loop.
+    auto session = ssehub::h2::session::create(sock.get_executor(), cfg, peer, [this, ex = sock.get_executor()](ssehub::h2::stream st) {
+        counters_.h2_streams.fetch_add(1);
+        asio::co_spawn(ex, h2_request(std::move(st)), [this](std::exception_ptr e) { log_.exception("h2_request", e); });
+    });
+    {
+        std::lock_guard lock(h2_mu_);
+        std::erase_if(h2_sessions_, [](const auto& w) { return w.expired(); });
+        h2_sessions_.push_back(session);
+    }
+    counters_.h2_connections.fetch_add(1);
+    counters_.h2_connections_open.fetch_add(1);
+    if (draining_.load()) session->shutdown();
+    co_await ssehub::h2::serve_connection(std::move(sock), session);
+    counters_.h2_connections_open.fetch_sub(1);
+}
+
+asio::awaitable<void> daemon::h2_request(ssehub::h2::stream st) {
+    const std::string remote = st.request().remote;
+    read_outcome got;
+    got.head_done = true;
+    http::request req = st.request();
+    std::string body = std::move(st.body());
+    co_await answer(st, got, req, std::move(body), remote, false);
+}
+
+asio::awaitable<void> daemon::h2_goaway() {
+    std::vector<std::shared_ptr<ssehub::h2::session>> open;
+    {
+        std::lock_guard lock(h2_mu_);
+        for (const auto& w : h2_sessions_)
+            if (auto s = w.lock()) open.push_back(std::move(s));
+        h2_sessions_.clear();
+    }
+    for (const auto& s : open) s->shutdown();
+    // The GOAWAYs go out before the event loops stop: wait (bounded) for
+    // the connections to close.
+    const auto deadline = std::chrono::steady_clock::now() + opts_.write_timeout;
+    while (counters_.h2_connections_open.load() > 0 && std::chrono::steady_clock::now() < deadline)
+        co_await sleep_for(5ms);
+}
+
+template asio::awaitable<void> daemon::h2_session(asio::ip::tcp::socket);
+#endif
+
 #ifdef SSEHUBD_HAS_TLS
 template asio::awaitable<void> daemon::session(tls_stream);
+#ifdef SSEHUBD_HAS_H2
+template asio::awaitable<void> daemon::h2_session(tls_stream);
+#endif
 #endif
 
 }  // namespace ssehubd

@@ -167,6 +167,10 @@ std::string render_prometheus(const ssehub::hub_stats& s, const daemon_counters&
              "--tls-handshake-timeout-ms (timeout).");
     w.sample("ssehubd_tls_handshake_failures_total", label("reason", "error"), d.tls_handshake_failures.load());
     w.sample("ssehubd_tls_handshake_failures_total", label("reason", "timeout"), d.tls_handshake_timeouts.load());
+    w.one("ssehubd_h2_connections_total", "counter", "HTTP/2 connections (ALPN h2, or --h2c).", d.h2_connections.load());
+    w.one("ssehubd_h2_connections_open", "gauge", "HTTP/2 connections open now.", d.h2_connections_open.load());
+    w.one("ssehubd_h2_streams_total", "counter",
+          "HTTP/2 streams served (each request, event streams included; several per connection).", d.h2_streams.load());
     w.one("ssehubd_publish_rate_limited_total", "counter",
           "Publish requests refused with 429 by the per-key rate limit (--publish-rate).", d.publish_rate_limited.load());
     w.one("ssehubd_publish_scope_refused_total", "counter",
@@ -210,6 +214,9 @@ std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters&
     j["auth_failures"] = d.auth_failures.load();
     j["tickets_issued"] = d.tickets_issued.load();
     j["tls_handshake_failures"] = {{"error", d.tls_handshake_failures.load()}, {"timeout", d.tls_handshake_timeouts.load()}};
+    j["h2"] = {{"connections", d.h2_connections.load()},
+               {"connections_open", d.h2_connections_open.load()},
+               {"streams", d.h2_streams.load()}};
     j["limits"] = {{"publish_rate_limited", d.publish_rate_limited.load()},
                    {"publish_scope_refused", d.publish_scope_refused.load()},
                    {"streams_refused_per_ip", d.streams_refused_per_ip.load()}};

@@ -36,6 +36,9 @@ public:
     std::atomic<bool> draining{false};
     std::atomic<std::uint64_t> tls_handshake_failures{0};  // --tls-cert: handshakes that failed
     std::atomic<std::uint64_t> tls_handshake_timeouts{0};  // ... or did not finish in time
+    std::atomic<std::uint64_t> h2_connections{0};       // HTTP/2 connections accepted
+    std::atomic<std::uint64_t> h2_connections_open{0};  // ... open now
+    std::atomic<std::uint64_t> h2_streams{0};           // HTTP/2 requests (streams) served on them
     double start_time_seconds = 0;  // since the epoch
 
 private:

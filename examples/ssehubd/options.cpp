@@ -181,6 +181,23 @@ const std::vector<spec>& table() {
         {"tls-key", "FILE", "", "PEM private key of --tls-cert", text(&options::tls_key)},
         {"tls-handshake-timeout-ms", "MS", "10000", "a TLS handshake not done in this time is dropped",
          ms_in(&options::tls_handshake_timeout, 1)},
+        {"h2c", "", "",
+         "serve cleartext HTTP/2 with prior knowledge (behind a proxy) instead of HTTP/1.1 (with --tls-cert, "
+         "HTTP/2 is chosen by ALPN h2)",
+         [](options& o, std::string_view) -> std::string {
+             o.h2c = true;
+             return {};
+         }},
+        {"h2-max-streams", "N", "100", "HTTP/2: streams open at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS)",
+         size_in(&options::h2_max_streams, 1, 1u << 20)},
+        {"h2-max-header-list", "BYTES", "16384", "HTTP/2: request header list size limit (431 beyond)",
+         size_in(&options::h2_max_header_list, 256, 1u << 20)},
+        {"h2-reset-burst", "N", "1000",
+         "HTTP/2 rapid reset: RST_STREAMs a client may send in a burst (then --h2-reset-rate per second); beyond, "
+         "GOAWAY and close",
+         size_in(&options::h2_reset_burst, 1, 1u << 30)},
+        {"h2-reset-rate", "N", "33", "HTTP/2 rapid reset: RST_STREAMs per second refilled after the burst",
+         size_in(&options::h2_reset_rate, 1, 1u << 30)},
         {"auth", "MODE", "none",
          "subscriber auth: none, jwt (HS256/RS256/ES256/EdDSA bearer token or ?token=) or tickets (?ticket=)",
          set_auth},
@@ -380,6 +397,10 @@ std::string check(const options& o) {
 #ifndef SSEHUBD_HAS_TLS
     if (!o.tls_cert.empty()) return "--tls-cert: this ssehubd was built without OpenSSL's libssl";
 #endif
+#ifndef SSEHUBD_HAS_H2
+    if (o.h2c) return "--h2c: this ssehubd was built without nghttp2 (ssehub::h2)";
+#endif
+    if (o.h2c && !o.tls_cert.empty()) return "--h2c is cleartext HTTP/2; with --tls-cert, HTTP/2 is negotiated by ALPN";
     if (o.auth == auth_mode::jwt && o.jwt_secret.empty() && o.jwt_public_key.empty() && o.jwt_jwks.empty())
         return "--auth jwt needs --jwt-secret (or SSEHUBD_JWT_SECRET), --jwt-public-key or --jwt-jwks";
     if (o.auth == auth_mode::tickets && o.publisher_key.empty() && o.scoped_keys.empty())

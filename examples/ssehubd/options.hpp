@@ -38,6 +38,13 @@ struct options {
     std::string tls_key;   // PEM private key
     ms tls_handshake_timeout{10000};  // a handshake not done in this time is dropped (and counted)
 
+    // HTTP/2 (ssehub::h2): ALPN h2 on the TLS listener; --h2c: cleartext with prior knowledge
+    bool h2c = false;
+    std::size_t h2_max_streams = 100;            // SETTINGS_MAX_CONCURRENT_STREAMS per connection
+    std::size_t h2_max_header_list = 16384;      // bytes; a larger request head gets 431
+    std::size_t h2_reset_burst = 1000;           // rapid reset: RST_STREAMs in a burst ...
+    std::size_t h2_reset_rate = 33;              // ... refilled per second; beyond: GOAWAY
+
     // Auth
     auth_mode auth = auth_mode::none;
     std::string jwt_secret;      // HS256 key

@@ -39,13 +39,19 @@ std::string openssl_error() {
     return buf;
 }
 
-// ALPN: http/1.1 when the client offers it; a client that offers only
-// protocols we do not speak (h2 alone) goes on without ALPN.
+// ALPN: h2 (when built with ssehub::h2) or http/1.1, in that order of
+// preference; a client that offers only protocols we do not speak goes on
+// without ALPN (HTTP/1.1).
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
                 void*) {
-    static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+#ifdef SSEHUBD_HAS_H2
+    // h2 first: SSL_select_next_proto picks by the server's order.
+    static const unsigned char ours[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+#else
+    static const unsigned char ours[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+#endif
     unsigned char* chosen = nullptr;
-    if (SSL_select_next_proto(&chosen, outlen, http11, sizeof http11, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&chosen, outlen, ours, sizeof ours, in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = chosen;
     return SSL_TLSEXT_ERR_OK;
@@ -160,6 +166,15 @@ asio::awaitable<void> daemon::tls_session(asio::ip::tcp::socket sock) {
         stream.next_layer().close(ignored);
         co_return;
     }
+#ifdef SSEHUBD_HAS_H2
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(stream.native_handle(), &alpn, &alpn_len);
+    if (alpn_len == 2 && alpn[0] == 'h' && alpn[1] == '2') {
+        co_await h2_session(std::move(stream));
+        co_return;
+    }
+#endif
     co_await session(std::move(stream));
 }
 

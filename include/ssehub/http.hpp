@@ -150,4 +150,13 @@ std::string_view reason_phrase(int status);
 std::string make_response(int status, std::string_view content_type, std::string_view body,
                           const std::vector<header>& extra = {}, bool close = true);
 
+// The header fields make_response writes (Content-Type, `extra`, Content-Length),
+// without Connection: for a stream that sends its response head itself
+// (HTTP/2, <ssehub/h2/stream.hpp>). Throws as make_response does.
+std::vector<header> response_fields(int status, std::string_view content_type, std::size_t body_size,
+                                    const std::vector<header>& extra = {});
+
+// 1xx, 204 and 304 carry no content (RFC 9110 6.4.1).
+bool bodiless(int status) noexcept;
+
 }  // namespace ssehub::http

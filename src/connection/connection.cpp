@@ -46,7 +46,13 @@ asio::awaitable<void> refuse(any_stream& stream, serve_args& args, int status, s
     args.outcome.status = status;
     if (args.outcome.detail.empty()) args.outcome.detail = std::string(body);
     extra.insert(extra.end(), args.options.headers.begin(), args.options.headers.end());
-    const std::string response = http::make_response(status, "text/plain; charset=utf-8", body, extra, true);
+    std::string response;
+    if (stream.sends_head()) {  // HTTP/2: the head as a HEADERS frame, then the body alone
+        stream.send_head(status, http::response_fields(status, "text/plain; charset=utf-8", body.size(), extra));
+        if (!http::bodiless(status)) response = body;
+    } else {
+        response = http::make_response(status, "text/plain; charset=utf-8", body, extra, true);
+    }
     std::error_code ec;
     const asio::const_buffer b = asio::buffer(response);
     co_await stream.write(std::span(&b, 1), ec);
@@ -67,21 +73,31 @@ std::vector<http::header> retry_after(const hub_config& cfg) {
     return h;
 }
 
-std::string stream_head(const connection_impl& c, std::chrono::milliseconds retry,
+std::vector<http::header> stream_fields(const std::vector<http::header>& extra) {
+    std::vector<http::header> h{{"Content-Type", "text/event-stream"},
+                                {"Cache-Control", "no-cache"},
+                                {"Connection", "keep-alive"},
+                                {"X-Accel-Buffering", "no"}};
+    h.insert(h.end(), extra.begin(), extra.end());  // checked by prepare_connection (valid_headers)
+    return h;
+}
+
+// The response head (unless the stream sends it itself: HTTP/2) and the first event.
+std::string stream_head(any_stream& stream, const connection_impl& c, std::chrono::milliseconds retry,
                         const std::vector<http::header>& extra) {
-    std::string head =
-        "HTTP/1.1 200 OK\r\n"
-        "Content-Type: text/event-stream\r\n"
-        "Cache-Control: no-cache\r\n"
-        "Connection: keep-alive\r\n"
-        "X-Accel-Buffering: no\r\n";
-    for (const auto& h : extra) {  // checked by prepare_connection (valid_headers)
-        head += h.name;
-        head += ": ";
-        head += h.value;
+    std::string head;
+    if (stream.sends_head()) {
+        stream.send_head(200, stream_fields(extra));
+    } else {
+        head = "HTTP/1.1 200 OK\r\n";
+        for (const auto& h : stream_fields(extra)) {
+            head += h.name;
+            head += ": ";
+            head += h.value;
+            head += "\r\n";
+        }
         head += "\r\n";
     }
-    head += "\r\n";
     head += wire::retry_field(retry);
     std::string data = "{\"connection_id\":";
     json::append_string(data, c.id());
@@ -542,7 +558,7 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
         // long-lived frame.)
         std::error_code ec;
         std::unique_ptr<gather_buffer> g;
-        queued_frame first{std::make_shared<const std::string>(stream_head(c, hub->cfg.retry, args->options.headers)), 0};
+        queued_frame first{std::make_shared<const std::string>(stream_head(*c.stream, c, hub->cfg.retry, args->options.headers)), 0};
         args.reset();
         asio::const_buffer one = asio::buffer(*first.bytes);
         batch b{&first, &one, 1};

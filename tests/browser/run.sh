@@ -11,27 +11,7 @@ work=${2:-$(mktemp -d)}
 mkdir -p "$work"
 chromium=${SSEHUB_CHROMIUM:-/usr/bin/chromium}
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-apt_install() {
-  echo "== installing: $*"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
-}
-
-missing=()
-[ -x "$chromium" ] || missing+=(chromium)
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
-
-version=$(node -p "require('$here/package.json').devDependencies['playwright-core']")
-installed=$(node -p "try { require('$work/node_modules/playwright-core/package.json').version } catch { '' }")
-if [ "$installed" != "$version" ]; then
-  echo "== npm: playwright-core@$version into $work"
-  npm install --prefix "$work" --no-audit --no-fund --no-save --loglevel=error "playwright-core@$version"
-fi
+. "$here/setup.sh"  # chromium, node, npm, playwright-core into $work
 
 log="$work/server.log"
 : > "$log"
@@ -44,15 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-url=""
-for _ in $(seq 1 200); do  # up to 10 s for the first line
-  url=$(sed -n '1s/^listening on \(http:[^ ]*\)$/\1/p' "$log")
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2>/dev/null || { echo "server exited:"; cat "$log"; exit 1; }
-  sleep 0.05
-done
-[ -n "$url" ] || { echo "server printed no URL:"; cat "$log"; exit 1; }
-echo "== server at $url"
+wait_for_url "$log" '1s/^listening on \(http:[^ ]*\)$/\1/p'
 
 status=0
 SSEHUB_URL="$url" SSEHUB_NODE_MODULES="$work/node_modules" SSEHUB_CHROMIUM="$chromium" \

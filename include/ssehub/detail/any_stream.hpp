@@ -4,6 +4,8 @@
 // connection's strand).
 #pragma once
 
+#include "ssehub/http.hpp"
+
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/bind_allocator.hpp>
@@ -25,6 +27,7 @@
 #include <system_error>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 namespace ssehub {
 
@@ -98,6 +101,14 @@ public:
     virtual bool has_goodbye() const noexcept { return false; }
     virtual asio::awaitable<void> goodbye(std::chrono::milliseconds timeout) { (void)timeout; co_return; }
     virtual void close() = 0;
+    // A stream that carries the response head itself (an HTTP/2 stream: a
+    // HEADERS frame) rather than as HTTP/1.1 text before the body. Call
+    // send_head() only when sends_head(); then write only the body.
+    virtual bool sends_head() const noexcept { return false; }
+    virtual void send_head(int status, const std::vector<http::header>& headers) {
+        (void)status;
+        (void)headers;
+    }
 };
 
 template <async_stream Stream>
@@ -164,6 +175,16 @@ public:
         co_return;
     }
 
+    bool sends_head() const noexcept override { return has_send_head; }
+
+    void send_head(int status, const std::vector<http::header>& headers) override {
+        if constexpr (has_send_head) s_.send_head(status, headers);
+        else {
+            (void)status;
+            (void)headers;
+        }
+    }
+
     void close() override {
         std::error_code ec;
         if constexpr (requires { s_.lowest_layer().close(ec); })
@@ -173,6 +194,8 @@ public:
     }
 
 private:
+    static constexpr bool has_send_head = requires(Stream& s, const std::vector<http::header>& h) { s.send_head(200, h); };
+
     // A stream that writes synchronously without blocking once in
     // non-blocking mode (a socket; not TLS, whose write_some would block).
     static constexpr bool has_try_write = requires(Stream& s, std::span<const asio::const_buffer> b, std::error_code& e) {
