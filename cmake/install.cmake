@@ -1,7 +1,8 @@
 # Install rules and the CMake package (find_package(ssehub CONFIG)).
 # Included from the top-level CMakeLists.txt when SSEHUB_INSTALL is ON.
 #
-# Exported: ssehub::ssehub, ssehub::coro (and ssehub::redis, ssehub::h2 when built). Never exported:
+# Exported: ssehub::ssehub, ssehub::coro (and ssehub::redis, ssehub::h2, ssehub::nats when built;
+# ssehub::nats only when libnats came from pkg-config, which the installed config can find again). Never exported:
 # ssehub_private_flags (warnings, sanitizers, ASIO_NO_DEPRECATED) — `ssehub` links it as
 # $<BUILD_INTERFACE:...>, which install(EXPORT) drops, so consumers get only cxx_std_20.
 
@@ -12,6 +13,11 @@ include(CMakePackageConfigHelpers)
 option(SSEHUB_WITH_OPENSSL "Build ssehub with OpenSSL (TLS)" OFF)
 option(SSEHUB_WITH_REDIS "Build ssehub with hiredis (ssehub::redis)" OFF)
 option(SSEHUB_WITH_H2 "Build ssehub with nghttp2 (ssehub::h2)" OFF)
+option(SSEHUB_WITH_NATS "Build ssehub with the NATS C client (ssehub::nats)" OFF)
+set(SSEHUB_EXPORT_NATS OFF)
+if(TARGET ssehub_nats AND TARGET PkgConfig::LIBNATS)
+  set(SSEHUB_EXPORT_NATS ON)
+endif()
 
 set(SSEHUB_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ssehub"
   CACHE STRING "Where ssehubConfig.cmake is installed, relative to the prefix")
@@ -29,6 +35,9 @@ if(TARGET ssehub_redis)
 endif()
 if(TARGET ssehub_h2)
   list(APPEND _ssehub_export_targets ssehub_h2)
+endif()
+if(SSEHUB_EXPORT_NATS)
+  list(APPEND _ssehub_export_targets ssehub_nats)
 endif()
 install(TARGETS ${_ssehub_export_targets}
   EXPORT ssehubTargets

@@ -126,4 +126,13 @@ endif()
 step("build consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" --config ${BUILD_TYPE}
   --parallel ${JOBS} --target consumer)
 step("run consumer" "${consumer_build}/bin/consumer")
+# find_package: the optional components the install has (find_package/CMakeLists.txt lists them).
+if(EXISTS "${consumer_build}/components.txt")
+  file(READ "${consumer_build}/components.txt" components)
+  if(components)
+    step("build the components consumer (${components})" "${CMAKE_COMMAND}" --build "${consumer_build}"
+      --config ${BUILD_TYPE} --parallel ${JOBS} --target consumer_components)
+    step("run the components consumer" "${consumer_build}/bin/consumer_components")
+  endif()
+endif()
 message(STATUS "[consumer/${MODE}] passed")
