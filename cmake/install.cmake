@@ -1,7 +1,7 @@
 # Install rules and the CMake package (find_package(ssehub CONFIG)).
 # Included from the top-level CMakeLists.txt when SSEHUB_INSTALL is ON.
 #
-# Exported: ssehub::ssehub, ssehub::coro (and ssehub::redis once it exists). Never exported:
+# Exported: ssehub::ssehub, ssehub::coro (and ssehub::redis, ssehub::mercure when built). Never exported:
 # ssehub_private_flags (warnings, sanitizers, ASIO_NO_DEPRECATED) — `ssehub` links it as
 # $<BUILD_INTERFACE:...>, which install(EXPORT) drops, so consumers get only cxx_std_20.
 
@@ -11,6 +11,7 @@ include(CMakePackageConfigHelpers)
 # Optional dependencies; recorded in ssehubConfig.cmake so consumers find the same ones.
 option(SSEHUB_WITH_OPENSSL "Build ssehub with OpenSSL (TLS)" OFF)
 option(SSEHUB_WITH_REDIS "Build ssehub with hiredis (ssehub::redis)" OFF)
+option(SSEHUB_WITH_MERCURE "Build ssehub::mercure (needs RE2 and OpenSSL)" OFF)
 
 set(SSEHUB_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ssehub"
   CACHE STRING "Where ssehubConfig.cmake is installed, relative to the prefix")
@@ -25,6 +26,9 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/" "${PROJECT_SOURCE_DIR}/coro/"
 set(_ssehub_export_targets ssehub ssehub_coro)
 if(TARGET ssehub_redis)
   list(APPEND _ssehub_export_targets ssehub_redis)
+endif()
+if(TARGET ssehub_mercure)
+  list(APPEND _ssehub_export_targets ssehub_mercure)
 endif()
 install(TARGETS ${_ssehub_export_targets}
   EXPORT ssehubTargets

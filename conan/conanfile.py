@@ -21,12 +21,14 @@ class SsehubConan(ConanFile):
         "fPIC": [True, False],
         "with_openssl": [True, False],
         "with_redis": [True, False],
+        "with_mercure": [True, False],
     }
     default_options = {
         "shared": False,
         "fPIC": True,
         "with_openssl": False,
         "with_redis": False,
+        "with_mercure": False,
     }
     implements = ["auto_shared_fpic"]
 
@@ -53,6 +55,10 @@ class SsehubConan(ConanFile):
             self.requires("openssl/[>=1.1 <4]", transitive_headers=True)
         if self.options.with_redis:
             self.requires("hiredis/[>=1.0 <2]")
+        if self.options.with_mercure:
+            self.requires("re2/[>=20220601]")
+            if not self.options.with_openssl:
+                self.requires("openssl/[>=1.1 <4]")
 
     def build_requirements(self):
         self.test_requires("catch2/[>=2.13.10 <3]")
@@ -76,6 +82,7 @@ class SsehubConan(ConanFile):
         tc.cache_variables["SSEHUB_INSTALL"] = True
         tc.cache_variables["SSEHUB_WITH_OPENSSL"] = bool(self.options.with_openssl)
         tc.cache_variables["SSEHUB_WITH_REDIS"] = bool(self.options.with_redis)
+        tc.cache_variables["SSEHUB_WITH_MERCURE"] = bool(self.options.with_mercure)
         tc.generate()
         CMakeDeps(self).generate()
 
@@ -118,3 +125,9 @@ class SsehubConan(ConanFile):
             redis.set_property("cmake_target_name", "ssehub::redis")
             redis.libs = ["ssehub_redis"]
             redis.requires = ["ssehub", "hiredis::hiredis"]
+
+        if self.options.with_mercure:
+            mercure = self.cpp_info.components["mercure"]
+            mercure.set_property("cmake_target_name", "ssehub::mercure")
+            mercure.libs = ["ssehub_mercure"]
+            mercure.requires = ["ssehub", "re2::re2", "openssl::crypto"]
