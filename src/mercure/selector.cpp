@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace ssehub::mercure {
 namespace {
@@ -256,6 +257,74 @@ std::string resolve(std::string_view topic, std::string_view base) {
     const auto last = dir.rfind('/');
     dir = last == std::string_view::npos || last < path_start ? base.substr(0, path_start) : dir.substr(0, last);
     return std::string(dir) + "/" + std::string(topic);
+}
+
+namespace {
+
+// The path of an absolute URL (after scheme://authority, before ? or #).
+std::string_view path_of(std::string_view url) {
+    const std::size_t sl = scheme_length(url);
+    std::size_t at = sl + 1;
+    if (url.substr(at, 2) == "//") {
+        at = url.find_first_of("/?#", at + 2);
+        if (at == std::string_view::npos) return {};
+    }
+    const auto end = url.find_first_of("?#", at);
+    return url.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// %XX of unreserved characters decoded (others kept, hex upper-cased), then
+// RFC 3986's remove_dot_segments.
+std::string normalized_path(std::string_view path) {
+    std::string decoded;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        if (path[i] == '%' && i + 2 < path.size() && hex_value(path[i + 1]) >= 0 && hex_value(path[i + 2]) >= 0) {
+            const char c = static_cast<char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
+            const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                                    c == '-' || c == '.' || c == '_' || c == '~';
+            if (unreserved) {
+                decoded.push_back(c);
+                i += 2;
+                continue;
+            }
+        }
+        decoded.push_back(path[i]);
+    }
+    std::vector<std::string> segments;
+    std::size_t from = decoded.starts_with('/') ? 1 : 0;
+    bool trailing = false;
+    while (from <= decoded.size()) {
+        auto slash = decoded.find('/', from);
+        if (slash == std::string::npos) slash = decoded.size();
+        const std::string seg = decoded.substr(from, slash - from);
+        trailing = seg == "." || seg == "..";
+        if (seg == "..") {
+            if (!segments.empty()) segments.pop_back();
+        } else if (seg != ".") {
+            segments.push_back(seg);
+        }
+        from = slash + 1;
+    }
+    std::string out;
+    for (const auto& seg : segments) out += "/" + seg;
+    if (trailing) out += "/";
+    return out;
+}
+
+}  // namespace
+
+bool in_reserved_namespace(std::string_view topic, std::string_view hub_url) {
+    const std::string t = normalized_path(path_of(resolve(topic, hub_url)));
+    std::string hub = normalized_path(path_of(hub_url));
+    while (hub.size() > 1 && hub.back() == '/') hub.pop_back();
+    return t == hub || t.starts_with(hub + "/");
 }
 
 selector_kind selector::released_kind(std::string_view text) noexcept {

@@ -4,6 +4,7 @@
 #include <ssehub/mercure/grants.hpp>
 #include <ssehub/mercure/router.hpp>
 #include <ssehub/mercure/selector.hpp>
+#include <ssehub/mercure/token.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -229,4 +230,48 @@ TEST_CASE("mercure router: hub topics for subscribers and updates", "[mercure]")
     CHECK(r.update_topics({"https://e.com/x", "https://e.com/books/2"}, true) == std::vector<std::string>{t2[1]});
     // Nobody may read it: a topic no one subscribes.
     CHECK(r.update_topics({"https://e.com/books/3"}, true) == std::vector<std::string>{"mercure.none"});
+}
+
+TEST_CASE("mercure: the hub's reserved namespace", "[mercure]") {
+    const std::string hub = "https://hub.example.com/.well-known/mercure";
+    CHECK(in_reserved_namespace("https://hub.example.com/.well-known/mercure", hub));
+    CHECK(in_reserved_namespace("https://other.example/.well-known/mercure/subscriptions/x", hub));  // any host
+    CHECK(in_reserved_namespace("/.well-known/mercure/subscriptions", hub));
+    CHECK(in_reserved_namespace("/.well-known/%6Dercure/x", hub));               // %XX of unreserved decoded
+    CHECK(in_reserved_namespace("/.well-known/mercure/../mercure/x", hub));     // dot segments removed
+    CHECK(in_reserved_namespace("/x/../.well-known/mercure", hub));
+    CHECK_FALSE(in_reserved_namespace("/.well-known/mercurex", hub));
+    CHECK_FALSE(in_reserved_namespace("https://example.com/books/1", hub));
+    CHECK_FALSE(in_reserved_namespace("urn:uuid:1234", hub));
+    CHECK_FALSE(in_reserved_namespace("foo", hub));  // resolves to /.well-known/foo
+}
+
+TEST_CASE("mercure: token locations and their precedence", "[mercure]") {
+    auto request = [](std::string target, std::vector<ssehub::http::header> headers) {
+        ssehub::http::request r;
+        r.method = "GET";
+        r.target = std::move(target);
+        r.headers = std::move(headers);
+        return r;
+    };
+    const ssehub::http::header cookie{"Cookie", "a=b; mercureAuthorization=from-cookie; c=d"};
+    const ssehub::http::header bearer{"Authorization", "bearer  from-header"};
+    auto t = find_token(request("/.well-known/mercure?topic=x&authorization=from-query", {cookie, bearer}));
+    REQUIRE(t);
+    CHECK(t->token == "from-header");  // the header wins over everything
+    t = find_token(request("/.well-known/mercure?topic=x&authorization=from-query", {cookie}));
+    REQUIRE(t);
+    CHECK(t->token == "from-query");
+    CHECK(t->where == "query");
+    t = find_token(request("/.well-known/mercure?topic=x&authorization=from-query", {cookie}), false);
+    REQUIRE(t);
+    CHECK(t->token == "from-cookie");  // query tokens off: the cookie
+    t = find_token(request("/?access_token=at", {}));
+    REQUIRE(t);
+    CHECK(t->token == "at");
+    t = find_token(request("/", {{"Cookie", "mercureAccessToken=draft"}}));
+    REQUIRE(t);
+    CHECK(t->token == "draft");
+    CHECK_FALSE(find_token(request("/", {{"Authorization", "Basic abc"}})));
+    CHECK(ssehub::mercure::cookie(request("/", {{"Cookie", "x=\"quoted\""}}), "x") == std::optional<std::string>("quoted"));
 }

@@ -74,4 +74,10 @@ bool is_clean_text(std::string_view s) noexcept;
 // `//host/x` takes base's scheme, `/x` base's origin, `x` base's directory.
 std::string resolve(std::string_view topic, std::string_view base);
 
+// Whether `topic`, resolved against `hub_url`, names the hub's reserved
+// namespace: its path (dot segments removed, %XX of unreserved characters
+// decoded) is the hub URL's path or below it, whatever the scheme and host.
+// Publishers may not publish there (the hub's own events live there).
+bool in_reserved_namespace(std::string_view topic, std::string_view hub_url);
+
 }  // namespace ssehub::mercure
