@@ -2,6 +2,7 @@
 
 #include <ssehub/mercure/token.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace ssehubd {
@@ -65,6 +66,7 @@ mercure_endpoint::mercure_endpoint(const options& o)
       has_subscriber_keys_(!o.mercure_subscriber_key.empty() || !o.mercure_subscriber_public_key.empty()),
       anonymous_(o.mercure_anonymous),
       query_token_(o.mercure_query_token),
+      cookie_origins_(o.cors_origins),
       max_selectors_(o.max_topics / 2),
       max_update_topics_(o.max_topics),
       max_field_bytes_(o.max_body),
@@ -137,6 +139,15 @@ std::variant<mercure_endpoint::refusal, ssehub::event> mercure_endpoint::publish
                                                                                  std::string_view body) const {
     const auto t = mercure::find_token(req, false);
     if (!t) return refusal{401, "no token (Authorization: Bearer, or the mercureAuthorization cookie)", "Bearer"};
+    if (t->where == "cookie") {
+        // A cookie goes with any page's request: publishing with one needs
+        // no Origin (not a browser) or one of --cors-origins (no CSRF).
+        const std::string* origin = req.find("Origin");
+        const bool allowed = !origin || std::any_of(cookie_origins_.begin(), cookie_origins_.end(), [&](const std::string& a) {
+                                 return a == *origin;
+                             });
+        if (!allowed) return refusal{403, "publishing with the cookie from this Origin (not in --cors-origins)", {}};
+    }
     ssehub::auth_result who;
     auto v = verify(t->token, publisher_keys_, who);
     if (auto* r = std::get_if<refusal>(&v)) return std::move(*r);

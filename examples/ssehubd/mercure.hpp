@@ -63,6 +63,7 @@ private:
     bool has_subscriber_keys_ = false;
     bool anonymous_ = false;
     bool query_token_ = true;
+    std::vector<std::string> cookie_origins_;  // --cors-origins: who may publish with the cookie
     std::size_t max_selectors_ = 32;
     std::size_t max_update_topics_ = 64;
     std::size_t max_field_bytes_ = 64 * 1024;

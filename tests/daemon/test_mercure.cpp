@@ -185,6 +185,10 @@ TEST_CASE("mercure: token locations and their precedence", "[daemon][mercure]") 
     REQUIRE(publish(d.port(), {{"topic", "https://t.test/p"}, {"private", "on"}, {"id", "p1"}}, "",
                     "Cookie: mercureAuthorization=" + publisher_token() + "\r\n")
                 .status == 200);
+    // ...but not from a page of another origin (no CSRF through the cookie).
+    CHECK(publish(d.port(), {{"topic", "https://t.test/p"}, {"id", "csrf"}}, "",
+                  "Origin: https://evil.test\r\nCookie: mercureAuthorization=" + publisher_token() + "\r\n")
+              .status == 403);
     for (auto* s : {&header, &cookie, &draft_cookie, &query, &access_token}) CHECK(s->next_id() == "p1");
 }
 
