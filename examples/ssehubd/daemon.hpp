@@ -121,8 +121,12 @@ private:
     response stats(request_context& ctx);
     // admin_routes.cpp: /presence, /presence/count, /connections, /connections/...
     asio::awaitable<response> admin(request_context& ctx);
-    // routes.cpp: POST /.well-known/mercure (--mercure)
+    // mercure_routes.cpp (--mercure): POST /.well-known/mercure, the
+    // subscriptions API, and the subscription events of a connection
+    // coming (on_open) or going (on_disconnect).
     asio::awaitable<response> mercure_publish(request_context& ctx);
+    asio::awaitable<response> mercure_subscriptions(request_context& ctx);
+    void announce_subscriptions(const ssehub::connection& c, bool active);
     // Whether `req` is for the Mercure endpoint (false without --mercure).
     bool is_mercure(const ssehub::http::request& req) const;
 

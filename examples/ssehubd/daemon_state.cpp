@@ -203,6 +203,9 @@ ssehub::hub_config daemon::hub_config() {
             std::lock_guard lock(conns_mu_);
             conns_.erase(c.id());
         }
+#ifdef SSEHUBD_HAS_MERCURE
+        announce_subscriptions(c, false);  // --mercure-subscriptions
+#endif
         // The stream's end, logged here: its reason is final in on_disconnect,
         // and nothing per stream has to outlive the connection for it.
         log_.info("disconnect", {{"conn", c.id()},

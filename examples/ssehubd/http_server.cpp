@@ -341,6 +341,9 @@ void daemon::start_stream(Stream sock, http::request req, std::vector<http::head
         for (const auto& [k, v] : c.metadata()) meta[k] = v;
         log_.info("connect",
                   {{"conn", c.id()}, {"remote", c.context().remote}, {"topics", c.topics()}, {"metadata", std::move(meta)}});
+#ifdef SSEHUBD_HAS_MERCURE
+        announce_subscriptions(c, true);  // --mercure-subscriptions
+#endif
     };
     // The hub serves it on a strand of its own on the socket's event loop
     // (its shard); no frame of ours stays alive beside the stream.

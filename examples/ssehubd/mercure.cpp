@@ -3,6 +3,7 @@
 #include <ssehub/mercure/token.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 
 namespace ssehubd {
@@ -66,6 +67,7 @@ mercure_endpoint::mercure_endpoint(const options& o)
       has_subscriber_keys_(!o.mercure_subscriber_key.empty() || !o.mercure_subscriber_public_key.empty()),
       anonymous_(o.mercure_anonymous),
       query_token_(o.mercure_query_token),
+      subscriptions_(o.mercure_subscriptions),
       cookie_origins_(o.cors_origins),
       max_selectors_(o.max_topics / 2),
       max_update_topics_(o.max_topics),
@@ -123,6 +125,16 @@ ssehub::auth_outcome mercure_endpoint::subscribe(const http::request& req) {
         return refused(401, "no token (start ssehubd with --mercure-anonymous to allow anonymous subscribers)");
     }
     out.topics = router_.subscriber_topics(selectors, g ? &*g : nullptr);
+    // What the subscriptions API and events tell about it.
+    nlohmann::json texts = nlohmann::json::array(), payloads = nlohmann::json::array();
+    for (const auto& s : selectors) {
+        texts.push_back(s.text());
+        auto p = g ? g->payload_for(s.text()) : std::nullopt;
+        payloads.push_back(p ? nlohmann::json::parse(*p, nullptr, false) : nlohmann::json());
+    }
+    out.metadata[std::string(marker)] = "1";
+    out.metadata["mercure.topics"] = texts.dump();
+    out.metadata["mercure.payloads"] = payloads.dump();
     return out;
 }
 
@@ -194,6 +206,75 @@ std::variant<mercure_endpoint::refusal, ssehub::event> mercure_endpoint::publish
         return refusal{403, "the token does not allow publishing to every topic", "Bearer error=\"insufficient_scope\""};
     ev.topics = router_.update_topics(topics, is_private);
     return ev;
+}
+
+std::optional<mercure_endpoint::refusal> mercure_endpoint::subscriptions_refusal(const http::request& req) const {
+    const auto t = mercure::find_token(req, query_token_);
+    if (!t) return refusal{401, "the subscriptions API needs a subscriber token", "Bearer"};
+    if (!has_subscriber_keys_) return refusal{401, "no subscriber key configured", "Bearer error=\"invalid_token\""};
+    ssehub::auth_result who;
+    auto v = verify(t->token, subscriber_keys_, who);
+    if (auto* r = std::get_if<refusal>(&v)) return std::move(*r);
+    const std::string path_topic(req.path());
+    if (!std::get<mercure::grants>(v).may_read_private({path_topic}))
+        return refusal{403, "the token does not grant subscribe on " + path_topic, "Bearer error=\"insufficient_scope\""};
+    return std::nullopt;
+}
+
+namespace {
+
+std::string escaped(std::string_view s) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<nlohmann::json> mercure_endpoint::subscriptions_of(const std::string& connection_id,
+                                                               const ssehub::metadata& meta, bool active) const {
+    std::vector<nlohmann::json> out;
+    const auto topics = meta.find("mercure.topics");
+    const auto payloads = meta.find("mercure.payloads");
+    if (meta.find(marker) == meta.end() || topics == meta.end()) return out;
+    const auto t = nlohmann::json::parse(topics->second, nullptr, false);
+    const auto p = payloads == meta.end() ? nlohmann::json() : nlohmann::json::parse(payloads->second, nullptr, false);
+    if (!t.is_array()) return out;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        if (!t[i].is_string()) continue;
+        const std::string topic = t[i].get<std::string>();
+        nlohmann::json s{{"id", std::string(path) + "/subscriptions/" + escaped(topic) + "/" + escaped(connection_id)},
+                         {"type", "Subscription"},
+                         {"subscriber", connection_id},
+                         {"topic", topic},
+                         {"active", active}};
+        if (p.is_array() && i < p.size() && !p[i].is_null()) s["payload"] = p[i];
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::vector<ssehub::event> mercure_endpoint::subscription_events(const std::string& connection_id,
+                                                                  const ssehub::metadata& meta, bool active) const {
+    std::vector<ssehub::event> out;
+    for (auto& s : subscriptions_of(connection_id, meta, active)) {
+        ssehub::event ev;
+        const std::string topic = s["id"].get<std::string>();  // the subscription's own IRI (relative, as the reference hub)
+        s["@context"] = "https://mercure.rocks/";
+        ev.data = s.dump();
+        ev.topics = router_.update_topics({topic}, true);  // private: subscribe grants on it are needed
+        out.push_back(std::move(ev));
+    }
+    return out;
 }
 
 }  // namespace ssehubd

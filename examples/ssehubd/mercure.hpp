@@ -16,6 +16,8 @@
 #include <ssehub/mercure/router.hpp>
 #include <ssehub/mercure/selector.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +55,22 @@ public:
 
     ssehub::mercure::router& routes() noexcept { return router_; }
 
+    // --- Subscriptions (--mercure-subscriptions) ---
+    bool subscriptions() const noexcept { return subscriptions_; }
+    // Metadata key every Mercure connection carries ("1"): the presence
+    // filter that lists them.
+    static constexpr std::string_view marker = "mercure";
+    // Whether `req` may read the subscriptions API: a subscriber token with
+    // a subscribe grant on the request's path (401 / 403 otherwise).
+    std::optional<refusal> subscriptions_refusal(const ssehub::http::request& req) const;
+    // The JSON-LD objects of one connection's subscriptions (its selectors),
+    // from its metadata; empty for a connection that is not Mercure's.
+    std::vector<nlohmann::json> subscriptions_of(const std::string& connection_id, const ssehub::metadata& meta,
+                                                 bool active) const;
+    // The private updates announcing them (one per subscription).
+    std::vector<ssehub::event> subscription_events(const std::string& connection_id, const ssehub::metadata& meta,
+                                                   bool active) const;
+
 private:
     // The token's grants, or a refusal (401 invalid_token).
     std::variant<refusal, ssehub::mercure::grants> verify(std::string_view token, const ssehub::jwt_options& keys,
@@ -63,6 +81,7 @@ private:
     bool has_subscriber_keys_ = false;
     bool anonymous_ = false;
     bool query_token_ = true;
+    bool subscriptions_ = false;
     std::vector<std::string> cookie_origins_;  // --cors-origins: who may publish with the cookie
     std::size_t max_selectors_ = 32;
     std::size_t max_update_topics_ = 64;

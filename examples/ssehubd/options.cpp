@@ -371,6 +371,13 @@ const std::vector<spec>& table() {
         {"mercure-max-program-size", "N", "2000",
          "a URI template or URL pattern compiling to a larger RE2 program is refused (400 / invalid token)",
          size_in(&options::mercure_max_program_size, 10, 1000000)},
+        {"mercure-subscriptions", "", "",
+         "the Mercure subscriptions API (/.well-known/mercure/subscriptions..., JSON-LD) and subscription events "
+         "(private updates when subscribers come and go)",
+         [](options& o, std::string_view) -> std::string {
+             o.mercure_subscriptions = true;
+             return {};
+         }},
         {"mercure-no-query-token", "", "",
          "refuse tokens in ?authorization= / ?access_token= (the Mercure draft; they end up in access logs)",
          [](options& o, std::string_view) -> std::string {

@@ -131,6 +131,7 @@ struct options {
     std::string mercure_audience;               // required `aud` when set
     std::size_t mercure_max_program_size = 2000;  // RE2 program size of one template or URL pattern
     bool mercure_query_token = true;            // tokens in ?authorization= / ?access_token= (subscribers)
+    bool mercure_subscriptions = false;         // the subscriptions API and subscription events
 
     // Scale-out on NATS (examples/ssehubd/nats_bridge.hpp); empty URL: off.
     std::string nats_url;                 // nats://[user:pass@]host[:port][,...]

@@ -13,9 +13,6 @@
 #include "api.hpp"
 #include "auth_setup.hpp"
 #include "responses.hpp"
-#ifdef SSEHUBD_HAS_MERCURE
-#include "mercure.hpp"
-#endif
 #include "ssehubd_assets.hpp"  // generated: demo_html, ssehub_js
 
 #include <ssehub/http.hpp>
@@ -70,11 +67,14 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
         if (m != "POST") co_return method_not_allowed("POST");
         co_return co_await publish(ctx, kind);
     }
+#ifdef SSEHUBD_HAS_MERCURE
+    if (path.starts_with("/.well-known/mercure/subscriptions") && mercure_) co_return co_await mercure_subscriptions(ctx);
     if (is_mercure(req)) {
         if (m == "POST") co_return co_await mercure_publish(ctx);
         if (m != "GET") co_return method_not_allowed("GET, POST");
         co_return unavailable("shutting down");  // a GET is only routed here while draining
     }
+#endif
     if (path == "/tickets") {
         if (m != "POST") co_return method_not_allowed("POST");
         co_return co_await tickets(ctx);
@@ -235,43 +235,6 @@ asio::awaitable<daemon::response> daemon::publish_batch(request_context& ctx, co
     }
     log_.debug("publish_batch", {{"events", results.size()}});
     co_return json_response(202, {{"results", std::move(results)}});
-}
-
-// POST /.well-known/mercure: a Mercure publish (form fields, the publisher's
-// token); 200 text/plain with the event's id (the caller's, when it gave one).
-asio::awaitable<daemon::response> daemon::mercure_publish(request_context& ctx) {
-#ifdef SSEHUBD_HAS_MERCURE
-    auto text = [](int status, std::string body) { return response{status, "text/plain; charset=utf-8", std::move(body), {}}; };
-    if (draining_.load()) {
-        response r = text(503, "shutting down\n");
-        r.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
-        co_return r;
-    }
-    auto prepared = mercure_->publish(ctx.req, ctx.body);
-    if (auto* no = std::get_if<mercure_endpoint::refusal>(&prepared)) {
-        if (no->status == 401 || no->status == 403) counters_.publish_scope_refused.fetch_add(1);
-        log_.debug("mercure_publish_refused", {{"remote", ctx.remote}, {"status", no->status}, {"reason", no->message}});
-        response r = text(no->status, no->message + "\n");
-        if (!no->challenge.empty()) r.headers.push_back({"WWW-Authenticate", no->challenge});
-        co_return r;
-    }
-    std::error_code ec;
-    const ssehub::publish_result r = co_await hub_->async_publish(std::move(std::get<ssehub::event>(prepared)),
-                                                                  asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == ssehub::error::intake_full || ec == ssehub::error::hub_stopped) {
-        counters_.publish_failures.fetch_add(1);
-        response out = text(503, ec == ssehub::error::hub_stopped ? "shutting down\n" : "publish intake full, retry later\n");
-        out.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
-        co_return out;
-    }
-    if (ec == ssehub::error::invalid_event_field) co_return text(400, "id or type: not accepted\n");
-    if (ec) co_return text(500, "publish failed: " + ec.message() + "\n");
-    log_.debug("mercure_publish", {{"id", r.id}, {"matched", r.matched}});
-    co_return text(200, r.id);
-#else
-    (void)ctx;
-    co_return error_response(404, "not found");
-#endif
 }
 
 asio::awaitable<daemon::response> daemon::tickets(request_context& ctx) {

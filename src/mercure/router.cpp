@@ -50,12 +50,24 @@ std::vector<std::string> router::subscriber_topics(const std::vector<selector>& 
         grant_defs_.clear();
     }
     if (g) grant_defs_.try_emplace(hg, g);
+    // Evaluated from now on, not only once the hub reports the connection
+    // (that report comes after registration, and an update published in
+    // between must reach it). Until then the entry lingers: a subscriber the
+    // hub then refuses leaves nothing behind for longer than `linger`.
+    const auto t = now();
     for (const auto& s : selectors) {
         const std::string hs = hash(s.key());
-        if (s.kind() == selector_kind::uri_template || s.kind() == selector_kind::url_pattern || g)
-            selector_defs_.try_emplace(hs, std::make_shared<const selector>(s));
+        const bool evaluated = s.kind() == selector_kind::uri_template || s.kind() == selector_kind::url_pattern;
+        if (evaluated) {
+            auto sel = std::make_shared<const selector>(s);
+            selector_defs_.try_emplace(hs, sel);
+            active_.try_emplace(hs, entry{std::move(sel), nullptr, false, t});
+        }
         out.push_back(std::string(public_prefix) + hs);
-        if (g) out.push_back(std::string(private_prefix) + hs + "." + hg);
+        if (g) {
+            out.push_back(std::string(private_prefix) + hs + "." + hg);
+            pairs_[hs].try_emplace(hg, entry{nullptr, g, false, t});
+        }
     }
     return out;
 }

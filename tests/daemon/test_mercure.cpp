@@ -8,6 +8,8 @@
 
 #include <ssehub/jwt.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 #ifdef SSEHUBD_TEST_MERCURE
@@ -227,6 +229,7 @@ TEST_CASE("mercure: publish and subscribe errors, reserved namespace", "[daemon]
                "Content-Type: application/json\r\nAuthorization: Bearer " + publisher_token() + "\r\n")
               .status == 400);
     CHECK(request(d.port(), "DELETE", "/.well-known/mercure").status == 405);
+    CHECK(get(d.port(), "/.well-known/mercure/subscriptions").status == 404);  // without --mercure-subscriptions
 
     CHECK(get(d.port(), "/.well-known/mercure").status == 400);                       // no selector
     CHECK(get(d.port(), "/.well-known/mercure?match_regex=a").status == 400);         // unknown matcher type
@@ -263,6 +266,64 @@ TEST_CASE("mercure: replay with lastEventID, Last-Event-ID, last_event_id and ea
     CHECK(earliest.next_id() == "r2");
     mercure_subscriber back(d.port(), tpl + "&lastEventID=t0");
     CHECK(back.next_id() == "t1");
+}
+
+TEST_CASE("mercure: the subscriptions API and subscription events", "[daemon][mercure]") {
+    auto args = mercure_args();
+    args.push_back("--mercure-subscriptions");
+    daemon_process d(args);
+    const std::string api_selector = "/.well-known/mercure/subscriptions{/topic}{/subscriber}";
+    const std::string admin = ssehub::sign_hs256(header_jwt, R"({"mercure":{"subscribe":[")" + api_selector + R"("]}})", sub_key);
+    const std::string auth = "Authorization: Bearer " + admin + "\r\n";
+    mercure_subscriber watcher(d.port(), "topic=" + url_encode(api_selector), auth);
+    REQUIRE(watcher.s.connected());
+
+    const std::string token = ssehub::sign_hs256(
+        header_jwt, R"({"mercure":{"subscribe":["https://t.test/books/1"],"payload":{"user":"u1"}}})", sub_key);
+    const std::string topic = "https://t.test/books/{id}";
+    std::optional<mercure_subscriber> sub;
+    sub.emplace(d.port(), "topic=" + url_encode(topic), "Authorization: Bearer " + token + "\r\n");
+    REQUIRE(sub->s.connected());
+    const std::string id = sub->s.connection_id;
+
+    // The watcher hears of it (its own subscription may come first).
+    auto event_for = [&](bool active) {
+        for (int i = 0; i < 4; ++i) {
+            auto e = watcher.next();
+            if (!e) break;
+            const auto j = nlohmann::json::parse(e->data);
+            if (j.value("subscriber", "") == id && j.value("active", !active) == active) return j;
+        }
+        return nlohmann::json();
+    };
+    const auto up = event_for(true);
+    REQUIRE(up.is_object());
+    CHECK(up["topic"] == topic);
+    CHECK(up["type"] == "Subscription");
+    CHECK(up["payload"]["user"] == "u1");
+    CHECK(up["id"] == "/.well-known/mercure/subscriptions/" + url_encode(topic) + "/" + id);
+
+    const auto all = get(d.port(), "/.well-known/mercure/subscriptions", auth);
+    REQUIRE(all.status == 200);
+    CHECK(all.header("Content-Type") == "application/ld+json");
+    const auto list = nlohmann::json::parse(all.body);
+    CHECK(list["type"] == "Subscriptions");
+    CHECK(list["subscriptions"].size() == 2);  // the watcher's and sub's
+    const auto one_topic = nlohmann::json::parse(
+        get(d.port(), "/.well-known/mercure/subscriptions/" + url_encode(topic), auth).body);
+    REQUIRE(one_topic["subscriptions"].size() == 1);
+    CHECK(one_topic["subscriptions"][0]["subscriber"] == id);
+    const auto one = get(d.port(), "/.well-known/mercure/subscriptions/" + url_encode(topic) + "/" + id, auth);
+    REQUIRE(one.status == 200);
+    CHECK(nlohmann::json::parse(one.body)["active"] == true);
+    CHECK(get(d.port(), "/.well-known/mercure/subscriptions/" + url_encode(topic) + "/nobody", auth).status == 404);
+    CHECK(get(d.port(), "/.well-known/mercure/subscriptions").status == 401);
+    CHECK(get(d.port(), "/.well-known/mercure/subscriptions", "Authorization: Bearer " + token + "\r\n").status == 403);
+
+    sub.reset();  // the subscriber leaves
+    const auto down = event_for(false);
+    REQUIRE(down.is_object());
+    CHECK(down["topic"] == topic);
 }
 
 #endif  // SSEHUBD_TEST_MERCURE

@@ -194,11 +194,16 @@ TEST_CASE("mercure router: hub topics for subscribers and updates", "[mercure]")
     CHECK(contains(pub, router::selector_topic(any)));
     CHECK_FALSE(contains(pub, router::selector_topic(tpl)));
 
-    // A template is evaluated once the hub reports a subscriber for it.
+    // A template is evaluated from its subscriber's subscribe on (before
+    // the hub reports the connection), and while the hub reports one.
     const auto topics = r.subscriber_topics({tpl}, nullptr);
     REQUIRE(topics.size() == 1);
     CHECK(topics[0] == router::selector_topic(tpl));
+    CHECK(r.active_selectors() == 1);
+    CHECK(contains(r.update_topics({"https://e.com/books/7"}, false), topics[0]));
+    now += std::chrono::seconds(5);
     r.on_pattern(topics[0], true);
+    now += std::chrono::seconds(20);  // reported up: no linger runs
     CHECK(r.active_selectors() == 1);
     CHECK(contains(r.update_topics({"https://e.com/books/7"}, false), topics[0]));
     CHECK_FALSE(contains(r.update_topics({"https://e.com/users/7"}, false), topics[0]));

@@ -52,8 +52,10 @@ public:
     explicit router(router_config cfg = {});
 
     // The hub topics a subscriber with these selectors (and, when it has a
-    // token, its grants) subscribes to; remembers the definitions so the
-    // hub's pattern reports can activate them.
+    // token, its grants) subscribes to. Its templates, patterns and private
+    // pairs are evaluated from this call on (so an update published before
+    // the hub reports the connection still reaches it), and stay so while
+    // the hub reports a subscriber, then for `linger`.
     std::vector<std::string> subscriber_topics(const std::vector<selector>& selectors, const grants* token);
 
     // Give this to hub::watch_patterns: activates and deactivates templates,
