@@ -5,6 +5,8 @@
 #include <ssehub/mercure/router.hpp>
 #include <ssehub/mercure/selector.hpp>
 #include <ssehub/mercure/token.hpp>
+#include <ssehub/jwt.hpp>
+#include <ssehub/replay/memory_replayer.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -279,4 +281,44 @@ TEST_CASE("mercure: token locations and their precedence", "[mercure]") {
     CHECK(t->token == "draft");
     CHECK_FALSE(find_token(request("/", {{"Authorization", "Basic abc"}})));
     CHECK(ssehub::mercure::cookie(request("/", {{"Cookie", "x=\"quoted\""}}), "x") == std::optional<std::string>("quoted"));
+}
+
+TEST_CASE("mercure: what the library gives it (at+jwt, claims, earliest)", "[mercure]") {
+    ssehub::jwt_options o;
+    o.secret = "0123456789abcdef0123456789abcdef";
+    const std::string payload = R"({"sub":"u","mercure":{"subscribe":["*"]}})";
+    const auto at = ssehub::sign_hs256(R"({"alg":"HS256","typ":"at+jwt"})", payload, o.secret);
+    const auto app = ssehub::sign_hs256(R"({"alg":"HS256","typ":"application/AT+JWT"})", payload, o.secret);
+    ssehub::auth_result who;
+    CHECK(ssehub::verify_jwt(at, o, who));  // default types: JWT only
+    o.types = {"JWT", "at+jwt"};
+    CHECK_FALSE(ssehub::verify_jwt(at, o, who));
+    CHECK(who.claims.empty());  // not kept unless asked
+    o.keep_claims = true;
+    CHECK_FALSE(ssehub::verify_jwt(app, o, who));  // "application/" and case ignored
+    CHECK(who.claims == payload);
+    const auto g = read_grants(who.claims, {});
+    REQUIRE(g);
+    CHECK(g->may_read_private({"x"}));
+
+    ssehub::memory_replayer_config rc;
+    rc.earliest_id = "earliest";
+    ssehub::memory_replayer r(rc);
+    for (const char* id : {"a", "b"}) {
+        ssehub::stored_event ev;
+        ev.id = id;
+        ev.bytes = std::make_shared<const std::string>(std::string("id: ") + id + "\n\n");
+        ev.topics = {"t"};
+        ev.at = std::chrono::steady_clock::now();
+        r.store(std::move(ev));
+    }
+    auto all = r.replay("earliest", {"t"}, {}, 10);
+    CHECK(all.known);
+    REQUIRE(all.events.size() == 2);
+    CHECK(all.events[0].id == "a");
+    auto after = r.replay("a", {"t"}, {}, 10);
+    REQUIRE(after.events.size() == 1);
+    CHECK(after.events[0].id == "b");
+    ssehub::memory_replayer plain;  // earliest_id empty: an unknown id
+    CHECK_FALSE(plain.replay("earliest", {"t"}, {}, 10).known);
 }
