@@ -125,7 +125,9 @@ ssehub::auth_outcome mercure_endpoint::subscribe(const http::request& req) {
         return refused(401, "no token (start ssehubd with --mercure-anonymous to allow anonymous subscribers)");
     }
     out.topics = router_.subscriber_topics(selectors, g ? &*g : nullptr);
-    // What the subscriptions API and events tell about it.
+    if (!subscriptions_) return out;
+    // What the subscriptions API and events tell about it (kept only when
+    // they are on: bytes per connection otherwise spent for nothing).
     nlohmann::json texts = nlohmann::json::array(), payloads = nlohmann::json::array();
     for (const auto& s : selectors) {
         texts.push_back(s.text());
