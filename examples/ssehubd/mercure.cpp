@@ -125,6 +125,7 @@ ssehub::auth_outcome mercure_endpoint::subscribe(const http::request& req) {
         return refused(401, "no token (start ssehubd with --mercure-anonymous to allow anonymous subscribers)");
     }
     out.topics = router_.subscriber_topics(selectors, g ? &*g : nullptr);
+    if (out.topics->empty()) return refused(503, "too many distinct templates and URL patterns in use");
     if (!subscriptions_) return out;
     // What the subscriptions API and events tell about it (kept only when
     // they are on: bytes per connection otherwise spent for nothing).

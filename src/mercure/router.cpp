@@ -55,6 +55,12 @@ std::vector<std::string> router::subscriber_topics(const std::vector<selector>& 
     // between must reach it). Until then the entry lingers: a subscriber the
     // hub then refuses leaves nothing behind for longer than `linger`.
     const auto t = now();
+    std::size_t fresh = 0;
+    for (const auto& s : selectors)
+        if ((s.kind() == selector_kind::uri_template || s.kind() == selector_kind::url_pattern) &&
+            !active_.contains(hash(s.key())))
+            ++fresh;
+    if (active_.size() + fresh > cfg_.max_evaluated) return {};
     for (const auto& s : selectors) {
         const std::string hs = hash(s.key());
         const bool evaluated = s.kind() == selector_kind::uri_template || s.kind() == selector_kind::url_pattern;

@@ -235,6 +235,14 @@ TEST_CASE("mercure router: hub topics for subscribers and updates", "[mercure]")
     CHECK_FALSE(contains(priv, t1[0]));  // never on a public topic
     // Alternate topics: one granted topic is enough.
     CHECK(r.update_topics({"https://e.com/x", "https://e.com/books/2"}, true) == std::vector<std::string>{t2[1]});
+    // A bound on the templates and patterns evaluated per update.
+    router_config one_cfg;
+    one_cfg.max_evaluated = 1;
+    router small(one_cfg);
+    CHECK(small.subscriber_topics({tpl}, nullptr).size() == 1);
+    CHECK(small.subscriber_topics({tpl, exact}, nullptr).size() == 2);  // the same template again: fine
+    CHECK(small.subscriber_topics({make(selector_kind::url_pattern, "https://e.com/:x")}, nullptr).empty());
+    CHECK(small.subscriber_topics({exact, any}, nullptr).size() == 2);  // exact and * cost nothing
     // Nobody may read it: a topic no one subscribes.
     CHECK(r.update_topics({"https://e.com/books/3"}, true) == std::vector<std::string>{"mercure.none"});
 }

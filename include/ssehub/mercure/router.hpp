@@ -44,6 +44,10 @@ struct router_config {
     // subscriber_topics() and the hub reporting its patterns; beyond this
     // the ones no connection uses are forgotten.
     std::size_t max_definitions = 100000;
+    // Distinct templates and URL patterns evaluated per update at most (each
+    // costs one RE2 match per update); a subscriber bringing a new one beyond
+    // this is refused (subscriber_topics returns nothing).
+    std::size_t max_evaluated = 10000;
     std::function<std::chrono::steady_clock::time_point()> clock;  // empty: steady_clock (tests inject)
 };
 
@@ -55,7 +59,8 @@ public:
     // token, its grants) subscribes to. Its templates, patterns and private
     // pairs are evaluated from this call on (so an update published before
     // the hub reports the connection still reaches it), and stay so while
-    // the hub reports a subscriber, then for `linger`.
+    // the hub reports a subscriber, then for `linger`. Empty when a new
+    // template or pattern would exceed max_evaluated.
     std::vector<std::string> subscriber_topics(const std::vector<selector>& selectors, const grants* token);
 
     // Give this to hub::watch_patterns: activates and deactivates templates,
