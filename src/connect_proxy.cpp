@@ -79,6 +79,7 @@ asio::awaitable<auth_outcome> ask(std::shared_ptr<proxy_state> st, const http::r
     http::client_options co;
     co.timeout = o.timeout;
     co.max_body_bytes = o.max_answer_bytes;
+    co.ca_file = o.ca_file;
     std::error_code ec;
     const auto res =
         co_await http::async_request(st->url, "POST", "application/json", connect_proxy_request(req, o), co, ec);
@@ -194,8 +195,10 @@ auth_outcome connect_proxy_answer(std::string_view body, const connect_proxy_opt
 
 authenticator connect_proxy_auth(connect_proxy_options options) {
     auto u = http::parse_url(options.url);
-    if (!u || u->scheme != "http")
-        throw std::invalid_argument("connect proxy URL: expected http://host[:port][/path] (https is not supported)");
+    if (!u || (u->scheme == "https" && !http::tls_supported()))
+        throw std::invalid_argument(http::tls_supported()
+                                        ? "connect proxy URL: expected http(s)://host[:port][/path]"
+                                        : "connect proxy URL: expected http://host[:port][/path] (https needs OpenSSL)");
     if (options.concurrency == 0) throw std::invalid_argument("connect proxy: concurrency must be at least 1");
     auto st = std::make_shared<proxy_state>();
     st->options = std::move(options);

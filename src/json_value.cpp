@@ -1,4 +1,5 @@
 #include "ssehub/json_value.hpp"
+#include "ascii.hpp"
 
 #include "ssehub/json.hpp"
 
@@ -13,6 +14,8 @@
 namespace ssehub::json {
 namespace {
 
+using ssehub::detail::ascii::hex_value;
+
 // Bytes that may be copied as they are inside a string: printable ASCII but '"' and '\'.
 constexpr std::array<bool, 256> plain_table = [] {
     std::array<bool, 256> t{};
@@ -23,13 +26,6 @@ constexpr std::array<bool, 256> plain_table = [] {
 }();
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
     if (cp < 0x80) {

@@ -1,4 +1,5 @@
 #include "ssehub/jwt.hpp"
+#include "ascii.hpp"
 
 #include "ssehub/base64.hpp"
 #include "ssehub/error.hpp"
@@ -47,21 +48,13 @@ struct jwt_key_access {
 
 namespace {
 
+using ssehub::detail::ascii::iequals;
+
 using key_ptr = std::shared_ptr<const jwt_key_set::key>;
 
 constexpr std::size_t sha256_size = 32;
 constexpr std::size_t p256_coordinate = 32;
 constexpr std::size_t ed25519_size = 32;
-
-char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    }
-    return true;
-}
 
 std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -226,7 +226,7 @@ std::optional<mercure_endpoint::refusal> mercure_endpoint::subscriptions_refusal
 
 namespace {
 
-std::string escaped(std::string_view s) {
+std::string percent_encoded(std::string_view s) {
     static constexpr char hex[] = "0123456789ABCDEF";
     std::string out;
     for (unsigned char c : s) {
@@ -255,7 +255,7 @@ std::vector<nlohmann::json> mercure_endpoint::subscriptions_of(const std::string
     for (std::size_t i = 0; i < t.size(); ++i) {
         if (!t[i].is_string()) continue;
         const std::string topic = t[i].get<std::string>();
-        nlohmann::json s{{"id", std::string(path) + "/subscriptions/" + escaped(topic) + "/" + escaped(connection_id)},
+        nlohmann::json s{{"id", std::string(path) + "/subscriptions/" + percent_encoded(topic) + "/" + percent_encoded(connection_id)},
                          {"type", "Subscription"},
                          {"subscriber", connection_id},
                          {"topic", topic},

@@ -7,7 +7,7 @@
 namespace ssehub::mercure {
 namespace {
 
-bool fail(std::string* why, std::string message) {
+bool malformed(std::string* why, std::string message) {
     if (why) *why = std::move(message);
     return false;
 }
@@ -25,10 +25,10 @@ struct reader {
 
     bool add(std::vector<selector>& to, selector_kind kind, std::string_view text, std::string_view where) {
         if (++count > glimits.max_selectors)
-            return fail(why, "more than " + std::to_string(glimits.max_selectors) + " selectors in the token");
+            return malformed(why, "more than " + std::to_string(glimits.max_selectors) + " selectors in the token");
         std::string reason;
         auto s = selector::parse(kind, text, limits, &reason);
-        if (!s) return fail(why, std::string(where) + ": " + reason);
+        if (!s) return malformed(why, std::string(where) + ": " + reason);
         to.push_back(std::move(*s));
         return true;
     }
@@ -36,20 +36,20 @@ struct reader {
     bool payload_text(const json::value& v, std::string& text, std::string_view where) {
         text = json::serialize(v);
         if (text.size() > glimits.max_payload_bytes)
-            return fail(why, std::string(where) + ": payload over " + std::to_string(glimits.max_payload_bytes) + " bytes");
+            return malformed(why, std::string(where) + ": payload over " + std::to_string(glimits.max_payload_bytes) + " bytes");
         return true;
     }
 
     // Released: {"publish": [..], "subscribe": [..], "payload": ..}.
     bool released(const json::value& m) {
-        if (!m.is_object()) return fail(why, "mercure: not an object");
+        if (!m.is_object()) return malformed(why, "mercure: not an object");
         for (const char* name : {"publish", "subscribe"}) {
             const json::value* list = m.find(name);
             if (list == nullptr || list->is_null()) continue;
-            if (!list->is_array()) return fail(why, std::string("mercure.") + name + ": not an array");
+            if (!list->is_array()) return malformed(why, std::string("mercure.") + name + ": not an array");
             auto& to = std::string_view(name) == "publish" ? out.publish : out.subscribe;
             for (const auto& item : list->as_array()) {
-                if (!item.is_string()) return fail(why, std::string("mercure.") + name + ": not an array of strings");
+                if (!item.is_string()) return malformed(why, std::string("mercure.") + name + ": not an array of strings");
                 if (!add(to, selector::released_kind(item.as_string()), item.as_string(), std::string("mercure.") + name))
                     return false;
             }
@@ -69,12 +69,12 @@ struct reader {
         const json::value* actions = d.find("actions");
         const json::value* topics = d.find("topics");
         if (actions == nullptr || !actions->is_array() || actions->as_array().empty())
-            return fail(why, where + ".actions: not a non-empty array");
+            return malformed(why, where + ".actions: not a non-empty array");
         if (topics == nullptr || !topics->is_array() || topics->as_array().empty())
-            return fail(why, where + ".topics: not a non-empty array");
+            return malformed(why, where + ".topics: not a non-empty array");
         bool pub = false, sub = false;
         for (const auto& a : actions->as_array()) {
-            if (!a.is_string()) return fail(why, where + ".actions: not strings");
+            if (!a.is_string()) return malformed(why, where + ".actions: not strings");
             pub = pub || a.as_string() == "publish";
             sub = sub || a.as_string() == "subscribe";  // unknown actions grant nothing
         }
@@ -82,18 +82,18 @@ struct reader {
         for (const auto& t : topics->as_array()) {
             const json::value* match = t.find("match");
             if (!t.is_object() || match == nullptr || !match->is_string())
-                return fail(why, where + ".topics: each entry needs a string \"match\"");
+                return malformed(why, where + ".topics: each entry needs a string \"match\"");
             selector_kind kind = selector_kind::exact;
             if (const json::value* mt = t.find("match_type"); mt != nullptr) {
-                if (!mt->is_string()) return fail(why, where + ".topics: match_type is not a string");
+                if (!mt->is_string()) return malformed(why, where + ".topics: match_type is not a string");
                 if (mt->as_string() == "urlpattern") kind = selector_kind::url_pattern;
                 else if (mt->as_string() != "exact")
-                    return fail(why, where + ".topics: match_type \"" + mt->as_string() + "\" is not supported");
+                    return malformed(why, where + ".topics: match_type \"" + mt->as_string() + "\" is not supported");
             }
             if (!add(sels, kind, match->as_string(), where + ".topics")) return false;
         }
         if (const json::value* p = d.find("payload"); p != nullptr && sub) {
-            if (!p->is_object()) return fail(why, where + ".payload: not an object");
+            if (!p->is_object()) return malformed(why, where + ".payload: not an object");
             grants::payload_rule rule{sels, {}};
             if (!payload_text(*p, rule.payload, where)) return false;
             out.payloads.push_back(std::move(rule));
@@ -139,21 +139,21 @@ std::optional<grants> read_grants(std::string_view claims_json, const selector_l
     json::value claims;
     std::string err;
     if (!json::parse(claims_json, claims, &err) || !claims.is_object()) {
-        fail(why, "claims: not a JSON object");
+        malformed(why, "claims: not a JSON object");
         return std::nullopt;
     }
     reader r{limits, glimits, why, {}};
     if (const json::value* m = claims.find("mercure"); m != nullptr && !r.released(*m)) return std::nullopt;
     if (const json::value* ad = claims.find("authorization_details"); ad != nullptr) {
         if (!ad->is_array()) {
-            fail(why, "authorization_details: not an array");
+            malformed(why, "authorization_details: not an array");
             return std::nullopt;
         }
         for (std::size_t i = 0; i < ad->as_array().size(); ++i) {
             const json::value& d = ad->as_array()[i];
             const json::value* type = d.find("type");
             if (!d.is_object() || type == nullptr || !type->is_string()) {
-                fail(why, "authorization_details[" + std::to_string(i) + "]: not an object with a string type");
+                malformed(why, "authorization_details[" + std::to_string(i) + "]: not an object with a string type");
                 return std::nullopt;
             }
             if (type->as_string() != authorization_detail_type) continue;  // another API's detail

@@ -1,5 +1,7 @@
 #include "ssehub/mercure/selector.hpp"
 
+#include "ascii.hpp"
+
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -8,7 +10,7 @@
 namespace ssehub::mercure {
 namespace {
 
-bool fail(std::string* why, std::string message) {
+bool invalid(std::string* why, std::string message) {
     if (why) *why = std::move(message);
     return false;
 }
@@ -27,13 +29,13 @@ bool varname_char(char c) {
 // are not captured: matching only needs to know whether some expansion
 // of the template produces the topic.
 bool template_expression(std::string_view expr, std::string& out, std::string* why) {
-    if (expr.empty()) return fail(why, "empty expression {}");
+    if (expr.empty()) return invalid(why, "empty expression {}");
     char op = 0;
     if (std::string_view("+#./;?&").find(expr[0]) != std::string_view::npos) {
         op = expr[0];
         expr.remove_prefix(1);
     } else if (std::string_view("=,!@|").find(expr[0]) != std::string_view::npos) {
-        return fail(why, std::string("reserved operator '") + expr[0] + "'");
+        return invalid(why, std::string("reserved operator '") + expr[0] + "'");
     }
     // Validate the variable list: name[:n] or name*, comma-separated.
     std::size_t vars = 0;
@@ -45,12 +47,12 @@ bool template_expression(std::string_view expr, std::string& out, std::string* w
         else if (auto colon = spec.find(':'); colon != std::string_view::npos) {
             const auto digits = spec.substr(colon + 1);
             if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string_view::npos)
-                return fail(why, "bad prefix modifier in {" + std::string(expr) + "}");
+                return invalid(why, "bad prefix modifier in {" + std::string(expr) + "}");
             spec = spec.substr(0, colon);
         }
-        if (spec.empty()) return fail(why, "empty variable name in an expression");
+        if (spec.empty()) return invalid(why, "empty variable name in an expression");
         for (char c : spec)
-            if (!varname_char(c)) return fail(why, "bad variable name '" + std::string(spec) + "'");
+            if (!varname_char(c)) return invalid(why, "bad variable name '" + std::string(spec) + "'");
         ++vars;
         start = end + 1;
     }
@@ -78,11 +80,11 @@ bool template_regex(std::string_view t, std::string& out, std::string* why) {
     for (std::size_t i = 0; i < t.size();) {
         if (t[i] == '{') {
             const auto close = t.find('}', i);
-            if (close == std::string_view::npos) return fail(why, "unclosed { in the URI template");
+            if (close == std::string_view::npos) return invalid(why, "unclosed { in the URI template");
             if (!template_expression(t.substr(i + 1, close - i - 1), out, why)) return false;
             i = close + 1;
         } else if (t[i] == '}') {
-            return fail(why, "unmatched } in the URI template");
+            return invalid(why, "unmatched } in the URI template");
         } else {
             out += RE2::QuoteMeta(re2::StringPiece(&t[i], 1));
             ++i;
@@ -123,7 +125,7 @@ bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
 // segment group right after `/` takes the `/` into its group, so `/:id?`
 // also matches nothing at all, as in the standard.
 bool pattern_regex(std::string_view p, std::string& out, std::string* why, int depth = 0) {
-    if (depth > 4) return fail(why, "groups nested too deeply");
+    if (depth > 4) return invalid(why, "groups nested too deeply");
     const auto scheme_end = p.find("://");
     std::size_t host_end = std::string_view::npos;
     if (scheme_end != std::string_view::npos && depth == 0) {
@@ -137,7 +139,7 @@ bool pattern_regex(std::string_view p, std::string& out, std::string* why, int d
         bool is_group = false;
         const bool in_host = host_end != std::string_view::npos && i > scheme_end + 2 && i < host_end;
         if (c == '\\') {
-            if (i + 1 >= p.size()) return fail(why, "a trailing \\ in the URL pattern");
+            if (i + 1 >= p.size()) return invalid(why, "a trailing \\ in the URL pattern");
             out += RE2::QuoteMeta(re2::StringPiece(&p[i + 1], 1));
             last_literal_slash = std::string::npos;
             i += 2;
@@ -148,7 +150,7 @@ bool pattern_regex(std::string_view p, std::string& out, std::string* why, int d
             while (j < p.size() && name_char(p[j])) ++j;
             if (j < p.size() && p[j] == '(') {
                 const auto close = closing_paren(p, j);
-                if (close == std::string_view::npos) return fail(why, "unclosed ( in the URL pattern");
+                if (close == std::string_view::npos) return invalid(why, "unclosed ( in the URL pattern");
                 group = "(?:" + std::string(p.substr(j + 1, close - j - 1)) + ")";
                 j = close + 1;
             } else {
@@ -158,7 +160,7 @@ bool pattern_regex(std::string_view p, std::string& out, std::string* why, int d
             i = j;
         } else if (c == '(') {
             const auto close = closing_paren(p, i);
-            if (close == std::string_view::npos) return fail(why, "unclosed ( in the URL pattern");
+            if (close == std::string_view::npos) return invalid(why, "unclosed ( in the URL pattern");
             group = "(?:" + std::string(p.substr(i + 1, close - i - 1)) + ")";
             is_group = true;
             i = close + 1;
@@ -168,7 +170,7 @@ bool pattern_regex(std::string_view p, std::string& out, std::string* why, int d
             ++i;
         } else if (c == '{') {
             const auto close = p.find('}', i);
-            if (close == std::string_view::npos) return fail(why, "unclosed { in the URL pattern");
+            if (close == std::string_view::npos) return invalid(why, "unclosed { in the URL pattern");
             std::string inner;
             if (!pattern_regex(p.substr(i + 1, close - i - 1), inner, why, depth + 1)) return false;
             group = "(?:" + inner + ")";
@@ -273,20 +275,13 @@ std::string_view path_of(std::string_view url) {
     return url.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // %XX of unreserved characters decoded (others kept, hex upper-cased), then
 // RFC 3986's remove_dot_segments.
 std::string normalized_path(std::string_view path) {
     std::string decoded;
     for (std::size_t i = 0; i < path.size(); ++i) {
-        if (path[i] == '%' && i + 2 < path.size() && hex_value(path[i + 1]) >= 0 && hex_value(path[i + 2]) >= 0) {
-            const char c = static_cast<char>(hex_value(path[i + 1]) * 16 + hex_value(path[i + 2]));
+        if (path[i] == '%' && i + 2 < path.size() && ssehub::detail::ascii::hex_value(path[i + 1]) >= 0 && ssehub::detail::ascii::hex_value(path[i + 2]) >= 0) {
+            const char c = static_cast<char>(ssehub::detail::ascii::hex_value(path[i + 1]) * 16 + ssehub::detail::ascii::hex_value(path[i + 2]));
             const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                                     c == '-' || c == '.' || c == '_' || c == '~';
             if (unreserved) {
@@ -334,10 +329,10 @@ selector_kind selector::released_kind(std::string_view text) noexcept {
 
 std::optional<selector> selector::parse(selector_kind kind, std::string_view text, const selector_limits& limits,
                                         std::string* why) {
-    if (text.empty()) return fail(why, "empty selector"), std::nullopt;
+    if (text.empty()) return invalid(why, "empty selector"), std::nullopt;
     if (text.size() > limits.max_length)
-        return fail(why, "selector longer than " + std::to_string(limits.max_length) + " bytes"), std::nullopt;
-    if (!is_clean_text(text)) return fail(why, "selector is not UTF-8 or has control characters"), std::nullopt;
+        return invalid(why, "selector longer than " + std::to_string(limits.max_length) + " bytes"), std::nullopt;
+    if (!is_clean_text(text)) return invalid(why, "selector is not UTF-8 or has control characters"), std::nullopt;
     selector s;
     s.text_ = std::string(text);
     if (text == "*") kind = selector_kind::any;
@@ -354,9 +349,9 @@ std::optional<selector> selector::parse(selector_kind kind, std::string_view tex
     o.set_log_errors(false);
     o.set_max_mem(std::max<int64_t>(1 << 20, static_cast<int64_t>(limits.max_program_size) * 256));
     auto compiled = std::make_shared<const RE2>(re, o);
-    if (!compiled->ok()) return fail(why, "not a valid " + std::string(to_string(kind)) + ": " + compiled->error()), std::nullopt;
+    if (!compiled->ok()) return invalid(why, "not a valid " + std::string(to_string(kind)) + ": " + compiled->error()), std::nullopt;
     if (compiled->ProgramSize() > limits.max_program_size)
-        return fail(why, "selector too complex (program size " + std::to_string(compiled->ProgramSize()) + " > " +
+        return invalid(why, "selector too complex (program size " + std::to_string(compiled->ProgramSize()) + " > " +
                              std::to_string(limits.max_program_size) + ")"),
                std::nullopt;
     s.re_ = std::move(compiled);

@@ -1,24 +1,10 @@
 #include "ssehub/mercure/token.hpp"
 
-#include <cctype>
+#include "ascii.hpp"
 
 namespace ssehub::mercure {
-namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-    return true;
-}
-
-}  // namespace
+using detail::ascii::iequals;
+using detail::ascii::trim_ows;
 
 std::optional<std::string> cookie(const http::request& req, std::string_view name) {
     for (const auto& h : req.headers) {
@@ -26,11 +12,11 @@ std::optional<std::string> cookie(const http::request& req, std::string_view nam
         std::string_view rest = h.value;
         while (!rest.empty()) {
             const auto semi = rest.find(';');
-            const std::string_view pair = trim(rest.substr(0, semi));
+            const std::string_view pair = trim_ows(rest.substr(0, semi));
             rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
             const auto eq = pair.find('=');
-            if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
-            std::string_view v = trim(pair.substr(eq + 1));
+            if (eq == std::string_view::npos || trim_ows(pair.substr(0, eq)) != name) continue;
+            std::string_view v = trim_ows(pair.substr(eq + 1));
             if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
             return std::string(v);
         }
@@ -40,9 +26,9 @@ std::optional<std::string> cookie(const http::request& req, std::string_view nam
 
 std::optional<found_token> find_token(const http::request& req, bool allow_query) {
     if (const std::string* a = req.find("Authorization")) {
-        std::string_view v = trim(*a);
+        std::string_view v = trim_ows(*a);
         if (v.size() > 7 && iequals(v.substr(0, 7), "bearer ")) {
-            v = trim(v.substr(7));
+            v = trim_ows(v.substr(7));
             if (!v.empty()) return found_token{std::string(v), "header"};
         }
     }

@@ -2,6 +2,7 @@
 // filters, DELETE /connections/{id} and POST /connections/disconnect, with
 // the admin key and refused without it. One daemon for the whole case.
 #include "daemon_process.hpp"
+#include "replies.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -14,8 +15,6 @@ using json = nlohmann::json;
 namespace {
 
 // The answer's JSON (null when it is not JSON: the checks on it then fail).
-json body_json(const reply& r) { return json::parse(r.body, nullptr, false); }
-
 // A stream opened with a ticket carrying this user and tenant.
 std::unique_ptr<subscriber> subscribe(unsigned short port, const std::string& topic, const std::string& user,
                                       const std::string& tenant) {
@@ -30,7 +29,8 @@ std::unique_ptr<subscriber> subscribe(unsigned short port, const std::string& to
 }  // namespace
 
 TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][admin]") {
-    daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--admin-key", "ak", "--threads", "2"});
+    daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--admin-key", "ak", "--threads", "2",
+                      "--max-presence-page", "2"});
     const auto p = d.port();
     const std::string key = "X-Publisher-Key: ak\r\n";  // the admin key
 
@@ -61,6 +61,11 @@ TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][adm
     auto page2 = body_json(get(p, "/presence?topic=chat&limit=2&after=" + page1["next"].get<std::string>(), key));
     REQUIRE(page2["entries"].size() == 1);
     CHECK(page2["next"].is_null());
+    // A larger limit is capped at --max-presence-page (2).
+    auto capped = body_json(get(p, "/presence?topic=chat&limit=100", key));
+    CHECK(capped["total"] == 3);
+    CHECK(capped["entries"].size() == 2);
+    CHECK(capped["next"].is_string());
     std::set<std::string> ids;
     for (const auto& pg : {page1, page2})
         for (const auto& e : pg["entries"]) {

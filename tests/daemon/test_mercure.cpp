@@ -59,7 +59,7 @@ std::string url_encode(std::string_view s) {
 }
 
 // POST /.well-known/mercure with form fields.
-reply publish(unsigned short port, const std::vector<std::pair<std::string, std::string>>& fields,
+reply mercure_post(unsigned short port, const std::vector<std::pair<std::string, std::string>>& fields,
               const std::string& token = publisher_token(), std::string extra_headers = {}) {
     std::string body;
     for (const auto& [k, v] : fields) body += (body.empty() ? "" : "&") + url_encode(k) + "=" + url_encode(v);
@@ -108,14 +108,14 @@ TEST_CASE("mercure: exact, template, URL pattern and * selectors; the publish an
     REQUIRE(exact.s.connected());
     REQUIRE(all.s.connected());
 
-    const auto r = publish(d.port(), {{"topic", "https://t.test/books/1"}, {"id", "book-1"}, {"data", "line 1\n\nline 3"}});
+    const auto r = mercure_post(d.port(), {{"topic", "https://t.test/books/1"}, {"id", "book-1"}, {"data", "line 1\n\nline 3"}});
     CHECK(r.status == 200);
     CHECK(r.header("Content-Type").starts_with("text/plain"));
     CHECK(r.body == "book-1");  // the caller's id, echoed
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/users/2"}, {"id", "user-2"}}).status == 200);
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/x"}, {"id", "x-1"}}).status == 200);
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/books/1/x"}, {"id", "no-one"}}).status == 200);
-    const auto generated = publish(d.port(), {{"topic", "https://t.test/books/2"}, {"topic", "other"}});
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/users/2"}, {"id", "user-2"}}).status == 200);
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/x"}, {"id", "x-1"}}).status == 200);
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/books/1/x"}, {"id", "no-one"}}).status == 200);
+    const auto generated = mercure_post(d.port(), {{"topic", "https://t.test/books/2"}, {"topic", "other"}});
     REQUIRE(generated.status == 200);
     CHECK_FALSE(generated.body.empty());  // the hub's id
 
@@ -146,12 +146,12 @@ TEST_CASE("mercure: private updates reach only subscribers whose token matches",
     REQUIRE(pattern.s.connected());
     REQUIRE(anonymous.s.connected());
 
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/books/1"}, {"private", ""}, {"id", "secret-1"}}).status == 200);
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/books/1"}, {"private", ""}, {"id", "secret-1"}}).status == 200);
     // Alternate topic: the update is about books/3, readable by users/42's grant.
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/books/3"}, {"topic", "https://t.test/users/42/books/3"},
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/books/3"}, {"topic", "https://t.test/users/42/books/3"},
                                {"private", "on"}, {"id", "secret-3"}})
                 .status == 200);
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/books/9"}, {"id", "public-9"}}).status == 200);
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/books/9"}, {"id", "public-9"}}).status == 200);
 
     CHECK(reader.next_id() == "secret-1");
     CHECK(reader.next_id() == "public-9");
@@ -184,11 +184,11 @@ TEST_CASE("mercure: token locations and their precedence", "[daemon][mercure]") 
     for (auto* s : {&header, &cookie, &draft_cookie, &query, &access_token}) REQUIRE(s->s.connected());
 
     // A publisher's token in the cookie works too.
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/p"}, {"private", "on"}, {"id", "p1"}}, "",
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/p"}, {"private", "on"}, {"id", "p1"}}, "",
                     "Cookie: mercureAuthorization=" + publisher_token() + "\r\n")
                 .status == 200);
     // ...but not from a page of another origin (no CSRF through the cookie).
-    CHECK(publish(d.port(), {{"topic", "https://t.test/p"}, {"id", "csrf"}}, "",
+    CHECK(mercure_post(d.port(), {{"topic", "https://t.test/p"}, {"id", "csrf"}}, "",
                   "Origin: https://evil.test\r\nCookie: mercureAuthorization=" + publisher_token() + "\r\n")
               .status == 403);
     for (auto* s : {&header, &cookie, &draft_cookie, &query, &access_token}) CHECK(s->next_id() == "p1");
@@ -198,33 +198,33 @@ TEST_CASE("mercure: publish and subscribe errors, reserved namespace", "[daemon]
     daemon_process d(mercure_args());
     const std::vector<std::pair<std::string, std::string>> ok{{"topic", "https://t.test/a"}};
 
-    auto no_token = publish(d.port(), ok, "");
+    auto no_token = mercure_post(d.port(), ok, "");
     CHECK(no_token.status == 401);
     CHECK(no_token.header("WWW-Authenticate").starts_with("Bearer"));
-    auto forged = publish(d.port(), ok, ssehub::sign_hs256(header_jwt, R"({"mercure":{"publish":["*"]}})", sub_key));
+    auto forged = mercure_post(d.port(), ok, ssehub::sign_hs256(header_jwt, R"({"mercure":{"publish":["*"]}})", sub_key));
     CHECK(forged.status == 401);  // a subscriber key does not sign publishers' tokens
     CHECK(forged.header("WWW-Authenticate").find("invalid_token") != std::string::npos);
-    CHECK(publish(d.port(), ok, ssehub::sign_hs256(header_jwt, R"({"mercure":{"publish":[1]}})", pub_key)).status == 401);
+    CHECK(mercure_post(d.port(), ok, ssehub::sign_hs256(header_jwt, R"({"mercure":{"publish":[1]}})", pub_key)).status == 401);
     const auto narrow = publisher_token(R"(["https://t.test/books/{id}"])");
-    auto scope = publish(d.port(), {{"topic", "https://t.test/books/1"}, {"topic", "https://t.test/users/1"}}, narrow);
+    auto scope = mercure_post(d.port(), {{"topic", "https://t.test/books/1"}, {"topic", "https://t.test/users/1"}}, narrow);
     CHECK(scope.status == 403);  // every topic must be granted
     CHECK(scope.header("WWW-Authenticate").find("insufficient_scope") != std::string::npos);
-    CHECK(publish(d.port(), {{"topic", "https://t.test/books/1"}}, narrow).status == 200);
+    CHECK(mercure_post(d.port(), {{"topic", "https://t.test/books/1"}}, narrow).status == 200);
 
-    CHECK(publish(d.port(), {{"data", "no topic"}}).status == 400);
-    CHECK(publish(d.port(), {{"topic", "*"}}).status == 400);
-    CHECK(publish(d.port(), {{"topic", "a"}, {"id", "#frag"}}).status == 400);
-    CHECK(publish(d.port(), {{"topic", "a"}, {"id", "earliest"}}).status == 400);
-    CHECK(publish(d.port(), {{"topic", "a"}, {"type", "mercure"}}).status == 400);
-    CHECK(publish(d.port(), {{"topic", "a"}, {"type", "x\ny"}}).status == 400);
-    CHECK(publish(d.port(), {{"topic", "a"}, {"retry", "1s"}}).status == 400);
-    CHECK(publish(d.port(), {{"topic", "a"}, {"retry", "1500"}, {"type", "t"}, {"unknown", "ignored"}}).status == 200);
-    CHECK(publish(d.port(), {{"topic", "/.well-known/mercure/subscriptions/x"}}).status == 403);
-    CHECK(publish(d.port(), {{"topic", "a"}, {"topic", "https://evil.test/.well-known/%6Dercure"}}).status == 403);
-    CHECK(publish(d.port(), {{"topic", "https://t.test/.well-known/mercurex"}}).status == 200);
+    CHECK(mercure_post(d.port(), {{"data", "no topic"}}).status == 400);
+    CHECK(mercure_post(d.port(), {{"topic", "*"}}).status == 400);
+    CHECK(mercure_post(d.port(), {{"topic", "a"}, {"id", "#frag"}}).status == 400);
+    CHECK(mercure_post(d.port(), {{"topic", "a"}, {"id", "earliest"}}).status == 400);
+    CHECK(mercure_post(d.port(), {{"topic", "a"}, {"type", "mercure"}}).status == 400);
+    CHECK(mercure_post(d.port(), {{"topic", "a"}, {"type", "x\ny"}}).status == 400);
+    CHECK(mercure_post(d.port(), {{"topic", "a"}, {"retry", "1s"}}).status == 400);
+    CHECK(mercure_post(d.port(), {{"topic", "a"}, {"retry", "1500"}, {"type", "t"}, {"unknown", "ignored"}}).status == 200);
+    CHECK(mercure_post(d.port(), {{"topic", "/.well-known/mercure/subscriptions/x"}}).status == 403);
+    CHECK(mercure_post(d.port(), {{"topic", "a"}, {"topic", "https://evil.test/.well-known/%6Dercure"}}).status == 403);
+    CHECK(mercure_post(d.port(), {{"topic", "https://t.test/.well-known/mercurex"}}).status == 200);
     std::vector<std::pair<std::string, std::string>> many;
     for (int i = 0; i < 65; ++i) many.emplace_back("topic", "t" + std::to_string(i));
-    CHECK(publish(d.port(), many).status == 413);  // over --max-topics (64)
+    CHECK(mercure_post(d.port(), many).status == 413);  // over --max-topics (64)
     CHECK(post(d.port(), "/.well-known/mercure", R"({"topic":"a"})",
                "Content-Type: application/json\r\nAuthorization: Bearer " + publisher_token() + "\r\n")
               .status == 400);
@@ -246,12 +246,12 @@ TEST_CASE("mercure: replay with lastEventID, Last-Event-ID, last_event_id and ea
         // A template subscriber leaves; what is published meanwhile is kept for it.
         mercure_subscriber gone(d.port(), tpl);
         REQUIRE(gone.s.connected());
-        REQUIRE(publish(d.port(), {{"topic", "https://t.test/tpl/0"}, {"id", "t0"}}).status == 200);
+        REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/tpl/0"}, {"id", "t0"}}).status == 200);
         REQUIRE(gone.next_id() == "t0");
     }
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/r"}, {"id", "r1"}}).status == 200);
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/r"}, {"id", "r2"}}).status == 200);
-    REQUIRE(publish(d.port(), {{"topic", "https://t.test/tpl/1"}, {"id", "t1"}}).status == 200);
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/r"}, {"id", "r1"}}).status == 200);
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/r"}, {"id", "r2"}}).status == 200);
+    REQUIRE(mercure_post(d.port(), {{"topic", "https://t.test/tpl/1"}, {"id", "t1"}}).status == 200);
 
     mercure_subscriber query(d.port(), exact + "&lastEventID=r1");
     CHECK(query.s.c.head().find("Last-Event-ID: r1") != std::string::npos);

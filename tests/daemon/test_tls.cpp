@@ -7,6 +7,7 @@
 #include "daemon_process.hpp"
 #include "support/tls_cert.hpp"
 #include "support/tls_client.hpp"
+#include "support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +19,8 @@
 using namespace daemon_test;
 
 namespace {
+
+using test::temp_dir;
 
 // A curl process whose stdout goes to a file; ended (SIGTERM) and reaped
 // when destroyed.
@@ -107,17 +110,6 @@ void publish(const daemon_process& d, std::string_view topic, std::string_view d
 bool metric_is(const daemon_process& d, const std::string& sample) {
     return test::poll_until([&] { return curl({url(d, "/metrics")}).find(sample + "\n") != std::string::npos; });
 }
-
-// A directory of its own under /tmp, removed at the end.
-struct temp_dir {
-    temp_dir() {
-        char tmpl[] = "/tmp/ssehubd_test_tls_XXXXXX";
-        if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~temp_dir() { std::filesystem::remove_all(path); }
-    std::string path;
-};
 
 }  // namespace
 

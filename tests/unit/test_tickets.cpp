@@ -14,20 +14,15 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "support/polling.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-using time_point = std::chrono::steady_clock::time_point;
+using mock_clock = test::manual_clock;
 
-struct mock_clock {
-    std::shared_ptr<time_point> now = std::make_shared<time_point>(std::chrono::hours(1000));
-    std::function<time_point()> fn() const {
-        return [n = now] { return *n; };
-    }
-    void advance(std::chrono::milliseconds d) const { *now += d; }
-};
+using time_point = std::chrono::steady_clock::time_point;
 
 ssehub::memory_ticket_store_config config(std::size_t max_tickets, std::function<time_point()> clock = {}) {
     ssehub::memory_ticket_store_config c;
