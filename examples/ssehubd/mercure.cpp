@@ -13,7 +13,7 @@ namespace http = ssehub::http;
 
 namespace {
 
-ssehub::jwt_options keys(const options& o, const std::string& secret, const std::string& pem_file, const char* flag) {
+ssehub::jwt_options mercure_keys(const options& o, const std::string& secret, const std::string& pem_file, const char* flag) {
     ssehub::jwt_options k;
     k.secret = secret;
     if (!pem_file.empty()) {
@@ -52,7 +52,7 @@ std::optional<mercure::selector_kind> parameter_kind(std::string_view name, cons
     return std::nullopt;
 }
 
-ssehub::auth_outcome refused(int status, std::string why) {
+ssehub::auth_outcome auth_refused(int status, std::string why) {
     ssehub::auth_outcome o;
     o.status = status;
     o.log_reason = std::move(why);
@@ -62,8 +62,8 @@ ssehub::auth_outcome refused(int status, std::string why) {
 }  // namespace
 
 mercure_endpoint::mercure_endpoint(const options& o)
-    : publisher_keys_(keys(o, o.mercure_publisher_key, o.mercure_publisher_public_key, "--mercure-publisher-public-key")),
-      subscriber_keys_(keys(o, o.mercure_subscriber_key, o.mercure_subscriber_public_key, "--mercure-subscriber-public-key")),
+    : publisher_keys_(mercure_keys(o, o.mercure_publisher_key, o.mercure_publisher_public_key, "--mercure-publisher-public-key")),
+      subscriber_keys_(mercure_keys(o, o.mercure_subscriber_key, o.mercure_subscriber_public_key, "--mercure-subscriber-public-key")),
       has_subscriber_keys_(!o.mercure_subscriber_key.empty() || !o.mercure_subscriber_public_key.empty()),
       anonymous_(o.mercure_anonymous),
       query_token_(o.mercure_query_token),
@@ -98,34 +98,34 @@ ssehub::auth_outcome mercure_endpoint::subscribe(const http::request& req) {
     for (auto& [name, value] : http::parse_query(req.query())) {
         const refusal* bad = nullptr;
         auto kind = parameter_kind(name, bad);
-        if (bad) return refused(bad->status, bad->message + ": " + name);
+        if (bad) return auth_refused(bad->status, bad->message + ": " + name);
         if (!kind) continue;
         if (name == "topic") kind = mercure::selector::released_kind(value);
         std::string why;
         auto s = mercure::selector::parse(*kind, value, limits_, &why);
-        if (!s) return refused(400, name + ": " + why);
+        if (!s) return auth_refused(400, name + ": " + why);
         if (std::none_of(selectors.begin(), selectors.end(), [&](const mercure::selector& x) { return x.key() == s->key(); }))
             selectors.push_back(std::move(*s));
         if (selectors.size() > max_selectors_)
-            return refused(400, "more than " + std::to_string(max_selectors_) + " topic selectors (--max-topics / 2)");
+            return auth_refused(400, "more than " + std::to_string(max_selectors_) + " topic selectors (--max-topics / 2)");
     }
-    if (selectors.empty()) return refused(400, "missing \"topic\" (or \"match\") parameter");
+    if (selectors.empty()) return auth_refused(400, "missing \"topic\" (or \"match\") parameter");
 
     ssehub::auth_outcome out;
     std::optional<mercure::grants> g;
     if (auto t = mercure::find_token(req, query_token_)) {
-        if (!has_subscriber_keys_) return refused(401, "no subscriber key configured (--mercure-subscriber-jwt-key)");
+        if (!has_subscriber_keys_) return auth_refused(401, "no subscriber key configured (--mercure-subscriber-jwt-key)");
         ssehub::auth_result who;
         auto v = verify(t->token, subscriber_keys_, who);
-        if (auto* r = std::get_if<refusal>(&v)) return refused(401, r->message + " (" + std::string(t->where) + ")");
+        if (auto* r = std::get_if<refusal>(&v)) return auth_refused(401, r->message + " (" + std::string(t->where) + ")");
         g = std::move(std::get<mercure::grants>(v));
         out.expires = who.expires;
         out.metadata = std::move(who.metadata);
     } else if (!anonymous_) {
-        return refused(401, "no token (start ssehubd with --mercure-anonymous to allow anonymous subscribers)");
+        return auth_refused(401, "no token (start ssehubd with --mercure-anonymous to allow anonymous subscribers)");
     }
     out.topics = router_.subscriber_topics(selectors, g ? &*g : nullptr);
-    if (out.topics->empty()) return refused(503, "too many distinct templates and URL patterns in use");
+    if (out.topics->empty()) return auth_refused(503, "too many distinct templates and URL patterns in use");
     if (!subscriptions_) return out;
     // What the subscriptions API and events tell about it (kept only when
     // they are on: bytes per connection otherwise spent for nothing).
