@@ -55,6 +55,14 @@ setter ms_in(options::ms options::*field, std::uint64_t lo, std::uint64_t hi = 7
     };
 }
 
+// A flag without a value: sets `field` to `value`.
+setter flag(bool options::*field, bool value = true) {
+    return [=](options& o, std::string_view) -> std::string {
+        o.*field = value;
+        return {};
+    };
+}
+
 setter text(std::string options::*field) {
     return [=](options& o, std::string_view v) -> std::string {
         o.*field = std::string(v);
@@ -346,10 +354,7 @@ const std::vector<spec>& table() {
          }},
         {"mercure", "", "",
          "serve the Mercure protocol at /.well-known/mercure beside the native routes (docs/mercure.md)",
-         [](options& o, std::string_view) -> std::string {
-             o.mercure = true;
-             return {};
-         }},
+         flag(&options::mercure)},
         {"mercure-jwt-key", "SECRET", "", "HS256 key of both publishers' and subscribers' Mercure tokens",
          [](options& o, std::string_view v) -> std::string {
              o.mercure_publisher_key = std::string(v);
@@ -365,10 +370,7 @@ const std::vector<spec>& table() {
         {"mercure-subscriber-public-key", "FILE", "", "PEM public key (RS256/ES256/EdDSA) of subscribers' Mercure tokens",
          text(&options::mercure_subscriber_public_key)},
         {"mercure-anonymous", "", "", "Mercure subscribers without a token are allowed (they get public updates only)",
-         [](options& o, std::string_view) -> std::string {
-             o.mercure_anonymous = true;
-             return {};
-         }},
+         flag(&options::mercure_anonymous)},
         {"mercure-url", "URL", "https://localhost/.well-known/mercure",
          "the hub's public URL: base of relative topics and URL patterns, and its path is the reserved namespace",
          text(&options::mercure_url)},
@@ -381,16 +383,10 @@ const std::vector<spec>& table() {
         {"mercure-subscriptions", "", "",
          "the Mercure subscriptions API (/.well-known/mercure/subscriptions..., JSON-LD) and subscription events "
          "(private updates when subscribers come and go)",
-         [](options& o, std::string_view) -> std::string {
-             o.mercure_subscriptions = true;
-             return {};
-         }},
+         flag(&options::mercure_subscriptions)},
         {"mercure-no-query-token", "", "",
          "refuse tokens in ?authorization= / ?access_token= (the Mercure draft; they end up in access logs)",
-         [](options& o, std::string_view) -> std::string {
-             o.mercure_query_token = false;
-             return {};
-         }},
+         flag(&options::mercure_query_token, false)},
         {"nats", "URL", "",
          "scale out on NATS (nats://[user:pass@]host[:port], comma-separated for a cluster): publishes reach every "
          "node whose clients subscribe to the topic; replay and tickets stay per node",
