@@ -1,8 +1,9 @@
 # Install rules and the CMake package (find_package(ssehub CONFIG)).
 # Included from the top-level CMakeLists.txt when SSEHUB_INSTALL is ON.
 #
-# Exported: ssehub::ssehub, ssehub::coro (and ssehub::redis, ssehub::h2, ssehub::nats when built;
-# ssehub::nats only when libnats came from pkg-config, which the installed config can find again). Never exported:
+# Exported: ssehub::ssehub, ssehub::coro (and ssehub::redis, ssehub::h2, ssehub::mercure, ssehub::nats
+# when built; ssehub::nats only when libnats came from pkg-config, which the installed config can find
+# again). Never exported:
 # ssehub_private_flags (warnings, sanitizers, ASIO_NO_DEPRECATED) — `ssehub` links it as
 # $<BUILD_INTERFACE:...>, which install(EXPORT) drops, so consumers get only cxx_std_20.
 
@@ -18,6 +19,7 @@ set(SSEHUB_EXPORT_NATS OFF)
 if(TARGET ssehub_nats AND TARGET PkgConfig::LIBNATS)
   set(SSEHUB_EXPORT_NATS ON)
 endif()
+option(SSEHUB_WITH_MERCURE "Build ssehub::mercure (needs RE2 and OpenSSL)" OFF)
 
 set(SSEHUB_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/ssehub"
   CACHE STRING "Where ssehubConfig.cmake is installed, relative to the prefix")
@@ -38,6 +40,9 @@ if(TARGET ssehub_h2)
 endif()
 if(SSEHUB_EXPORT_NATS)
   list(APPEND _ssehub_export_targets ssehub_nats)
+endif()
+if(TARGET ssehub_mercure)
+  list(APPEND _ssehub_export_targets ssehub_mercure)
 endif()
 install(TARGETS ${_ssehub_export_targets}
   EXPORT ssehubTargets

@@ -22,6 +22,7 @@ class SsehubConan(ConanFile):
         "with_openssl": [True, False],
         "with_redis": [True, False],
         "with_h2": [True, False],
+        "with_mercure": [True, False],
     }
     default_options = {
         "shared": False,
@@ -29,6 +30,7 @@ class SsehubConan(ConanFile):
         "with_openssl": False,
         "with_redis": False,
         "with_h2": False,
+        "with_mercure": False,
     }
     implements = ["auto_shared_fpic"]
 
@@ -57,6 +59,10 @@ class SsehubConan(ConanFile):
             self.requires("hiredis/[>=1.0 <2]")
         if self.options.with_h2:
             self.requires("libnghttp2/[>=1.50 <2]")
+        if self.options.with_mercure:
+            self.requires("re2/[>=20220601]")
+            if not self.options.with_openssl:
+                self.requires("openssl/[>=1.1 <4]")
 
     def build_requirements(self):
         self.test_requires("catch2/[>=2.13.10 <3]")
@@ -81,6 +87,7 @@ class SsehubConan(ConanFile):
         tc.cache_variables["SSEHUB_WITH_OPENSSL"] = bool(self.options.with_openssl)
         tc.cache_variables["SSEHUB_WITH_REDIS"] = bool(self.options.with_redis)
         tc.cache_variables["SSEHUB_WITH_H2"] = bool(self.options.with_h2)
+        tc.cache_variables["SSEHUB_WITH_MERCURE"] = bool(self.options.with_mercure)
         tc.generate()
         CMakeDeps(self).generate()
 
@@ -129,3 +136,9 @@ class SsehubConan(ConanFile):
             h2.set_property("cmake_target_name", "ssehub::h2")
             h2.libs = ["ssehub_h2"]
             h2.requires = ["ssehub", "libnghttp2::nghttp2"]
+
+        if self.options.with_mercure:
+            mercure = self.cpp_info.components["mercure"]
+            mercure.set_property("cmake_target_name", "ssehub::mercure")
+            mercure.libs = ["ssehub_mercure"]
+            mercure.requires = ["ssehub", "re2::re2", "openssl::crypto"]

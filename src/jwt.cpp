@@ -576,8 +576,12 @@ std::error_code verify_impl(std::string_view token, const jwt_options& options, 
     const auto alg = alg_v != nullptr && alg_v->is_string() ? alg_of(alg_v->as_string()) : std::nullopt;
     if (hs256_only && alg != jwt_alg::hs256) return reject(error::invalid_token, "JWT: alg is not HS256");
     if (!alg) return reject(error::invalid_token, "JWT: alg is not HS256, RS256, ES256 or EdDSA");
-    if (const json::value* typ = header.find("typ"); typ != nullptr && (!typ->is_string() || !iequals(typ->as_string(), "JWT"))) {
-        return reject(error::invalid_token, "JWT: typ is not JWT");
+    if (const json::value* typ = header.find("typ"); typ != nullptr) {
+        std::string_view t = typ->is_string() ? std::string_view(typ->as_string()) : std::string_view();
+        if (t.size() > 12 && iequals(t.substr(0, 12), "application/")) t.remove_prefix(12);
+        const bool known = typ->is_string() && std::any_of(options.types.begin(), options.types.end(),
+                                                           [&](const std::string& a) { return iequals(t, a); });
+        if (!known) return reject(error::invalid_token, "JWT: typ is not an accepted type");
     }
     if (header.find("crit") != nullptr) return reject(error::invalid_token, "JWT: crit header not supported");
     const json::value* kid = header.find("kid");
@@ -663,6 +667,7 @@ std::error_code verify_impl(std::string_view token, const jwt_options& options, 
             result.allowed_topics = std::move(topics);
         }
     }
+    if (options.keep_claims) result.claims = std::move(decoded);
     out = std::move(result);
     return {};
 #endif

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 
-packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev libssl-dev nlohmann-json3-dev redis-server libhiredis-dev libnats-dev nats-server pkg-config libsqlite3-dev curl libnghttp2-dev nghttp2-client)
+packages=(g++ cmake make libasio-dev catch2 libbenchmark-dev libssl-dev nlohmann-json3-dev redis-server libhiredis-dev libnats-dev nats-server pkg-config libsqlite3-dev curl libnghttp2-dev nghttp2-client libre2-dev)
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(release asan tsan fuzz)
 case " ${suites[*]} " in *" fuzz "*) packages+=(clang libclang-rt-14-dev) ;; esac  # libFuzzer

@@ -261,6 +261,7 @@ void setup_auth_and_replay(ssehub::hub_config& cfg, const options& o, const sseh
             ssehub::memory_replayer_config rc;
             rc.max_events = o.replay_size;
             rc.max_age = o.replay_max_age;
+            if (o.mercure) rc.earliest_id = "earliest";  // Mercure's "everything you have"
             cfg.replayer = ssehub::any_replayer(std::in_place_type<ssehub::memory_replayer>, rc);
         }
         cfg.max_replay = o.max_replay;

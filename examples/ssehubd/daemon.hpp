@@ -44,6 +44,7 @@ namespace ssehubd {
 
 class jwt_verifier;
 class tls_server;  // tls.hpp
+class mercure_endpoint;  // mercure.hpp (--mercure)
 #ifdef SSEHUBD_HAS_TLS
 using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 #endif
@@ -147,6 +148,14 @@ private:
     response stats(request_context& ctx);
     // admin_routes.cpp: /presence, /presence/count, /connections, /connections/...
     asio::awaitable<response> admin(request_context& ctx);
+    // mercure_routes.cpp (--mercure): POST /.well-known/mercure, the
+    // subscriptions API, and the subscription events of a connection
+    // coming (on_open) or going (on_disconnect).
+    asio::awaitable<response> mercure_publish(request_context& ctx);
+    asio::awaitable<response> mercure_subscriptions(request_context& ctx);
+    void announce_subscriptions(const ssehub::connection& c, bool active);
+    // Whether `req` is for the Mercure endpoint (false without --mercure).
+    bool is_mercure(const ssehub::http::request& req) const;
 
     // daemon_state.cpp
     asio::awaitable<void> drain();
@@ -183,6 +192,7 @@ private:
     std::shared_ptr<const jwt_verifier> jwt_;  // --auth jwt only
     std::unique_ptr<redis_bridge> redis_;  // --redis only
     std::unique_ptr<tls_server> tls_;      // --tls-cert only: the certificate (reloaded on SIGHUP)
+    std::unique_ptr<mercure_endpoint> mercure_;  // --mercure only
     asio::ip::tcp::acceptor acceptor_;
     asio::signal_set signals_;
     asio::steady_timer watch_timer_;

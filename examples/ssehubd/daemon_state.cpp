@@ -3,6 +3,7 @@
 // and the checks the routes share (CORS origin, publisher key).
 #include "daemon.hpp"
 #include "nats_bridge.hpp"
+#include "mercure.hpp"  // (the unique_ptr's type; used only with SSEHUBD_HAS_MERCURE)
 
 #include "api.hpp"
 #include "auth_setup.hpp"
@@ -47,6 +48,16 @@ log_level daemon_level(ssehub::logger::level l) {
     }
 }
 
+#ifdef SSEHUBD_HAS_MERCURE
+// A coroutine with its state as parameters (not a capturing coroutine lambda).
+asio::awaitable<ssehub::auth_outcome> authenticate_mercure_or(ssehub::authenticator inner, mercure_endpoint* m,
+                                                              const http::request& req) {
+    if (req.path() == mercure_endpoint::path) co_return m->subscribe(req);
+    if (inner) co_return co_await inner(req);
+    co_return ssehub::auth_outcome{};
+}
+#endif
+
 }  // namespace
 
 daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
@@ -82,9 +93,18 @@ daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
             tickets_ = ssehub::any_ticket_store(std::in_place_type<ssehub::memory_ticket_store>, tc);
         }
     }
+#ifdef SSEHUBD_HAS_MERCURE
+    if (opts_.mercure) mercure_ = std::make_unique<mercure_endpoint>(opts_);
+#endif
     std::vector<asio::any_io_executor> shard_executors;
     for (auto* loop : loops_) shard_executors.push_back(loop->get_executor());
     hub_.emplace(std::move(shard_executors), hub_config());  // one shard per event loop
+#ifdef SSEHUBD_HAS_MERCURE
+    // The router evaluates a template or URL pattern only while (and a
+    // replay window after) some connection subscribes to it.
+    if (mercure_)
+        hub_->watch_patterns([m = mercure_.get()](const std::string& pattern, bool up) { m->routes().on_pattern(pattern, up); });
+#endif
     if (redis_) redis_->start(*hub_);  // Redis down at start is fine: the bridge retries with backoff
 
     asio::ip::tcp::resolver resolver(ioc_);
@@ -149,6 +169,15 @@ ssehub::hub_config daemon::hub_config() {
     }
     setup_auth_and_replay(cfg, opts_, tickets_, jwt_);
     if (redis_) redis_->configure(cfg);  // the Redis Stream replaces the memory replayer
+#ifdef SSEHUBD_HAS_MERCURE
+    if (mercure_) {
+        // Mercure subscribers authenticate with their own tokens (and their
+        // selectors decide the hub topics); every other stream as before.
+        cfg.authenticate = [inner = std::move(cfg.authenticate), m = mercure_.get()](const http::request& req) {
+            return authenticate_mercure_or(inner, m, req);
+        };
+    }
+#endif
 
     // Runs after authentication (metadata set; topics set when a ticket
     // decided them), before the hub's topic checks and registration: it
@@ -175,6 +204,9 @@ ssehub::hub_config daemon::hub_config() {
             std::lock_guard lock(conns_mu_);
             conns_.erase(c.id());
         }
+#ifdef SSEHUBD_HAS_MERCURE
+        announce_subscriptions(c, false);  // --mercure-subscriptions
+#endif
         // The stream's end, logged here: its reason is final in on_disconnect,
         // and nothing per stream has to outlive the connection for it.
         log_.info("disconnect", {{"conn", c.id()},
@@ -325,6 +357,10 @@ std::optional<daemon::response> daemon::rate_limited(const publisher& who, const
                                          " s");
     r.headers.push_back({"Retry-After", std::to_string(retry)});
     return r;
+}
+
+bool daemon::is_mercure(const http::request& req) const {
+    return mercure_ && req.path() == "/.well-known/mercure";
 }
 
 bool daemon::is_admin(const http::request& req) const {

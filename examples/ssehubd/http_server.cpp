@@ -4,6 +4,9 @@
 #include "daemon.hpp"
 
 #include "responses.hpp"
+#ifdef SSEHUBD_HAS_MERCURE
+#include "mercure.hpp"
+#endif
 
 #include <ssehub/http_read.hpp>
 #ifdef SSEHUBD_HAS_TLS
@@ -272,7 +275,7 @@ asio::awaitable<bool> daemon::answer(Stream& sock, read_outcome got, http::reque
     const std::string path(got.head_done ? req.path() : std::string_view());
 
     bool over_ip_limit = false;
-    if (got.status == 0 && path == "/events" && req.method == "GET" && !draining_.load()) {
+    if (got.status == 0 && (path == "/events" || is_mercure(req)) && req.method == "GET" && !draining_.load()) {
         // --max-streams-per-ip: the slot is held until the hub's serve completes.
         if (auto slot = ip_streams_.try_take(peer_address(tcp_of(sock)))) {
             // Handed over: this frame and the session's (parser, body, buffers,
@@ -343,6 +346,10 @@ void daemon::start_stream(Stream sock, http::request req, std::vector<http::head
     // logged by on_open and on_disconnect; one the hub refuses, by its outcome.
     ssehub::serve_options opts;
     opts.headers = std::move(cors);
+#ifdef SSEHUBD_HAS_MERCURE
+    if (is_mercure(req))
+        for (auto& h : mercure_->stream_headers(req)) opts.headers.push_back(std::move(h));
+#endif
     opts.context.remote = remote;
     opts.on_open = [this](const ssehub::connection& c) {
         counters_.count_request("/events", 200);  // counted when answered, as every request
@@ -350,6 +357,9 @@ void daemon::start_stream(Stream sock, http::request req, std::vector<http::head
         for (const auto& [k, v] : c.metadata()) meta[k] = v;
         log_.info("connect",
                   {{"conn", c.id()}, {"remote", c.context().remote}, {"topics", c.topics()}, {"metadata", std::move(meta)}});
+#ifdef SSEHUBD_HAS_MERCURE
+        announce_subscriptions(c, true);  // --mercure-subscriptions
+#endif
     };
     // The hub serves it on a strand of its own on the socket's event loop
     // (its shard); no frame of ours stays alive beside the stream.

@@ -11,11 +11,11 @@
 namespace ssehubd {
 namespace {
 
-constexpr std::array<std::string_view, 17> known_routes{
+constexpr std::array<std::string_view, 18> known_routes{
     "/",           "/ssehub.js",          "/events",          "/events/visibility", "/publish",
     "/publish/invalidate", "/publish/signal", "/publish/progress", "/publish/complete", "/publish/batch",
     "/tickets",    "/metrics",            "/stats",           "/healthz",           "/readyz",
-    "preflight",   "other"};
+    "/.well-known/mercure", "preflight", "other"};
 
 // The shortest text that reads back as the same double, in %g style (fixed
 // notation from 1e-4 up), as Prometheus clients print numbers: a histogram

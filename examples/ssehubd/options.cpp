@@ -55,6 +55,14 @@ setter ms_in(options::ms options::*field, std::uint64_t lo, std::uint64_t hi = 7
     };
 }
 
+// A flag without a value: sets `field` to `value`.
+setter flag(bool options::*field, bool value = true) {
+    return [=](options& o, std::string_view) -> std::string {
+        o.*field = value;
+        return {};
+    };
+}
+
 setter text(std::string options::*field) {
     return [=](options& o, std::string_view v) -> std::string {
         o.*field = std::string(v);
@@ -361,6 +369,41 @@ const std::vector<spec>& table() {
              o.redis_ready = true;
              return {};
          }},
+        {"mercure", "", "",
+         "serve the Mercure protocol at /.well-known/mercure beside the native routes (docs/mercure.md)",
+         flag(&options::mercure)},
+        {"mercure-jwt-key", "SECRET", "", "HS256 key of both publishers' and subscribers' Mercure tokens",
+         [](options& o, std::string_view v) -> std::string {
+             o.mercure_publisher_key = std::string(v);
+             o.mercure_subscriber_key = std::string(v);
+             return {};
+         }},
+        {"mercure-publisher-jwt-key", "SECRET", "", "HS256 key of publishers' Mercure tokens",
+         text(&options::mercure_publisher_key)},
+        {"mercure-subscriber-jwt-key", "SECRET", "", "HS256 key of subscribers' Mercure tokens",
+         text(&options::mercure_subscriber_key)},
+        {"mercure-publisher-public-key", "FILE", "", "PEM public key (RS256/ES256/EdDSA) of publishers' Mercure tokens",
+         text(&options::mercure_publisher_public_key)},
+        {"mercure-subscriber-public-key", "FILE", "", "PEM public key (RS256/ES256/EdDSA) of subscribers' Mercure tokens",
+         text(&options::mercure_subscriber_public_key)},
+        {"mercure-anonymous", "", "", "Mercure subscribers without a token are allowed (they get public updates only)",
+         flag(&options::mercure_anonymous)},
+        {"mercure-url", "URL", "https://localhost/.well-known/mercure",
+         "the hub's public URL: base of relative topics and URL patterns, and its path is the reserved namespace",
+         text(&options::mercure_url)},
+        {"mercure-issuer", "ISS", "", "required `iss` of Mercure tokens (empty: not checked)", text(&options::mercure_issuer)},
+        {"mercure-audience", "AUD", "", "required `aud` of Mercure tokens (empty: not checked)",
+         text(&options::mercure_audience)},
+        {"mercure-max-program-size", "N", "2000",
+         "a URI template or URL pattern compiling to a larger RE2 program is refused (400 / invalid token)",
+         size_in(&options::mercure_max_program_size, 10, 1000000)},
+        {"mercure-subscriptions", "", "",
+         "the Mercure subscriptions API (/.well-known/mercure/subscriptions..., JSON-LD) and subscription events "
+         "(private updates when subscribers come and go)",
+         flag(&options::mercure_subscriptions)},
+        {"mercure-no-query-token", "", "",
+         "refuse tokens in ?authorization= / ?access_token= (the Mercure draft; they end up in access logs)",
+         flag(&options::mercure_query_token, false)},
         {"nats", "URL", "",
          "scale out on NATS (nats://[user:pass@]host[:port], comma-separated for a cluster): publishes reach every "
          "node whose clients subscribe to the topic; replay and tickets stay per node",
@@ -423,6 +466,19 @@ std::string check(const options& o) {
     if (!o.backend_ca_file.empty() && ::access(o.backend_ca_file.c_str(), R_OK) != 0)
         return "--backend-ca-file " + o.backend_ca_file + ": cannot read it";
     if (o.flush_min > o.flush_max) return "--flush-min-ms must not exceed --flush-max-ms";
+    if (o.mercure) {
+#ifndef SSEHUBD_HAS_MERCURE
+        return "--mercure: this ssehubd was built without ssehub::mercure (Debian: apt-get install libre2-dev, then "
+               "rebuild)";
+#endif
+        if (!o.redis_url.empty() || !o.nats_url.empty())
+            return "--mercure with --redis or --nats is not supported yet (one node only)";
+        if (o.mercure_publisher_key.empty() && o.mercure_publisher_public_key.empty())
+            return "--mercure needs --mercure-publisher-jwt-key, --mercure-jwt-key or --mercure-publisher-public-key";
+        const auto u = ssehub::http::parse_url(o.mercure_url);
+        if (!u) return "--mercure-url: expected an absolute http(s) URL";
+        if (o.max_topics < 2) return "--mercure needs --max-topics of at least 2 (two hub topics per selector)";
+    }
     if (!o.nats_url.empty() && !o.redis_url.empty()) return "--nats and --redis exclude each other: one engine per node";
     if (!o.replay_db.empty()) {
 #ifndef SSEHUBD_HAS_SQLITE

@@ -129,6 +129,20 @@ struct options {
     std::size_t jwt_jwks_refresh_s = 300;
     std::size_t jwt_jwks_min_refresh_s = 10;
 
+    // Mercure at /.well-known/mercure (examples/ssehubd/mercure.hpp, docs/mercure.md).
+    bool mercure = false;
+    std::string mercure_publisher_key;          // HS256 secret of publishers' tokens
+    std::string mercure_subscriber_key;         // HS256 secret of subscribers' tokens
+    std::string mercure_publisher_public_key;   // PEM file: RS256 / ES256 / EdDSA publishers' tokens
+    std::string mercure_subscriber_public_key;  // PEM file: the same for subscribers
+    bool mercure_anonymous = false;             // subscribers without a token (public updates only)
+    std::string mercure_url = "https://localhost/.well-known/mercure";  // base of relative topics and patterns
+    std::string mercure_issuer;                 // required `iss` when set
+    std::string mercure_audience;               // required `aud` when set
+    std::size_t mercure_max_program_size = 2000;  // RE2 program size of one template or URL pattern
+    bool mercure_query_token = true;            // tokens in ?authorization= / ?access_token= (subscribers)
+    bool mercure_subscriptions = false;         // the subscriptions API and subscription events
+
     // Scale-out on NATS (examples/ssehubd/nats_bridge.hpp); empty URL: off.
     std::string nats_url;                 // nats://[user:pass@]host[:port][,...]
     std::string nats_prefix = "ssehub";   // topic T travels on subject PREFIX.T

@@ -38,7 +38,7 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
         if (!cors_origin(req)) co_return error_response(403, "origin not allowed");
         response r{204, "", "", {}};
         r.headers = {{"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
-                     {"Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, X-Publisher-Key"},
+                     {"Access-Control-Allow-Headers", "Authorization, Cache-Control, Content-Type, Last-Event-ID, X-Publisher-Key"},
                      {"Access-Control-Max-Age", "600"}};
         co_return r;
     }
@@ -67,6 +67,14 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
         if (m != "POST") co_return method_not_allowed("POST");
         co_return co_await publish(ctx, kind);
     }
+#ifdef SSEHUBD_HAS_MERCURE
+    if (path.starts_with("/.well-known/mercure/subscriptions") && mercure_) co_return co_await mercure_subscriptions(ctx);
+    if (is_mercure(req)) {
+        if (m == "POST") co_return co_await mercure_publish(ctx);
+        if (m != "GET") co_return method_not_allowed("GET, POST");
+        co_return unavailable("shutting down");  // a GET is only routed here while draining
+    }
+#endif
     if (path == "/tickets") {
         if (m != "POST") co_return method_not_allowed("POST");
         co_return co_await tickets(ctx);

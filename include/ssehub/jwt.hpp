@@ -134,6 +134,9 @@ struct auth_result {
     // Until when the credential is valid (a JWT's exp + leeway); the stream
     // ends then (auth_outcome::expires). nullopt: no expiry.
     std::optional<std::chrono::system_clock::time_point> expires;
+    // The payload's JSON text, when jwt_options::keep_claims (claims ssehub
+    // does not read itself: Mercure's grants, your own).
+    std::string claims;
 };
 
 struct jwt_options {
@@ -146,6 +149,10 @@ struct jwt_options {
     std::vector<std::string> metadata_claims{"tenant_id", "sub"};  // copied to metadata when present
     std::string topics_claim = "topics";   // empty: no topic restriction is read from the token
     std::size_t max_token_bytes = 8192;    // longer tokens are rejected before any decoding
+    // Header `typ` values accepted when present (ASCII case-insensitive, an
+    // "application/" prefix ignored); Mercure's access tokens add "at+jwt".
+    std::vector<std::string> types{"JWT"};
+    bool keep_claims = false;              // true: auth_result::claims gets the payload's JSON text
     std::function<std::chrono::system_clock::time_point()> now;  // empty: system_clock::now (tests inject)
 };
 
@@ -153,8 +160,8 @@ struct jwt_options {
 //  - exactly three base64url parts (no padding), header and payload JSON objects
 //    (strict parser; duplicate member names rejected);
 //  - header `alg` exactly "HS256", "RS256", "ES256" or "EdDSA" ("none",
-//    "hs256", "HS512"... rejected), `typ` if present "JWT" (ASCII
-//    case-insensitive), `kid` if present a string, no `crit`;
+//    "hs256", "HS512"... rejected), `typ` if present one of options.types
+//    (default "JWT"; ASCII case-insensitive, "application/" prefix ignored), `kid` if present a string, no `crit`;
 //  - the key (options.secret counts as an HS256 key without kid):
 //    a token with `kid` K takes the key whose kid is K, and is rejected when
 //    that key's algorithm is not `alg`; with no key named K, the only key

@@ -433,6 +433,7 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
     if (const std::string* h = req.find("Last-Event-ID")) conn->last_event_id = *h;
     else if (auto q = req.query_param("lastEventId")) conn->last_event_id = std::move(*q);
     else if (auto q2 = req.query_param("lastEventID")) conn->last_event_id = std::move(*q2);  // Mercure's and fibersse's spelling
+    else if (auto q3 = req.query_param("last_event_id")) conn->last_event_id = std::move(*q3);  // the Mercure draft's
     if (conn->last_event_id &&
         (conn->last_event_id->size() > cfg.max_last_event_id || wire::validate_id(*conn->last_event_id)))
         conn->last_event_id = std::string();  // unknown: replay answers with `resync`

@@ -46,13 +46,18 @@ void memory_replayer::store(stored_event ev) {
 replay_result memory_replayer::replay(std::string_view last_id, const std::vector<std::string>& patterns,
                                       const metadata& conn_meta, std::size_t max_events) const {
     replay_result result;
-    const auto it = last_id.empty() ? index_.end() : index_.find(last_id);
-    if (it == index_.end()) return result;
     const auto t = now();
-    std::size_t pos = static_cast<std::size_t>(it->second - first_seq_);
-    if (too_old(ring_[pos], t)) return result;  // evicted in effect; store() drops it later
-    result.known = true;
-    ++pos;
+    std::size_t pos = 0;
+    if (!cfg_.earliest_id.empty() && last_id == cfg_.earliest_id) {
+        result.known = true;  // from the oldest stored event
+    } else {
+        const auto it = last_id.empty() ? index_.end() : index_.find(last_id);
+        if (it == index_.end()) return result;
+        pos = static_cast<std::size_t>(it->second - first_seq_);
+        if (too_old(ring_[pos], t)) return result;  // evicted in effect; store() drops it later
+        result.known = true;
+        ++pos;
+    }
     result.events.reserve(std::min(max_events, ring_.size() - pos));
     for (; pos < ring_.size(); ++pos) {
         const stored_event& ev = ring_[pos];

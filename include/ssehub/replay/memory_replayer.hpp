@@ -23,6 +23,9 @@ struct memory_replayer_config {
     std::chrono::milliseconds max_age{std::chrono::minutes(5)};  // older events are evicted; 0: no age limit
     // Clock for age checks, same epoch as stored_event::at; empty: steady_clock::now (tests inject).
     std::function<std::chrono::steady_clock::time_point()> clock;
+    // A Last-Event-ID equal to this (not empty) replays every stored event
+    // (Mercure's `earliest`); publishers must not use it as an id. Empty: none.
+    std::string earliest_id;
 };
 
 // A bounded ring of the newest events with an index from id to position, so

@@ -7,6 +7,9 @@
 #ifdef SSEHUB_CONSUMER_NATS
 #include <ssehub/nats/options.hpp>
 #endif
+#ifdef SSEHUB_CONSUMER_MERCURE
+#include <ssehub/mercure/selector.hpp>
+#endif
 #ifdef SSEHUB_CONSUMER_H2
 #include <ssehub/h2/session.hpp>
 
@@ -22,6 +25,11 @@ int main() {
 #endif
 #ifdef SSEHUB_CONSUMER_NATS
     if (ssehub::nats::subject_of(ssehub::nats::nats_options{}, "orders.eu").empty()) ++failures;
+#endif
+#ifdef SSEHUB_CONSUMER_MERCURE
+    if (!ssehub::mercure::in_reserved_namespace("https://hub.example/.well-known/mercure/subscriptions",
+                                                "https://hub.example/.well-known/mercure"))
+        ++failures;
 #endif
 #ifdef SSEHUB_CONSUMER_H2
     asio::io_context io;
