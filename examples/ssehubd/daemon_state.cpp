@@ -174,6 +174,7 @@ ssehub::hub_config daemon::hub_config() {
             std::lock_guard lock(conns_mu_);
             conns_.erase(c.id());
         }
+        if (redis_) redis_->left(c);
         // The stream's end, logged here: its reason is final in on_disconnect,
         // and nothing per stream has to outlive the connection for it.
         log_.info("disconnect", {{"conn", c.id()},

@@ -337,6 +337,16 @@ const std::vector<spec>& table() {
              o.redis_ready = true;
              return {};
          }},
+        {"presence-refresh-ms", "MS", "1000",
+         "with --redis: how often a node renews the TTL of its presence entries in Redis",
+         ms_in(&options::presence_refresh, 10, 3600 * 1000)},
+        {"presence-ttl-ms", "MS", "5000",
+         "with --redis: a node's presence entries expire this long after its last renewal (a killed node's "
+         "vanish then); more than --presence-refresh-ms",
+         ms_in(&options::presence_ttl, 20, 24 * 3600 * 1000)},
+        {"admin-reply-timeout-ms", "MS", "1000",
+         "with --redis: an admin disconnect waits this long for every node's count",
+         ms_in(&options::admin_reply_timeout, 1, 60000)},
         {"nats", "URL", "",
          "scale out on NATS (nats://[user:pass@]host[:port], comma-separated for a cluster): publishes reach every "
          "node whose clients subscribe to the topic; replay and tickets stay per node",
@@ -376,6 +386,8 @@ std::string check(const options& o) {
         if (!o.admin_key.empty() && k.key == o.admin_key)
             return "--publisher-key-scoped '" + k.name + "' has the same key as --admin-key";
     }
+    if (o.presence_ttl <= o.presence_refresh)
+        return "--presence-ttl-ms must be more than --presence-refresh-ms (entries would expire between renewals)";
     if (!o.connect_proxy.empty()) {
         if (o.auth != auth_mode::none) return "--connect-proxy replaces --auth: leave --auth none";
         const auto u = ssehub::http::parse_url(o.connect_proxy);

@@ -1,7 +1,7 @@
 // ssehubd's admin routes: presence list and count, the connection list with
 // filters, DELETE /connections/{id} and POST /connections/disconnect, with
 // the admin key and refused without it. One daemon for the whole case.
-#include "daemon_process.hpp"
+#include "admin_client.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -10,24 +10,6 @@
 
 using namespace daemon_test;
 using json = nlohmann::json;
-
-namespace {
-
-// The answer's JSON (null when it is not JSON: the checks on it then fail).
-json body_json(const reply& r) { return json::parse(r.body, nullptr, false); }
-
-// A stream opened with a ticket carrying this user and tenant.
-std::unique_ptr<subscriber> subscribe(unsigned short port, const std::string& topic, const std::string& user,
-                                      const std::string& tenant) {
-    const json want{{"topics", {topic}}, {"metadata", {{"sub", user}, {"tenant_id", tenant}}}};
-    auto issued = post(port, "/tickets", want.dump(), "X-Publisher-Key: pk\r\n");
-    REQUIRE(issued.status == 201);
-    auto s = std::make_unique<subscriber>(port, "/events?ticket=" + json::parse(issued.body)["ticket"].get<std::string>());
-    REQUIRE(s->connected());
-    return s;
-}
-
-}  // namespace
 
 TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][admin]") {
     daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--admin-key", "ak", "--threads", "2"});

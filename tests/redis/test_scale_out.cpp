@@ -1,6 +1,8 @@
 // Two real ssehubd nodes on one real redis-server (each test starts its own):
 // exactly-once delivery across nodes, replay on another node after a node
-// dies, a Redis restart under connected clients, tickets shared by nodes.
+// dies, a Redis restart under connected clients, tickets shared by nodes,
+// cluster-wide presence and admin disconnects.
+#include "admin_client.hpp"
 #include "daemon_process.hpp"
 #include "redis_server.hpp"
 
@@ -9,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <regex>
+#include <set>
 #include <string>
 
 namespace {
@@ -180,4 +183,82 @@ TEST_CASE("a ticket issued on node A works once on node B and never again anywhe
     CHECK(first.connected());
     CHECK(get(b.port(), target).status == 401);
     CHECK(get(a.port(), target).status == 401);
+}
+
+TEST_CASE("two nodes on one Redis: presence and admin disconnects are cluster-wide; a killed node's entries expire",
+          "[redis][scale_out][admin]") {
+    using json = nlohmann::json;
+    using daemon_test::body_json;
+    using daemon_test::request;
+    redis_test::redis_server redis;
+    // Short refresh and TTL: the killed node's entries go within 300 ms.
+    const std::vector<std::string> extra{"--auth", "tickets", "--publisher-key", "pk", "--presence-refresh-ms", "50",
+                                         "--presence-ttl-ms", "300"};
+    daemon_process a(node_args(redis, "A", extra));
+    auto b = std::make_unique<daemon_process>(node_args(redis, "B", extra));
+    REQUIRE(test::poll_until([&] { return ready(a.port()) && ready(b->port()); }, 20s));
+    const auto pa = a.port();
+    const auto pb = b->port();
+    const std::string key = "X-Publisher-Key: pk\r\n";
+    auto count = [&](unsigned short port, const std::string& query) {
+        return body_json(get(port, "/presence/count?" + query, key))["count"];
+    };
+
+    auto a1 = daemon_test::subscribe(pa, "chat", "alice", "t1");
+    auto b1 = daemon_test::subscribe(pb, "chat", "alice", "t1");
+    auto b2 = daemon_test::subscribe(pb, "chat", "bob", "t2");
+    auto b3 = daemon_test::subscribe(pb, "news", "carol", "t1");
+
+    // Node A sees node B's subscribers (and B sees A's), paged by id, with their node.
+    REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 3 && count(pb, "topic=chat") == 3; }, 20s));
+    CHECK(count(pa, "topic=chat&user=alice") == 2);
+    auto page1 = body_json(get(pa, "/presence?topic=chat&limit=2", key));
+    CHECK(page1["total"] == 3);
+    CHECK(page1["nodes"] == 2);
+    REQUIRE(page1["entries"].size() == 2);
+    REQUIRE(page1["next"].is_string());
+    auto page2 = body_json(get(pa, "/presence?topic=chat&limit=2&after=" + page1["next"].get<std::string>(), key));
+    REQUIRE(page2["entries"].size() == 1);
+    CHECK(page2["next"].is_null());
+    std::set<std::string> ids;
+    for (const auto& pg : {page1, page2})
+        for (const auto& e : pg["entries"]) {
+            ids.insert(e["id"].get<std::string>());
+            CHECK(e["node"] == (e["id"] == a1->connection_id ? "A" : "B"));
+        }
+    CHECK(ids == std::set<std::string>{a1->connection_id, b1->connection_id, b2->connection_id});
+    auto t1 = body_json(get(pa, "/connections?tenant=t1&topic=news", key));
+    REQUIRE(t1["entries"].size() == 1);
+    CHECK(t1["entries"][0]["id"] == b3->connection_id);
+    CHECK(t1["entries"][0]["metadata"] == json({{"sub", "carol"}, {"tenant_id", "t1"}}));
+    CHECK(body_json(get(pa, "/connections?tenant=t1", key))["total"] == 3);
+
+    // DELETE on A ends a stream held by B: the reason event, then EOF.
+    CHECK(request(pa, "DELETE", "/connections/" + std::string(32, '0'), {}, key).status == 404);
+    CHECK(request(pa, "DELETE", "/connections/" + b3->connection_id + "?reason=maintenance", {}, key).status == 200);
+    auto bye = b3->wait_for("disconnect");
+    REQUIRE(bye);
+    CHECK(json::parse(bye->data)["reason"] == "maintenance");
+    CHECK(b3->c.wait_closed());
+
+    // Every stream of a user, on both nodes, from A.
+    auto n = body_json(post(pa, "/connections/disconnect", R"({"user":"alice","reason":"banned"})", key));
+    CHECK(n["disconnected"] == 2);
+    CHECK(n["nodes"] == 2);
+    CHECK(n["answered"] == 2);
+    for (auto* s : {a1.get(), b1.get()}) {
+        auto e = s->wait_for("disconnect");
+        REQUIRE(e);
+        CHECK(json::parse(e->data)["reason"] == "banned");
+        CHECK(s->c.wait_closed());
+    }
+    CHECK(!b2->c.eof());
+    REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 1 && count(pa, "topic=news") == 0; }, 20s));
+
+    // B is killed: its entries (bob's stream) vanish from A's view once their TTL ends.
+    b->signal(SIGKILL);
+    REQUIRE(b->wait_exit(20s));
+    b.reset();
+    REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 0; }, 20s));
+    CHECK(body_json(get(pa, "/connections", key))["nodes"] == 1);
 }
