@@ -13,6 +13,7 @@
 #include "ssehub/topic.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
@@ -245,6 +246,19 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
             failure = std::current_exception();
         }
         if (failure && !(co_await stopping())) std::rethrow_exception(failure);
+        // The hub is shutting down: this node's entries go now, not at their TTL.
+        asio::co_spawn(strand, farewell(self), asio::detached);
+    }
+
+    // Outside the hub's background work (that was cancelled): best effort.
+    static asio::awaitable<void> farewell(std::shared_ptr<state> self) {
+        try {
+            std::vector<std::string> del{"DEL", self->hash_key};
+            co_await self->client->exec(std::move(del));
+            std::vector<std::string> zrem{"ZREM", self->nodes_key, self->cfg.node};
+            co_await self->client->exec(std::move(zrem));
+        } catch (const std::exception&) {
+        }
     }
 
     static asio::awaitable<bool> stopping() {

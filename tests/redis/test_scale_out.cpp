@@ -156,6 +156,7 @@ TEST_CASE("Redis restarts under connected clients: nodes back off, keep serving,
     subscriber fresh(b.port(), "/events?topics=orders");
     CHECK(fresh.connected());
     CHECK(get(b.port(), "/healthz").status == 200);
+    CHECK(get(a.port(), "/presence/count?topic=orders").status == 503);  // cluster-wide presence needs Redis
 
     REQUIRE(redis.start());
     REQUIRE(test::poll_until([&] { return ready(a.port()) && ready(b.port()); }, 30s));
@@ -164,6 +165,9 @@ TEST_CASE("Redis restarts under connected clients: nodes back off, keep serving,
         [&] { return post(a.port(), "/publish", R"({"topics":["orders"],"data":"end"})").status == 202; }, 30s));
     CHECK(data_until_end(s) == std::vector<std::string>{"end"});
     CHECK(data_until_end(fresh) == std::vector<std::string>{"end"});
+    // The restarted Redis lost the presence entries: node B writes its own again.
+    REQUIRE(test::poll_until(
+        [&] { return daemon_test::body_json(get(a.port(), "/presence/count?topic=orders"))["count"] == 2; }, 30s));
 }
 
 TEST_CASE("a ticket issued on node A works once on node B and never again anywhere", "[redis][scale_out]") {
