@@ -328,9 +328,12 @@ const std::vector<spec>& table() {
          "scale out on Redis (redis://[[user]:pass@]host[:port][/db]): publishes reach every node, replay and "
          "tickets are shared; --replay-size bounds the Stream",
          text(&options::redis_url)},
-        {"node-id", "NAME", "", "this node's name in logs and metrics (default: host name and pid)",
+        {"node-id", "NAME", "",
+         "this node's name in logs and metrics, and with --redis its presence entries' (unique per node; default: "
+         "host name and pid)",
          text(&options::node_id)},
-        {"redis-prefix", "PREFIX", "ssehub", "Redis key and channel prefix (PREFIX:events, PREFIX:stream, PREFIX:ticket:*)",
+        {"redis-prefix", "PREFIX", "ssehub",
+         "Redis key and channel prefix (PREFIX:events, PREFIX:stream, PREFIX:ticket:*, PREFIX:presence:*, PREFIX:admin)",
          text(&options::redis_prefix)},
         {"redis-ready", "", "", "with --redis: /readyz answers 503 while Redis is unreachable",
          [](options& o, std::string_view) -> std::string {
