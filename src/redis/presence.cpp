@@ -139,6 +139,9 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
         std::size_t expected = static_cast<std::size_t>(-1);
         std::size_t answered = 0;
         std::size_t disconnected = 0;
+        bool by_id = false;  // one node can have it: the first that did ends the wait
+
+        bool done() const { return answered >= expected || (by_id && disconnected > 0); }
     };
 
     state(asio::any_io_executor ex, redis_options o, redis_presence_config c)
@@ -342,7 +345,7 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
             auto& w = *it->second;
             ++w.answered;
             w.disconnected += static_cast<std::size_t>(std::max<std::int64_t>(0, *n->as_int64()));
-            if (w.answered >= w.expected) w.signal.cancel();
+            if (w.done()) w.signal.cancel();
             return;
         }
         const auto* from = string_member(*v, "from");
@@ -378,13 +381,14 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
     }
 
     // On the strand: publishes the request and waits for the counts.
-    asio::awaitable<cluster_disconnect_result> broadcast(json::object msg) {
+    asio::awaitable<cluster_disconnect_result> broadcast(json::object msg, bool by_id) {
         auto self = shared_from_this();
         cluster_disconnect_result out;
         const std::string req = cfg.node + ":" + std::to_string(++seq);
         msg.emplace_back("req", req);
         msg.emplace_back("from", cfg.node);
         auto w = std::make_shared<waiter>(strand);
+        w->by_id = by_id;
         waiting[req] = w;
         try {
             std::vector<std::string> args{"PUBLISH", admin_channel, json::serialize(std::move(msg))};
@@ -394,7 +398,7 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
         } catch (const std::exception& e) {
             out.ec = error_of(e);
         }
-        if (!out.ec && w->answered < w->expected) {
+        if (!out.ec && !w->done()) {
             w->signal.expires_after(cfg.reply_timeout);
             std::error_code ec;
             co_await w->signal.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -490,7 +494,7 @@ asio::awaitable<cluster_disconnect_result> redis_presence::async_disconnect(std:
     json::object msg;
     msg.emplace_back("id", std::move(connection_id));
     msg.emplace_back("reason", std::move(reason));
-    co_return co_await asio::co_spawn(s->strand, s->broadcast(std::move(msg)), asio::use_awaitable);
+    co_return co_await asio::co_spawn(s->strand, s->broadcast(std::move(msg), true), asio::use_awaitable);
 }
 
 asio::awaitable<cluster_disconnect_result> redis_presence::async_disconnect(presence_filter filter,
@@ -502,7 +506,7 @@ asio::awaitable<cluster_disconnect_result> redis_presence::async_disconnect(pres
     msg.emplace_back("reason", std::move(reason));
     msg.emplace_back("match", metadata_json(filter.match));
     if (!filter.topic.empty()) msg.emplace_back("topic", std::move(filter.topic));
-    co_return co_await asio::co_spawn(s->strand, s->broadcast(std::move(msg)), asio::use_awaitable);
+    co_return co_await asio::co_spawn(s->strand, s->broadcast(std::move(msg), false), asio::use_awaitable);
 }
 
 }  // namespace ssehub::redis

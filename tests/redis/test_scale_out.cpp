@@ -197,7 +197,7 @@ TEST_CASE("two nodes on one Redis: presence and admin disconnects are cluster-wi
     redis_test::redis_server redis;
     // Short refresh and TTL: the killed node's entries go within 300 ms.
     const std::vector<std::string> extra{"--auth", "tickets", "--publisher-key", "pk", "--presence-refresh-ms", "50",
-                                         "--presence-ttl-ms", "300"};
+                                         "--presence-ttl-ms", "300", "--admin-reply-timeout-ms", "500"};
     daemon_process a(node_args(redis, "A", extra));
     auto b = std::make_unique<daemon_process>(node_args(redis, "B", extra));
     REQUIRE(test::poll_until([&] { return ready(a.port()) && ready(b->port()); }, 20s));
@@ -259,7 +259,28 @@ TEST_CASE("two nodes on one Redis: presence and admin disconnects are cluster-wi
     CHECK(!b2->c.eof());
     REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 1 && count(pa, "topic=news") == 0; }, 20s));
 
-    // B is killed: its entries (bob's stream) vanish from A's view once their TTL ends.
+    // A third subscriber of the admin channel that never answers: the
+    // answer says so (nodes 3, answered 2) after --admin-reply-timeout-ms.
+    asio::io_context io;
+    asio::ip::tcp::socket silent(io);
+    silent.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), redis.port()));
+    asio::write(silent, asio::buffer(std::string_view("SUBSCRIBE ssehub:admin\r\n")));
+    char confirm[64];
+    REQUIRE(silent.read_some(asio::buffer(confirm)) > 0);  // "*3 subscribe ssehub:admin 1": subscribed
+    auto partial = body_json(post(pa, "/connections/disconnect", R"({"user":"nobody"})", key));
+    CHECK(partial["disconnected"] == 0);
+    CHECK(partial["nodes"] == 3);
+    CHECK(partial["answered"] == 2);
+    CHECK(request(pa, "DELETE", "/connections/" + std::string(32, '0'), {}, key).status == 504);
+    // Found: answered as soon as B said so, without waiting for the silent one.
+    CHECK(request(pa, "DELETE", "/connections/" + b2->connection_id + "?reason=x", {}, key).status == 200);
+    auto gone = b2->wait_for("disconnect");
+    REQUIRE(gone);
+    CHECK(b2->c.wait_closed());
+    auto b4 = daemon_test::subscribe(pb, "chat", "dave", "t2");
+    REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 1; }, 20s));
+
+    // B is killed: its entries (dave's stream) vanish from A's view once their TTL ends.
     b->signal(SIGKILL);
     REQUIRE(b->wait_exit(20s));
     b.reset();
