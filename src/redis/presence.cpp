@@ -240,15 +240,19 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
 
     // Both loops run as the hub's background work and end with its
     // shutdown (a terminal cancellation), quietly.
-    asio::awaitable<void> refresh_loop() {
-        auto self = shared_from_this();
+    static asio::awaitable<void> until_stopped(asio::awaitable<void> body) {
         std::exception_ptr failure;
         try {
-            co_await refresh_forever();
+            co_await std::move(body);
         } catch (const std::exception&) {
             failure = std::current_exception();
         }
         if (failure && !(co_await stopping())) std::rethrow_exception(failure);
+    }
+
+    asio::awaitable<void> refresh_loop() {
+        auto self = shared_from_this();
+        co_await until_stopped(refresh_forever());
         // The hub is shutting down: this node's entries go now, not at their TTL.
         asio::co_spawn(strand, farewell(self), asio::detached);
     }
@@ -303,13 +307,7 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
 
     asio::awaitable<void> admin_loop() {
         auto self = shared_from_this();
-        std::exception_ptr failure;
-        try {
-            co_await admin_forever();
-        } catch (const std::exception&) {
-            failure = std::current_exception();
-        }
-        if (failure && !(co_await stopping())) std::rethrow_exception(failure);
+        co_await until_stopped(admin_forever());
     }
 
     asio::awaitable<void> admin_forever() {

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace daemon_test {
 
@@ -26,6 +27,31 @@ inline std::unique_ptr<subscriber> subscribe(unsigned short port, const std::str
         port, "/events?ticket=" + nlohmann::json::parse(issued.body)["ticket"].get<std::string>());
     REQUIRE(s->connected());
     return s;
+}
+
+// The stream got `event: disconnect` with this reason, then EOF.
+inline void check_ended(subscriber& s, const std::string& reason) {
+    auto e = s.wait_for("disconnect");
+    REQUIRE(e);
+    CHECK(nlohmann::json::parse(e->data)["reason"] == reason);
+    CHECK(s.c.wait_closed());
+}
+
+// Every entry of a presence list (`target` has a query already), read two
+// per page with the `after` cursor; each page must say `total`.
+inline std::vector<nlohmann::json> read_paged(unsigned short port, const std::string& target, const std::string& key,
+                                              std::size_t total) {
+    std::vector<nlohmann::json> out;
+    std::string after;
+    for (std::size_t pages = 0; pages <= total; ++pages) {
+        auto page = body_json(get(port, target + "&limit=2" + (after.empty() ? "" : "&after=" + after), key));
+        CHECK(page["total"] == total);
+        for (const auto& e : page["entries"]) out.push_back(e);
+        if (!page["next"].is_string()) break;
+        CHECK(page["entries"].size() == 2);  // `next` only on a full page
+        after = page["next"].get<std::string>();
+    }
+    return out;
 }
 
 }  // namespace daemon_test
