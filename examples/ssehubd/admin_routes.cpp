@@ -141,7 +141,8 @@ asio::awaitable<daemon::response> daemon::admin(request_context& ctx) {
             if (ec) co_return error_response(400, ec.message());
             out = {{"disconnected", n}};
         }
-        log_.info("admin_disconnect", {{"remote", ctx.remote}, {"connections", out["disconnected"]}, {"topic", d.filter.topic}});
+        log_.info("admin_disconnect",
+                  {{"remote", ctx.remote}, {"connections", out["disconnected"]}, {"topic", d.filter.topic}});
         co_return json_response(200, out);
     }
     // DELETE /connections/{id}?reason=
@@ -154,7 +155,8 @@ asio::awaitable<daemon::response> daemon::admin(request_context& ctx) {
         const auto r = co_await redis_->disconnect(std::string(id), reason);
         if (r.ec) co_return unavailable();
         if (r.disconnected == 0 && r.answered < r.nodes)
-            co_return error_response(504, "no answering node has this id, and not every node answered within --admin-reply-timeout-ms");
+            co_return error_response(504, "no answering node has this id, and not every node answered within "
+                                          "--admin-reply-timeout-ms");
         if (r.disconnected == 0) co_return error_response(404, "no connection with this id");
         out["nodes"] = r.nodes;
         out["answered"] = r.answered;

@@ -13,7 +13,6 @@
 #include "ssehub/topic.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
@@ -106,7 +105,8 @@ std::optional<presence_entry> parse_entry(std::string_view text) {
     const auto* meta = v->find("metadata");
     const auto* topics = v->find("topics");
     const auto* at = v->find("connected_at");
-    if (!id || !meta || !meta->is_object() || !topics || !topics->is_array() || !at || !at->as_int64()) return std::nullopt;
+    if (!id || !meta || !meta->is_object() || !topics || !topics->is_array() || !at || !at->as_int64())
+        return std::nullopt;
     e.id = *id;
     for (const auto& [k, val] : meta->as_object()) {
         if (!val.is_string()) return std::nullopt;
@@ -247,30 +247,27 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
         } catch (const std::exception&) {
             failure = std::current_exception();
         }
-        if (failure && !(co_await stopping())) std::rethrow_exception(failure);
+        if (failure && !stopped(co_await asio::this_coro::cancellation_state)) std::rethrow_exception(failure);
     }
 
     asio::awaitable<void> refresh_loop() {
         auto self = shared_from_this();
         co_await until_stopped(refresh_forever());
-        // The hub is shutting down: this node's entries go now, not at their TTL.
-        asio::co_spawn(strand, farewell(self), asio::detached);
-    }
-
-    // Outside the hub's background work (that was cancelled): best effort.
-    static asio::awaitable<void> farewell(std::shared_ptr<state> self) {
+        // The hub is shutting down: this node's entries go now, not at their
+        // TTL (best effort, within command_timeout; the shutdown waits for it).
+        co_await asio::this_coro::reset_cancellation_state();
         try {
-            std::vector<std::string> del{"DEL", self->hash_key};
-            co_await self->client->exec(std::move(del));
-            std::vector<std::string> zrem{"ZREM", self->nodes_key, self->cfg.node};
-            co_await self->client->exec(std::move(zrem));
+            std::vector<std::string> del{"DEL", hash_key};
+            co_await client->exec(std::move(del));
+            std::vector<std::string> zrem{"ZREM", nodes_key, cfg.node};
+            co_await client->exec(std::move(zrem));
         } catch (const std::exception&) {
         }
     }
 
-    static asio::awaitable<bool> stopping() {
-        co_return (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
-    }
+    // Used as stopped(co_await asio::this_coro::cancellation_state): that
+    // co_await never throws, where co_await on a coroutine would once cancelled.
+    static bool stopped(const asio::cancellation_state& cs) { return cs.cancelled() != asio::cancellation_type::none; }
 
     asio::awaitable<void> refresh_forever() {
         auto next_beat = std::chrono::steady_clock::now();
@@ -288,7 +285,7 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
                 wake.expires_at(next_beat);
                 std::error_code ec;
                 co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                if (co_await stopping()) co_return;
+                if (stopped(co_await asio::this_coro::cancellation_state)) co_return;
             }
         }
     }
@@ -321,12 +318,13 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
                 co_await sub.async_run(sk);
             } catch (const std::exception&) {
             }
-            if (co_await stopping()) co_return;
+            if (stopped(co_await asio::this_coro::cancellation_state)) co_return;
             if (sk.up) attempt = 0;
-            backoff.expires_after(std::chrono::milliseconds(std::min<long long>(2000, 100LL << std::min(attempt++, 5u))));
+            // 100 ms doubling to 2 s, as ssehubd's event subscriber.
+            backoff.expires_after(std::chrono::milliseconds(std::min(2000LL, 100LL << std::min(attempt++, 5u))));
             std::error_code ec;
             co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (co_await stopping()) co_return;
+            if (stopped(co_await asio::this_coro::cancellation_state)) co_return;
         }
     }
 

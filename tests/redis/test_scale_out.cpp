@@ -262,6 +262,19 @@ TEST_CASE("two nodes on one Redis: presence and admin disconnects are cluster-wi
     auto b4 = daemon_test::subscribe(pb, "chat", "dave", "t2");
     REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 1; }, 20s));
 
+    // A node that stops cleanly (SIGTERM) takes its entries with it at once
+    // (its TTL here is a minute: only its own delete explains their going).
+    {
+        daemon_process c(
+            node_args(redis, "C", {"--auth", "tickets", "--publisher-key", "pk", "--presence-ttl-ms", "60000"}));
+        REQUIRE(test::poll_until([&] { return ready(c.port()); }, 20s));
+        auto c1 = daemon_test::subscribe(c.port(), "chat", "erin", "t3");
+        REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 2; }, 20s));
+        c.signal(SIGTERM);
+        REQUIRE(c.wait_exit(20s) == 0);
+        CHECK(count(pa, "topic=chat") == 1);
+    }
+
     // B is killed: its entries (dave's stream) vanish from A's view once their TTL ends.
     b->signal(SIGKILL);
     REQUIRE(b->wait_exit(20s));

@@ -32,7 +32,8 @@ class connection;
 namespace ssehub::redis {
 
 struct redis_presence_config {
-    std::string prefix = "ssehub";  // keys PREFIX:presence:<node>, PREFIX:presence:nodes; channels PREFIX:admin[:<node>]
+    // Keys PREFIX:presence:<node> and PREFIX:presence:nodes; channels PREFIX:admin and PREFIX:admin:<node>.
+    std::string prefix = "ssehub";
     std::string node;               // this node's name, unique in the cluster (required)
     std::chrono::milliseconds refresh{1000};       // how often the node renews its entries' TTL
     std::chrono::milliseconds ttl{5000};           // entries outlive the node's last renewal this long (> refresh)
