@@ -346,7 +346,8 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
         }
         const auto* from = string_member(*v, "from");
         if (!from || !h) return;
-        h->spawn(strand, apply(std::move(*v), *req, *from));
+        std::string id = *req, asker = *from;  // copied before *v moves
+        h->spawn(strand, apply(std::move(*v), std::move(id), std::move(asker)));
     }
 
     // One disconnect request: applied to this node's hub, its count answered.
