@@ -107,8 +107,8 @@ class SsehubConan(ConanFile):
         core.libs = ["ssehub"]
         core.requires = ["coro", "asio::asio"]
         if self.options.with_openssl:
-            # Same as the CMake target: links OpenSSL::Crypto, defines SSEHUB_HAS_OPENSSL publicly.
-            core.requires.append("openssl::crypto")
+            # Same as the CMake target: links OpenSSL::SSL and ::Crypto, defines SSEHUB_HAS_OPENSSL publicly.
+            core.requires += ["openssl::ssl", "openssl::crypto"]
             core.defines = ["SSEHUB_HAS_OPENSSL=1"]
         if self.settings.os in ("Linux", "FreeBSD"):
             core.system_libs = ["pthread"]

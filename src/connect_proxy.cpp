@@ -6,6 +6,7 @@
 
 #include "ssehub/http_client.hpp"
 #include "ssehub/json_value.hpp"
+#include "ascii.hpp"
 
 #include <asio/this_coro.hpp>
 
@@ -18,16 +19,12 @@
 namespace ssehub {
 namespace {
 
+using ssehub::detail::ascii::trim_ows;
+
 std::string lower(std::string_view s) {
     std::string out(s);
     for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
 }
 
 auth_outcome refused(int status, std::string reason) {
@@ -79,6 +76,7 @@ asio::awaitable<auth_outcome> ask(std::shared_ptr<proxy_state> st, const http::r
     http::client_options co;
     co.timeout = o.timeout;
     co.max_body_bytes = o.max_answer_bytes;
+    co.ca_file = o.ca_file;
     std::error_code ec;
     const auto res =
         co_await http::async_request(st->url, "POST", "application/json", connect_proxy_request(req, o), co, ec);
@@ -100,16 +98,16 @@ std::string connect_proxy_request(const http::request& request, const connect_pr
             std::string_view rest = h.value;
             while (!rest.empty()) {  // name=value; name2=value2
                 const auto semi = rest.find(';');
-                const std::string_view pair = trim(rest.substr(0, semi));
+                const std::string_view pair = trim_ows(rest.substr(0, semi));
                 rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
                 const auto eq = pair.find('=');
                 if (eq == std::string_view::npos) continue;
-                const std::string_view name = trim(pair.substr(0, eq));
+                const std::string_view name = trim_ows(pair.substr(0, eq));
                 bool wanted = false;
                 for (const auto& c : options.cookies) wanted = wanted || c == name;
                 bool seen = false;
                 for (const auto& m : cookies) seen = seen || m.first == name;
-                if (wanted && !seen) cookies.emplace_back(std::string(name), std::string(trim(pair.substr(eq + 1))));
+                if (wanted && !seen) cookies.emplace_back(std::string(name), std::string(trim_ows(pair.substr(eq + 1))));
             }
         }
     }
@@ -194,8 +192,10 @@ auth_outcome connect_proxy_answer(std::string_view body, const connect_proxy_opt
 
 authenticator connect_proxy_auth(connect_proxy_options options) {
     auto u = http::parse_url(options.url);
-    if (!u || u->scheme != "http")
-        throw std::invalid_argument("connect proxy URL: expected http://host[:port][/path] (https is not supported)");
+    if (!u || (u->scheme == "https" && !http::tls_supported()))
+        throw std::invalid_argument(http::tls_supported()
+                                        ? "connect proxy URL: expected http(s)://host[:port][/path]"
+                                        : "connect proxy URL: expected http://host[:port][/path] (https needs OpenSSL)");
     if (options.concurrency == 0) throw std::invalid_argument("connect proxy: concurrency must be at least 1");
     auto st = std::make_shared<proxy_state>();
     st->options = std::move(options);

@@ -5,6 +5,7 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 #include "ssehub/http_client.hpp"
+#include "ascii.hpp"
 
 #include <asio/connect.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -15,6 +16,18 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#if defined(SSEHUB_HAS_OPENSSL) && SSEHUB_HAS_OPENSSL
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/error.hpp>
+#include <asio/ssl/host_name_verification.hpp>
+#include <asio/ssl/stream.hpp>
+#include <openssl/ssl.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#endif
+
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -23,19 +36,8 @@
 namespace ssehub::http {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using ssehub::detail::ascii::iequals;
+using ssehub::detail::ascii::trim_ows;
 
 bool is_digits(std::string_view s) {
     if (s.empty()) return false;
@@ -59,7 +61,7 @@ int dechunk(std::string& in, std::string& out, std::size_t max) {
         }
         std::string_view line(in.data() + pos, eol - pos);
         if (const auto semi = line.find(';'); semi != std::string_view::npos) line = line.substr(0, semi);
-        line = trim(line);
+        line = trim_ows(line);
         std::size_t n = 0;
         const auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), n, 16);
         if (line.empty() || ec != std::errc{} || p != line.data() + line.size()) {
@@ -99,21 +101,23 @@ int dechunk(std::string& in, std::string& out, std::size_t max) {
     return result;
 }
 
-// Every parameter refers to async_request's frame, which awaits this. (No
-// aggregate built in the co_await expression: g++ 12 destroys such a
-// temporary twice.)
-asio::awaitable<void> exchange(const url& u, std::string_view method, std::string_view content_type,
-                               const std::string& body, const client_options& o, client_response& res,
-                               std::error_code& ec) {
-    const auto ex = co_await asio::this_coro::executor;
-    auto redirect = asio::redirect_error(asio::use_awaitable, ec);
-    asio::ip::tcp::resolver resolver(ex);
-    const auto endpoints = co_await resolver.async_resolve(u.host, u.port, redirect);
-    if (ec) co_return;
-    asio::ip::tcp::socket sock(ex);
-    co_await asio::async_connect(sock, endpoints, redirect);
-    if (ec) co_return;
+// A TLS peer that closed without close_notify. The answer's framing
+// (Content-Length, chunked) still tells a whole answer from a cut one.
+#if defined(SSEHUB_HAS_OPENSSL) && SSEHUB_HAS_OPENSSL
+bool is_truncation(const std::error_code& ec) { return ec == asio::ssl::error::stream_truncated; }
+#else
+bool is_truncation(const std::error_code&) { return false; }
+#endif
 
+// The request and its answer over a connected stream (a TCP socket or a TLS
+// stream). Every parameter refers to async_request's frame, which awaits
+// this. (No aggregate built in the co_await expression: g++ 12 destroys such
+// a temporary twice.)
+template <class Stream>
+asio::awaitable<void> talk(Stream& sock, const url& u, std::string_view method, std::string_view content_type,
+                           const std::string& body, const client_options& o, client_response& res,
+                           std::error_code& ec) {
+    auto redirect = asio::redirect_error(asio::use_awaitable, ec);
     std::string req;
     req.reserve(256 + body.size());
     req.append(method).append(" ").append(u.target).append(" HTTP/1.1\r\nHost: ").append(u.authority());
@@ -129,7 +133,7 @@ asio::awaitable<void> exchange(const url& u, std::string_view method, std::strin
     bool eof = false;
     auto read_more = [&]() -> asio::awaitable<void> {
         const std::size_t n = co_await sock.async_read_some(asio::buffer(buf), redirect);
-        if (ec == asio::error::eof) {
+        if (ec == asio::error::eof || is_truncation(ec)) {
             ec = {};
             eof = true;
         }
@@ -170,7 +174,7 @@ asio::awaitable<void> exchange(const url& u, std::string_view method, std::strin
     const std::string* te = res.find("Transfer-Encoding");
     const std::string* cl = res.find("Content-Length");
     if (te) {
-        if (!iequals(trim(*te), "chunked")) {
+        if (!iequals(trim_ows(*te), "chunked")) {
             ec = std::make_error_code(std::errc::bad_message);
             co_return;
         }
@@ -186,7 +190,7 @@ asio::awaitable<void> exchange(const url& u, std::string_view method, std::strin
         }
     }
     if (cl) {
-        const std::string_view digits = trim(*cl);
+        const std::string_view digits = trim_ows(*cl);
         std::size_t length = 0;
         const auto [p, perr] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
         if (!is_digits(digits) || perr != std::errc{} || p != digits.data() + digits.size()) {
@@ -221,7 +225,71 @@ asio::awaitable<void> exchange(const url& u, std::string_view method, std::strin
     res.body = std::move(in);
 }
 
+#if defined(SSEHUB_HAS_OPENSSL) && SSEHUB_HAS_OPENSSL
+// One TLS client context per CA file ("" = the system's default paths), made
+// on first use and kept: loading a CA bundle costs milliseconds, and an
+// application names one or two. Contexts are safe to share once set up.
+std::shared_ptr<asio::ssl::context> tls_context(const std::string& ca_file, std::error_code& ec) {
+    static std::mutex mu;
+    static std::map<std::string, std::shared_ptr<asio::ssl::context>> contexts;
+    std::lock_guard lock(mu);
+    if (auto it = contexts.find(ca_file); it != contexts.end()) return it->second;
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->set_verify_mode(asio::ssl::verify_peer, ec);
+    if (!ec) {
+        if (ca_file.empty()) ctx->set_default_verify_paths(ec);
+        else ctx->load_verify_file(ca_file, ec);
+    }
+    if (ec) return nullptr;
+    contexts.emplace(ca_file, ctx);
+    return ctx;
+}
+
+#endif
+
+asio::awaitable<void> exchange(const url& u, std::string_view method, std::string_view content_type,
+                               const std::string& body, const client_options& o, client_response& res,
+                               std::error_code& ec) {
+    const auto ex = co_await asio::this_coro::executor;
+    auto redirect = asio::redirect_error(asio::use_awaitable, ec);
+    asio::ip::tcp::resolver resolver(ex);
+    const auto endpoints = co_await resolver.async_resolve(u.host, u.port, redirect);
+    if (ec) co_return;
+    asio::ip::tcp::socket sock(ex);
+    co_await asio::async_connect(sock, endpoints, redirect);
+    if (ec) co_return;
+    if (u.scheme == "http") {
+        co_await talk(sock, u, method, content_type, body, o, res, ec);
+        co_return;
+    }
+#if defined(SSEHUB_HAS_OPENSSL) && SSEHUB_HAS_OPENSSL
+    const auto ctx = tls_context(o.ca_file, ec);
+    if (!ctx) co_return;
+    asio::ssl::stream<asio::ip::tcp::socket&> tls(sock, *ctx);
+    std::error_code not_ip;
+    (void)asio::ip::make_address(u.host, not_ip);
+    if (not_ip && SSL_set_tlsext_host_name(tls.native_handle(), u.host.c_str()) != 1) {  // SNI for names only
+        ec = std::make_error_code(std::errc::invalid_argument);
+        co_return;
+    }
+    tls.set_verify_callback(asio::ssl::host_name_verification(u.host), ec);  // the name (or IP) in the certificate
+    if (ec) co_return;
+    co_await tls.async_handshake(asio::ssl::stream_base::client, redirect);
+    if (ec) co_return;
+    co_await talk(tls, u, method, content_type, body, o, res, ec);
+#endif
+}
+
 }  // namespace
+
+bool tls_supported() noexcept {
+#if defined(SSEHUB_HAS_OPENSSL) && SSEHUB_HAS_OPENSSL
+    return true;
+#else
+    return false;
+#endif
+}
 
 std::string url::authority() const {
     std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -305,7 +373,7 @@ bool parse_response_head(std::string_view head, client_response& out) {
             if (c == ' ' || c == '\t') return false;  // no whitespace before the colon (RFC 9112)
         for (char c : field)
             if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) return false;
-        out.headers.push_back({std::string(name), std::string(trim(field.substr(colon + 1)))});
+        out.headers.push_back({std::string(name), std::string(trim_ows(field.substr(colon + 1)))});
         pos = eol + 2;
     }
 }
@@ -315,7 +383,7 @@ asio::awaitable<client_response> async_request(url u, std::string method, std::s
     using namespace asio::experimental::awaitable_operators;
     ec = {};
     client_response res;
-    if (u.scheme != "http") {
+    if (u.scheme != "http" && !(u.scheme == "https" && tls_supported())) {
         ec = std::make_error_code(std::errc::protocol_not_supported);
         co_return res;
     }

@@ -1,5 +1,6 @@
 // request_parser: a byte-driven state machine over one HTTP/1.x request head.
 #include "ssehub/http.hpp"
+#include "ascii.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -7,17 +8,9 @@
 namespace ssehub::http {
 namespace {
 
-// RFC 9110 tchar.
-bool is_tchar(unsigned char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
-    }
-}
+using ssehub::detail::ascii::iequals;
+using ssehub::detail::ascii::is_tchar;
+using ssehub::detail::ascii::trim_ows;
 
 bool is_token(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
@@ -25,19 +18,6 @@ bool is_token(std::string_view s) {
 
 // Control characters other than HTAB; CR and LF are handled before this test.
 bool is_ctl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-               return lower(x) == lower(y);
-           });
-}
-
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // origin-form (RFC 9112 3.2.1): visible ASCII only; no fragment. Raw bytes
 // >= 0x80 must be percent-encoded by the client.

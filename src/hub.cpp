@@ -1,20 +1,15 @@
 #include "connection/run.hpp"
 #include "hub/sequencer.hpp"
 
-#include "ssehub/json.hpp"
 #include "ssehub/topic.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <exception>
-#include <limits>
 #include <stdexcept>
 #include <random>
 #include <unordered_set>

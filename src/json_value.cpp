@@ -1,6 +1,8 @@
 #include "ssehub/json_value.hpp"
+#include "ascii.hpp"
 
 #include "ssehub/json.hpp"
+#include "utf8.hpp"
 
 #include <algorithm>
 #include <array>
@@ -13,6 +15,8 @@
 namespace ssehub::json {
 namespace {
 
+using ssehub::detail::ascii::hex_value;
+
 // Bytes that may be copied as they are inside a string: printable ASCII but '"' and '\'.
 constexpr std::array<bool, 256> plain_table = [] {
     std::array<bool, 256> t{};
@@ -23,13 +27,6 @@ constexpr std::array<bool, 256> plain_table = [] {
 }();
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
     if (cp < 0x80) {
@@ -47,30 +44,6 @@ void append_utf8(std::string& out, std::uint32_t cp) {
         out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
         out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
     }
-}
-
-// Length of the valid UTF-8 sequence (2..4 bytes) starting at p (*p >= 0x80), or 0.
-std::size_t utf8_sequence(const char* p, const char* end) noexcept {
-    const auto b0 = static_cast<unsigned char>(p[0]);
-    const auto byte = [p](std::size_t i) { return static_cast<unsigned char>(p[i]); };
-    const auto cont = [](unsigned char b) { return (b & 0xC0) == 0x80; };
-    const auto avail = static_cast<std::size_t>(end - p);
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        return avail >= 2 && cont(byte(1)) ? 2 : 0;
-    }
-    if (b0 >= 0xE0 && b0 <= 0xEF) {
-        if (avail < 3 || !cont(byte(1)) || !cont(byte(2))) return 0;
-        if (b0 == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
-        if (b0 == 0xED && byte(1) >= 0xA0) return 0;  // UTF-16 surrogate
-        return 3;
-    }
-    if (b0 >= 0xF0 && b0 <= 0xF4) {
-        if (avail < 4 || !cont(byte(1)) || !cont(byte(2)) || !cont(byte(3))) return 0;
-        if (b0 == 0xF0 && byte(1) < 0x90) return 0;   // overlong
-        if (b0 == 0xF4 && byte(1) >= 0x90) return 0;  // past U+10FFFF
-        return 4;
-    }
-    return 0;  // continuation byte, C0/C1 (overlong) or F5..FF
 }
 
 void append_double(std::string& out, double d) {
@@ -339,7 +312,7 @@ private:
             } else if (c < 0x20) {
                 return fail("control character in string");
             } else {
-                const std::size_t n = utf8_sequence(p_, end_);
+                const std::size_t n = ssehub::detail::utf8_sequence(std::string_view(p_, static_cast<std::size_t>(end_ - p_)), 0);
                 if (n == 0) return fail("invalid UTF-8 in string");
                 out.append(p_, n);
                 p_ += n;

@@ -1,4 +1,5 @@
 #include "ssehub/jwt.hpp"
+#include "ascii.hpp"
 
 #include "ssehub/base64.hpp"
 #include "ssehub/error.hpp"
@@ -47,27 +48,15 @@ struct jwt_key_access {
 
 namespace {
 
+using ssehub::detail::ascii::trim_ows;
+
+using ssehub::detail::ascii::iequals;
+
 using key_ptr = std::shared_ptr<const jwt_key_set::key>;
 
 constexpr std::size_t sha256_size = 32;
 constexpr std::size_t p256_coordinate = 32;
 constexpr std::size_t ed25519_size = 32;
-
-char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    }
-    return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 std::string shown(std::string_view s) {  // a config value in an error message, bounded
     return "\"" + std::string(s.substr(0, 32)) + (s.size() > 32 ? "...\"" : "\"");
@@ -834,11 +823,11 @@ std::string sign_jwt(std::string_view header_json, std::string_view payload_json
 
 std::optional<std::string> bearer_token(const http::request& request) {
     if (const std::string* h = request.find("Authorization")) {
-        const std::string_view v = trim(*h);
+        const std::string_view v = trim_ows(*h);
         constexpr std::string_view scheme = "bearer";
         if (v.size() > scheme.size() && iequals(v.substr(0, scheme.size()), scheme) &&
             (v[scheme.size()] == ' ' || v[scheme.size()] == '\t')) {
-            const std::string_view t = trim(v.substr(scheme.size() + 1));
+            const std::string_view t = trim_ows(v.substr(scheme.size() + 1));
             if (!t.empty()) return std::string(t);
         }
     }

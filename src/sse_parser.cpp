@@ -1,4 +1,5 @@
 #include "ssehub/sse_parser.hpp"
+#include "ascii.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -7,13 +8,7 @@
 namespace ssehub {
 namespace {
 
-const char* find_or_end(const char* p, const char* end, char c) noexcept {
-    if (p == end) {
-        return end;
-    }
-    const void* hit = std::memchr(p, c, static_cast<std::size_t>(end - p));
-    return hit != nullptr ? static_cast<const char*>(hit) : end;
-}
+using ssehub::detail::ascii::find_or_end;
 
 bool all_digits(std::string_view s) noexcept {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });

@@ -1,43 +1,14 @@
 #include "ssehub/topic.hpp"
 
 #include "topic_token.hpp"
+#include "utf8.hpp"
 
 namespace ssehub::topic {
 namespace {
 
-using detail::next_token;
+using ssehub::detail::utf8_sequence;
 
-// Length of the valid UTF-8 sequence starting at s[i] with lead byte >= 0x80,
-// or 0 when invalid (overlong, surrogate, above U+10FFFF, truncated).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
-    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const unsigned char c = b(0);
-    std::size_t n = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;        // overlong
-        else if (c == 0xED) hi = 0x9F;   // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;        // overlong
-        else if (c == 0xF4) hi = 0x8F;   // above U+10FFFF
-    } else {
-        return 0;
-    }
-    if (s.size() - i < n || b(1) < lo || b(1) > hi) {
-        return 0;
-    }
-    for (std::size_t k = 2; k < n; ++k) {
-        if (b(k) < 0x80 || b(k) > 0xBF) {
-            return 0;
-        }
-    }
-    return n;
-}
+using detail::next_token;
 
 // Validates the common grammar; wildcards: allow whole-token `*` and last `>`.
 bool is_valid(std::string_view s, std::size_t max_len, bool wildcards) noexcept {
@@ -84,7 +55,6 @@ bool is_valid(std::string_view s, std::size_t max_len, bool wildcards) noexcept 
     }
     return !token_has_wildcard || s.size() - token_start == 1;
 }
-
 
 }  // namespace
 

@@ -5,9 +5,12 @@
 #include <cstring>
 
 #include "ssehub/error.hpp"
+#include "ascii.hpp"
 
 namespace ssehub::wire {
 namespace {
+
+using ssehub::detail::ascii::find_or_end;
 
 constexpr std::string_view id_prefix = "id: ";
 constexpr std::string_view event_prefix = "event: ";
@@ -22,14 +25,6 @@ bool has_cr_lf_nul(std::string_view s) noexcept {
         }
     }
     return false;
-}
-
-const char* find_or_end(const char* p, const char* end, char c) noexcept {
-    if (p == end) {
-        return end;
-    }
-    const void* hit = std::memchr(p, c, static_cast<std::size_t>(end - p));
-    return hit != nullptr ? static_cast<const char*>(hit) : end;
 }
 
 // Calls f(line) for every line of `text`; CRLF, CR and LF all end a line.

@@ -36,8 +36,7 @@ jwt_verifier::jwt_verifier(const options& opts, reload_report on_reload)
         throw std::runtime_error("--auth jwt: this ssehub was built without OpenSSL (no JWT verification)");
     if (opts_.jwt_jwks.find("://") != std::string::npos) {
         jwks_url_ = ssehub::http::parse_url(opts_.jwt_jwks);
-        if (!jwks_url_ || jwks_url_->scheme != "http")
-            throw std::runtime_error("--jwt-jwks: expected a file or http://host[:port][/path] (no https yet)");
+        if (!jwks_url_) throw std::runtime_error("--jwt-jwks: expected a file or http(s)://host[:port][/path]");
         std::string error;
         const auto doc = fetch_sync(error);
         if (!doc) throw std::runtime_error("--jwt-jwks " + opts_.jwt_jwks + ": " + error);
@@ -72,8 +71,9 @@ std::shared_ptr<const ssehub::jwt_options> jwt_verifier::load(const std::string*
 
 namespace {
 
-ssehub::http::client_options jwks_fetch_options() {
+ssehub::http::client_options jwks_fetch_options(const options& opts) {
     ssehub::http::client_options o;
+    o.ca_file = opts.backend_ca_file;
     o.timeout = std::chrono::seconds(5);
     o.max_body_bytes = ssehub::jwt_key_limits{}.max_bytes;  // what add_jwks accepts
     return o;
@@ -81,7 +81,7 @@ ssehub::http::client_options jwks_fetch_options() {
 
 std::string fetch_error(std::error_code ec, const ssehub::http::client_response& r) {
     if (ec == std::errc::message_size)
-        return "the JWKS is over " + std::to_string(jwks_fetch_options().max_body_bytes) + " bytes";
+        return "the JWKS is over " + std::to_string(ssehub::jwt_key_limits{}.max_bytes) + " bytes";
     if (ec) return ec.message();
     return "answered HTTP " + std::to_string(r.status);
 }
@@ -92,7 +92,7 @@ std::optional<std::string> jwt_verifier::fetch_sync(std::string& error) const {
     asio::io_context io;
     std::error_code ec;
     auto done = asio::co_spawn(
-        io, ssehub::http::async_request(*jwks_url_, "GET", "", "", jwks_fetch_options(), ec), asio::use_future);
+        io, ssehub::http::async_request(*jwks_url_, "GET", "", "", jwks_fetch_options(opts_), ec), asio::use_future);
     io.run();
     auto r = done.get();
     if (ec || r.status != 200) {
@@ -104,7 +104,8 @@ std::optional<std::string> jwt_verifier::fetch_sync(std::string& error) const {
 
 asio::awaitable<void> jwt_verifier::refresh() const {
     std::error_code ec;
-    auto r = co_await ssehub::http::async_request(*jwks_url_, "GET", "", "", jwks_fetch_options(), ec);
+    const auto fetch = jwks_fetch_options(opts_);  // named: see docs/serving.md on g++ 12 and co_await temporaries
+    auto r = co_await ssehub::http::async_request(*jwks_url_, "GET", "", "", fetch, ec);
     if (ec || r.status != 200) {
         if (on_reload_) on_reload_(false, fetch_error(ec, r));
         co_return;
@@ -237,6 +238,7 @@ void setup_auth_and_replay(ssehub::hub_config& cfg, const options& o, const sseh
         p.allow_on_failure = o.connect_proxy_allow_on_failure;
         p.headers = o.connect_proxy_headers;
         p.cookies = o.connect_proxy_cookies;
+        p.ca_file = o.backend_ca_file;
         try {
             cfg.authenticate = ssehub::connect_proxy_auth(std::move(p));
         } catch (const std::invalid_argument& e) {

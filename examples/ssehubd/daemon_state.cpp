@@ -130,6 +130,7 @@ ssehub::hub_config daemon::hub_config() {
     cfg.write_timeout = opts_.write_timeout;
     cfg.max_connections = opts_.max_connections;
     cfg.presence_events = opts_.presence_events;
+    cfg.max_presence_page = opts_.max_presence_page;
     cfg.max_request_head = opts_.max_head;
     cfg.request_head_timeout = opts_.head_timeout;
     cfg.max_topic_length = opts_.max_topic_length;

@@ -10,6 +10,8 @@
 #include <limits>
 #include <string_view>
 
+#include <unistd.h>
+
 #include <ssehub/topic.hpp>
 
 namespace ssehubd {
@@ -224,6 +226,9 @@ const std::vector<spec>& table() {
              o.connect_proxy_cookies = split_commas(v);
              return {};
          }},
+        {"backend-ca-file", "FILE", "",
+         "CA certificates (PEM) trusted for https --connect-proxy and --jwt-jwks URLs; empty: the system's",
+         text(&options::backend_ca_file)},
         {"publisher-key", "KEY", "",
          "key for publish, tickets and connection details (X-Publisher-Key or Authorization: Bearer); "
          "empty: open (required with --auth tickets)",
@@ -321,6 +326,8 @@ const std::vector<spec>& table() {
              o.presence_events = true;
              return {};
          }},
+        {"max-presence-page", "N", "1000", "entries in one GET /presence or GET /connections page at most",
+         size_in(&options::max_presence_page, 1, 1000000)},
         {"log-level", "LEVEL", "info", "debug, info, warn or error", set_level},
         {"metrics-topic-series", "N", "100", "per-topic connection series in /metrics at most (0: none)",
          size_in(&options::metrics_topic_series, 0, 100000)},
@@ -372,6 +379,15 @@ std::optional<bool> parse_bool(std::string_view v) {
     return std::nullopt;
 }
 
+// "" when `url` is http:// or (in a build with TLS) https://, else the problem.
+std::string check_backend_url(const std::string& url, std::string_view expected) {
+    const auto u = ssehub::http::parse_url(url);
+    if (u && (u->scheme == "http" || ssehub::http::tls_supported())) return {};
+    return std::string(expected) +
+           (ssehub::http::tls_supported() ? "http(s)://host[:port][/path]"
+                                          : "http://host[:port][/path] (https needs a build with OpenSSL)");
+}
+
 std::string check(const options& o) {
     if (o.tls_cert.empty() != o.tls_key.empty()) return "--tls-cert and --tls-key go together";
 #ifndef SSEHUBD_HAS_TLS
@@ -393,13 +409,13 @@ std::string check(const options& o) {
         return "--presence-ttl-ms must be more than --presence-refresh-ms (entries would expire between renewals)";
     if (!o.connect_proxy.empty()) {
         if (o.auth != auth_mode::none) return "--connect-proxy replaces --auth: leave --auth none";
-        const auto u = ssehub::http::parse_url(o.connect_proxy);
-        if (!u || u->scheme != "http") return "--connect-proxy: expected http://host[:port][/path] (no https yet)";
+        if (auto e = check_backend_url(o.connect_proxy, "--connect-proxy: expected "); !e.empty()) return e;
     }
     if (o.jwt_jwks.find("://") != std::string::npos) {
-        const auto u = ssehub::http::parse_url(o.jwt_jwks);
-        if (!u || u->scheme != "http") return "--jwt-jwks: expected a file or http://host[:port][/path] (no https yet)";
+        if (auto e = check_backend_url(o.jwt_jwks, "--jwt-jwks: expected a file or "); !e.empty()) return e;
     }
+    if (!o.backend_ca_file.empty() && ::access(o.backend_ca_file.c_str(), R_OK) != 0)
+        return "--backend-ca-file " + o.backend_ca_file + ": cannot read it";
     if (o.flush_min > o.flush_max) return "--flush-min-ms must not exceed --flush-max-ms";
     if (!o.nats_url.empty() && !o.redis_url.empty()) return "--nats and --redis exclude each other: one engine per node";
     if (!o.replay_db.empty()) {

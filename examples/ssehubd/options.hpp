@@ -97,6 +97,7 @@ struct options {
     ms drain_timeout{10000};
     bool demo = true;
     bool presence_events = false;  // --presence-events: join/leave on $presence.<topic>
+    std::size_t max_presence_page = 1000;  // --max-presence-page: entries per GET /presence page at most
     log_level level = log_level::info;
     std::size_t metrics_topic_series = 100;
 
@@ -110,12 +111,14 @@ struct options {
     ms admin_reply_timeout{1000};       // --redis: an admin disconnect waits this long for every node's count
 
     // Connect proxy (ssehub::connect_proxy_auth); empty URL: off.
-    std::string connect_proxy;                    // http://host:port/path, POSTed before each stream
+    std::string connect_proxy;                    // http(s)://host:port/path, POSTed before each stream
     ms connect_proxy_timeout{2000};               // one call; no answer by then: a failure
     std::size_t connect_proxy_concurrency = 64;   // calls in flight at most; more connects get 503
     bool connect_proxy_allow_on_failure = false;  // --connect-proxy-on-failure allow
     std::vector<std::string> connect_proxy_headers{"Authorization"};  // request headers forwarded
     std::vector<std::string> connect_proxy_cookies;                    // cookies forwarded, by name
+    // https --connect-proxy and --jwt-jwks URLs: CAs to trust (PEM); empty: the system's.
+    std::string backend_ca_file;
 
     // --jwt-jwks http://... : fetched, then again every refresh interval, and
     // on a token whose kid is unknown at most once per min-refresh interval.

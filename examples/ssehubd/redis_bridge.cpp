@@ -44,6 +44,7 @@ public:
         prc.ttl = o.presence_ttl;
         prc.reply_timeout = o.admin_reply_timeout;
         prc.max_topic_length = o.max_topic_length;
+        prc.max_presence_page = o.max_presence_page;
         presence_ = std::make_unique<ssehub::redis::redis_presence>(ex, ro_, std::move(prc));
         if (o.auth == auth_mode::tickets) {
             auto t = std::make_shared<ssehub::redis::redis_ticket_store>(ex, ro_, o.redis_prefix + ":ticket:");

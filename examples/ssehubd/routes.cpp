@@ -37,7 +37,7 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
     if (m == "OPTIONS") {
         if (!cors_origin(req)) co_return error_response(403, "origin not allowed");
         response r{204, "", "", {}};
-        r.headers = {{"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+        r.headers = {{"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
                      {"Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, X-Publisher-Key"},
                      {"Access-Control-Max-Age", "600"}};
         co_return r;

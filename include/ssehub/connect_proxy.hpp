@@ -44,7 +44,8 @@
 namespace ssehub {
 
 struct connect_proxy_options {
-    std::string url;                          // http://host:port/path, POSTed to (https is not supported)
+    std::string url;                          // http(s)://host:port/path, POSTed to (https: built with OpenSSL)
+    std::string ca_file;                      // https: CAs to trust (PEM); empty: the system's
     std::chrono::milliseconds timeout{2000};  // one call: connect, send, answer; over → failure
     std::size_t concurrency = 64;             // calls in flight at most; more → 503 at once
     bool allow_on_failure = false;            // false: a failure is 503; true: admitted, unauthenticated
@@ -54,7 +55,8 @@ struct connect_proxy_options {
 };
 
 // The authenticator (hub_config::authenticate). Throws std::invalid_argument
-// when the URL is not http://host[:port][/path] or concurrency is 0.
+// when the URL is not http(s)://host[:port][/path] (https only in a build
+// with OpenSSL, http::tls_supported()) or concurrency is 0.
 authenticator connect_proxy_auth(connect_proxy_options options);
 
 // The sans-io halves, for tests and for callers with their own transport:

@@ -1,8 +1,9 @@
 // A small awaitable HTTP/1.1 client: one request on a new connection
 // (`Connection: close`), the whole exchange under one deadline and the
 // answer under a size bound. What the connect proxy and the daemon's JWKS
-// fetch need, nothing more: plain http:// only (no TLS, no redirects, no
-// keep-alive, no proxies).
+// fetch need, nothing more: http:// and, when ssehub is built with OpenSSL,
+// https:// (certificate and host name verified, TLS 1.2 at least); no
+// redirects, no keep-alive, no proxies.
 // Thread safety: free functions and value types; concurrent calls are safe
 // (each has its own socket and timer, on the caller's executor).
 #pragma once
@@ -41,7 +42,13 @@ struct client_options {
     std::chrono::milliseconds timeout{5000};  // resolve + connect + write + read, together
     std::size_t max_head_bytes = 8192;        // the response's status line and headers
     std::size_t max_body_bytes = 64 * 1024;   // the response body (after de-chunking)
+    // https: the CA certificates (a PEM file) to trust; empty: the system's
+    // (OpenSSL's default paths). Read once per file and process.
+    std::string ca_file;
 };
+
+// Whether async_request speaks https:// (ssehub built with OpenSSL).
+bool tls_supported() noexcept;
 
 struct client_response {
     int status = 0;               // e.g. 200
@@ -59,7 +66,8 @@ struct client_response {
 //   std::errc::timed_out            the deadline passed
 //   std::errc::message_size         head or body over the bound
 //   std::errc::bad_message          a malformed answer
-//   std::errc::protocol_not_supported  an https URL (not supported here)
+//   std::errc::protocol_not_supported  an https URL in a build without OpenSSL
+//   asio::ssl errors                 https: handshake, certificate or host name refused
 //   anything else                   resolve/connect/read errors (connection_refused...)
 // Everything is taken by value (the coroutine keeps its own copies); only
 // `ec` must outlive the call.

@@ -74,6 +74,8 @@ public:
     std::atomic<std::uint64_t> next_watch{0};
     std::string start_marker;  // the replay store's first id (stored by run())
 
+    void on_shutdown(std::function<void()> fn);  // strand
+
 private:
     std::string next_id();
     void wake_up();
@@ -106,9 +108,6 @@ private:
     std::vector<watcher> watchers_;
     // hub::watch_patterns: told of every pattern's first and last subscriber.
     std::vector<std::pair<std::uint64_t, std::function<void(const std::string&, bool)>>> pattern_watchers_;
-
-public:
-    void on_shutdown(std::function<void()> fn);  // strand
 };
 
 // The shard that holds a connection, and the connection; both null when no

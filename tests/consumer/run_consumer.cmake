@@ -1,7 +1,7 @@
 # Driver for the consumer tests; one ctest test = one `cmake -P` of this script.
 #   cmake -DMODE=install|installed|subdirectory -DSOURCE_DIR=<ssehub> -DCONSUMER_DIR=<project>
 #         -DWORK_DIR=<scratch> [-DGENERATOR=..] [-DCXX_COMPILER=..] [-DBUILD_TYPE=..]
-#         [-DSHARED=ON|OFF] [-DJOBS=n] [-DBUILD_DIR=<ssehub build> -DCONFIG=..] -P run_consumer.cmake
+#         [-DSHARED=ON|OFF] [-DUNITY=ON|OFF] [-DJOBS=n] [-DBUILD_DIR=<ssehub build> -DCONFIG=..] -P run_consumer.cmake
 # install:      configure + build + install ssehub (tests/examples/perf OFF) into WORK_DIR/prefix,
 #               check the exported targets carry no private flags, then build and run the
 #               find_package consumer against that prefix.
@@ -37,6 +37,9 @@ if(GENERATOR)
 endif()
 if(CXX_COMPILER)
   list(APPEND common_args -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
+endif()
+if(UNITY)  # the calling build's CMAKE_UNITY_BUILD (tests/run.sh sets it): as fast to compile
+  list(APPEND common_args -DCMAKE_UNITY_BUILD=ON)
 endif()
 
 function(step what)

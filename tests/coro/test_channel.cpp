@@ -22,46 +22,18 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+#include "support/polling.hpp"
 
 using ssehub::coro::channel;
 using ssehub::coro::channel_errc;
 
 namespace {
 
+using test::drain;
+using test::run_until;
+using test::wait_until;
+
 using namespace std::chrono_literals;
-
-// Runs ready handlers (and those they make ready) without blocking.
-void drain(asio::io_context& io) {
-    io.restart();
-    io.poll();
-}
-
-// Runs io until pred() holds; false if it does not within the limit.
-template <class Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::steady_clock::duration limit = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        io.restart();
-        io.run_one_for(10ms);
-    }
-    return true;
-}
-
-// Polls pred() from a thread that runs no io_context (yield, never sleep).
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::steady_clock::duration limit = 60s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::yield();
-    }
-    return true;
-}
 
 struct outcome {
     bool done = false;

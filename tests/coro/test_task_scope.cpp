@@ -25,43 +25,18 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+#include "support/polling.hpp"
 
 using ssehub::coro::channel;
 using ssehub::coro::task_scope;
 
 namespace {
 
+using test::drain;
+using test::run_until;
+using test::wait_until;
+
 using namespace std::chrono_literals;
-
-void drain(asio::io_context& io) {
-    io.restart();
-    io.poll();
-}
-
-template <class Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::steady_clock::duration limit = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        io.restart();
-        io.run_one_for(10ms);
-    }
-    return true;
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::steady_clock::duration limit = 60s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        std::this_thread::yield();
-    }
-    return true;
-}
 
 // Collects what on_error receives; callable from any thread.
 struct error_log {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "daemon_process.hpp"
+#include "replies.hpp"  // body_json
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -13,9 +14,6 @@
 #include <vector>
 
 namespace daemon_test {
-
-// The answer's JSON (null when it is not JSON: the checks on it then fail).
-inline nlohmann::json body_json(const reply& r) { return nlohmann::json::parse(r.body, nullptr, false); }
 
 // A stream opened with a ticket (issued with the publisher key "pk") carrying this user and tenant.
 inline std::unique_ptr<subscriber> subscribe(unsigned short port, const std::string& topic, const std::string& user,

@@ -12,7 +12,8 @@ using namespace daemon_test;
 using json = nlohmann::json;
 
 TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][admin]") {
-    daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--admin-key", "ak", "--threads", "2"});
+    daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--admin-key", "ak", "--threads", "2",
+                      "--max-presence-page", "2"});
     const auto p = d.port();
     const std::string key = "X-Publisher-Key: ak\r\n";  // the admin key
 
@@ -36,6 +37,11 @@ TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][adm
     // Count and list, paged.
     CHECK(body_json(get(p, "/presence/count?topic=chat", key))["count"] == 3);
     CHECK(body_json(get(p, "/presence/count?topic=chat&user=alice", key))["count"] == 2);
+    // A larger limit is capped at --max-presence-page (2).
+    auto capped = body_json(get(p, "/presence?topic=chat&limit=100", key));
+    CHECK(capped["total"] == 3);
+    CHECK(capped["entries"].size() == 2);
+    CHECK(capped["next"].is_string());
     std::set<std::string> ids;
     for (const auto& e : read_paged(p, "/presence?topic=chat", key, 3)) {
         ids.insert(e["id"].get<std::string>());

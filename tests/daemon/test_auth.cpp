@@ -1,6 +1,7 @@
 // --auth tickets and --auth jwt end to end, visibility by credentials, and
 // Last-Event-ID replay.
 #include "daemon_process.hpp"
+#include "replies.hpp"
 
 #include <ssehub/jwt.hpp>
 
@@ -18,7 +19,6 @@ using json = nlohmann::json;
 namespace {
 
 const std::string jwt_header = R"({"alg":"HS256","typ":"JWT"})";
-const std::string secret = "a-long-test-secret-for-hs256-0123456789";
 
 }  // namespace
 
@@ -76,14 +76,14 @@ TEST_CASE("ssehubd: jwt: bearer header or ?token=, topics claim enforced", "[dae
         SUCCEED("ssehub built without OpenSSL: --auth jwt is refused at startup");
         return;
     }
-    daemon_process d({"--auth", "jwt", "--jwt-issuer", "issuer-1"}, {"SSEHUBD_JWT_SECRET=" + secret});
+    daemon_process d({"--auth", "jwt", "--jwt-issuer", "issuer-1"}, {"SSEHUBD_JWT_SECRET=" + jwt_secret});
     const auto p = d.port();
     const std::string token = ssehub::sign_hs256(
-        jwt_header, R"({"sub":"u1","tenant_id":"t1","iss":"issuer-1","topics":["orders.>"]})", secret);
+        jwt_header, R"({"sub":"u1","tenant_id":"t1","iss":"issuer-1","topics":["orders.>"]})", jwt_secret);
     const std::string other = ssehub::sign_hs256(
-        jwt_header, R"({"sub":"u2","tenant_id":"t1","iss":"issuer-1","topics":["orders.>"]})", secret);
+        jwt_header, R"({"sub":"u2","tenant_id":"t1","iss":"issuer-1","topics":["orders.>"]})", jwt_secret);
     const std::string forged = ssehub::sign_hs256(jwt_header, R"({"sub":"u1","iss":"issuer-1"})", "wrong-secret");
-    const std::string wrong_iss = ssehub::sign_hs256(jwt_header, R"({"sub":"u1","iss":"someone"})", secret);
+    const std::string wrong_iss = ssehub::sign_hs256(jwt_header, R"({"sub":"u1","iss":"someone"})", jwt_secret);
 
     CHECK(get(p, "/events?topics=orders.eu").status == 401);
     CHECK(get(p, "/events?topics=orders.eu", "Authorization: Bearer " + forged + "\r\n").status == 401);
@@ -193,12 +193,12 @@ TEST_CASE("ssehubd: jwt: a stream ends with auth-expired when its token does", "
         return;
     }
     daemon_process d({"--auth", "jwt", "--jwt-leeway-s", "0", "--auth-expiry-grace-ms", "200", "--heartbeat-ms", "100"},
-                     {"SSEHUBD_JWT_SECRET=" + secret});
+                     {"SSEHUBD_JWT_SECRET=" + jwt_secret});
     const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch() + std::chrono::seconds(2))
                          .count();
     const std::string token =
-        ssehub::sign_hs256(jwt_header, R"({"sub":"u1","exp":)" + std::to_string(exp) + "}", secret);
+        ssehub::sign_hs256(jwt_header, R"({"sub":"u1","exp":)" + std::to_string(exp) + "}", jwt_secret);
     subscriber s(d.port(), "/events?topics=orders.eu", "Authorization: Bearer " + token + "\r\n");
     REQUIRE(s.connected());
     const auto e = s.wait_for("auth-expired");

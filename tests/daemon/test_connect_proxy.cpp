@@ -1,4 +1,4 @@
-// ssehubd --connect-proxy and --jwt-jwks http://... against backends defined here.
+// ssehubd --connect-proxy and --jwt-jwks http(s)://... against backends defined here.
 #include "daemon_process.hpp"
 
 #include <ssehub/jwt.hpp>
@@ -7,6 +7,10 @@
 
 #include "support/http_backend.hpp"
 #include "support/jwt_keys.hpp"
+#ifdef SSEHUB_TEST_TLS
+#include "support/temp_dir.hpp"
+#include "support/tls_cert.hpp"
+#endif
 
 #include <mutex>
 
@@ -39,9 +43,10 @@ TEST_CASE("ssehubd: --connect-proxy: allow with topics and tenant, deny with 403
 }
 
 TEST_CASE("ssehubd: bad --connect-proxy and --jwt-jwks URLs do not start", "[daemon][connect_proxy]") {
-    for (const char* args : {"--connect-proxy https://x/connect", "--connect-proxy http://x:0/",
+    for (const char* args : {"--connect-proxy ftp://x/connect", "--connect-proxy http://x:0/",
                              "--connect-proxy http://127.0.0.1:1/ --auth tickets --publisher-key k",
-                             "--connect-proxy-on-failure maybe", "--auth jwt --jwt-jwks https://idp/jwks"}) {
+                             "--connect-proxy-on-failure maybe", "--auth jwt --jwt-jwks gopher://idp/jwks",
+                             "--connect-proxy https://127.0.0.1:1/ --backend-ca-file /nonexistent/ca.pem"}) {
         const std::string cmd = std::string(SSEHUBD_PATH) + " " + args + " --listen 127.0.0.1:0 >/dev/null 2>&1";
         const int st = std::system(cmd.c_str());
         CHECK(WIFEXITED(st));
@@ -58,7 +63,8 @@ TEST_CASE("ssehubd: --help lists the connect proxy and JWKS URL flags", "[daemon
     CHECK(::pclose(f) == 0);
     for (const char* flag : {"--connect-proxy URL", "--connect-proxy-timeout-ms", "--connect-proxy-concurrency",
                              "--connect-proxy-on-failure", "--connect-proxy-headers", "--connect-proxy-cookies",
-                             "--jwt-jwks-refresh-s", "--jwt-jwks-min-refresh-s", "SSEHUBD_CONNECT_PROXY_ON_FAILURE"}) {
+                             "--jwt-jwks-refresh-s", "--jwt-jwks-min-refresh-s", "SSEHUBD_CONNECT_PROXY_ON_FAILURE",
+                             "--backend-ca-file FILE"}) {
         INFO(flag);
         CHECK(out.find(flag) != std::string::npos);
     }
@@ -110,3 +116,47 @@ TEST_CASE("ssehubd: --jwt-jwks http://: kid rotation without restart, forged ref
     SUCCEED("ssehub built without OpenSSL");
 #endif
 }
+
+#if defined(SSEHUB_TEST_TLS) && defined(SSEHUB_HAS_OPENSSL) && SSEHUB_HAS_OPENSSL
+TEST_CASE("ssehubd: https --jwt-jwks and --connect-proxy with --backend-ca-file", "[daemon][auth][jwks][tls]") {
+    test::temp_dir dir;
+    const auto id = test::make_self_signed(21, "idp");  // for 127.0.0.1
+    const std::string ca = dir.write("ca.pem", id.cert_pem);
+    auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    tls->use_certificate_chain(asio::buffer(id.cert_pem));
+    tls->use_private_key(asio::buffer(id.key_pem), asio::ssl::context::pem);
+
+    using test::jwt::key_type;
+    const auto k = test::jwt::generate(key_type::ec);
+    http_backend idp([&](const std::string&) {
+        return http_backend::json(R"({"keys":[)" + test::jwt::jwk(key_type::ec, k, R"(,"kid":"k1")") + "]}");
+    }, tls);
+    REQUIRE(idp.url().rfind("https://", 0) == 0);
+    daemon_process d({"--auth", "jwt", "--jwt-jwks", idp.url("/jwks.json"), "--backend-ca-file", ca});
+    const auto token = ssehub::sign_jwt(R"({"alg":"ES256","kid":"k1"})", R"({"sub":"u1","topics":["orders.>"]})",
+                                        k.private_pem);
+    subscriber s(d.port(), "/events?topics=orders.eu&token=" + token);
+    CHECK(s.connected());
+    // Hostile: tokens naming kids the JWKS lacks are refused, and fetch the
+    // JWKS at most once per --jwt-jwks-min-refresh-s (10): they cannot hammer the provider.
+    for (int i = 0; i < 20; ++i) {
+        const auto forged = ssehub::sign_jwt(R"({"alg":"ES256","kid":"x)" + std::to_string(i) + "\"}",
+                                             R"({"sub":"u1","topics":["orders.>"]})", k.private_pem);
+        CHECK(get(d.port(), "/events?topics=orders.eu&token=" + forged).status == 401);
+    }
+    CHECK(idp.request_count() <= 2);  // at start, and at most one for the unknown kids
+    // Without the CA the certificate is not trusted: the first fetch fails, ssehubd does not start.
+    const std::string cmd = std::string(SSEHUBD_PATH) + " --auth jwt --jwt-jwks " + idp.url("/jwks.json") +
+                            " --listen 127.0.0.1:0 >/dev/null 2>&1";
+    const int st = std::system(cmd.c_str());
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) != 0);
+
+    http_backend proxy([](const std::string&) { return http_backend::json(R"({"result":{"user":"u2","topics":["t"]}})"); },
+                       tls);
+    daemon_process p({"--connect-proxy", proxy.url("/connect"), "--backend-ca-file", ca});
+    subscriber allowed(p.port(), "/events?topics=x");
+    REQUIRE(allowed.connected());
+    CHECK(allowed.c.events[0].data.find(R"("topics":["t"])") != std::string::npos);
+}
+#endif

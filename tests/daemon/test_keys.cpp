@@ -2,6 +2,7 @@
 // and the limits per client: streams per IP address and publishes per second
 // per key. One daemon per test case; every wait polls with a deadline.
 #include "daemon_process.hpp"
+#include "replies.hpp"
 
 #include <ssehub/jwt.hpp>
 
@@ -15,16 +16,7 @@ using json = nlohmann::json;
 
 namespace {
 
-const std::string secret = "a-long-test-secret-for-hs256-0123456789";
-
 std::string key_header(std::string_view key) { return "X-Publisher-Key: " + std::string(key) + "\r\n"; }
-
-json body_json(const reply& r) {
-    INFO(r.head << r.body);
-    auto j = json::parse(r.body, nullptr, false);
-    REQUIRE(!j.is_discarded());
-    return j;
-}
 
 std::string publish_body(const json& topics, std::string_view type, const json& group = nullptr) {
     json j{{"topics", topics}, {"type", type}, {"data", "x"}};
@@ -45,7 +37,7 @@ TEST_CASE("ssehubd: scoped publisher keys: topics, tenants, tickets, JWT publish
                                   "--admin-key", "admin-key-1", "--publish-rate", "0.001", "--publish-burst", "30"};
     if (ssehub::hs256_available) args.push_back("--publisher-jwt");
     // A second scoped key through the variable (several would be separated by spaces).
-    daemon_process d(args, {"SSEHUBD_JWT_SECRET=" + secret, "SSEHUBD_PUBLISHER_KEY_SCOPED=spare:spare-key-1:x.>"});
+    daemon_process d(args, {"SSEHUBD_JWT_SECRET=" + jwt_secret, "SSEHUBD_PUBLISHER_KEY_SCOPED=spare:spare-key-1:x.>"});
     const auto p = d.port();
     const auto pk = key_header("pk-unscoped");
     const auto orders = key_header("orders-key-1");
@@ -100,7 +92,7 @@ TEST_CASE("ssehubd: scoped publisher keys: topics, tenants, tickets, JWT publish
     if (ssehub::hs256_available) {
         const std::string h = R"({"alg":"HS256","typ":"JWT"})";
         const auto jwt = [&](const std::string& payload) {
-            return "Authorization: Bearer " + ssehub::sign_hs256(h, payload, secret) + "\r\n";
+            return "Authorization: Bearer " + ssehub::sign_hs256(h, payload, jwt_secret) + "\r\n";
         };
         CHECK(post(p, "/publish", publish_body({"jwt.a"}, "by-jwt"), jwt(R"({"sub":"svc1","publish":["jwt.>"]})")).status ==
               202);

@@ -358,6 +358,11 @@ TEST_CASE("ssehubd: CORS for EventSource withCredentials from allowed origins", 
     CHECK(pre.header("Access-Control-Allow-Origin") == "https://other.example:8443");
     CHECK(pre.header("Access-Control-Allow-Methods").find("POST") != std::string::npos);
     CHECK(pre.header("Access-Control-Allow-Headers").find("Content-Type") != std::string::npos);
+    // An admin page on another origin may end a connection (DELETE /connections/{id}).
+    auto pre_delete = request(p, "OPTIONS", "/connections/abc", {},
+                              "Origin: http://app.example\r\nAccess-Control-Request-Method: DELETE\r\n");
+    CHECK(pre_delete.status == 204);
+    CHECK(pre_delete.header("Access-Control-Allow-Methods").find("DELETE") != std::string::npos);
     CHECK(request(p, "OPTIONS", "/publish", {}, "Origin: http://evil.example\r\n").status == 403);
 
     auto health = get(p, "/healthz", "Origin: http://app.example\r\n");

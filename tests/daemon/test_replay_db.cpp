@@ -1,5 +1,6 @@
 // ssehubd --replay-db: the replay survives a restart of the daemon.
 #include "daemon_process.hpp"
+#include "support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -15,18 +16,7 @@ using json = nlohmann::json;
 
 namespace {
 
-struct temp_dir {
-    std::filesystem::path path;
-    temp_dir() {
-        char t[] = "/tmp/ssehubd_replay_db_XXXXXX";
-        if (!::mkdtemp(t)) throw std::runtime_error("mkdtemp failed");
-        path = t;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using test::temp_dir;
 
 // Publishes `data` on topic feed; returns the id the hub gave it.
 std::string publish(unsigned short port, const std::string& data) {
@@ -47,7 +37,7 @@ std::vector<std::string> data_of(const test::client& c) {
 TEST_CASE("ssehubd --replay-db: a client reconnecting after a restart gets exactly what it missed",
           "[daemon][replay][sqlite]") {
     temp_dir dir;
-    const std::string db = (dir.path / "replay.db").string();
+    const std::string db = dir.file("replay.db");
     std::string last_seen;
     std::vector<std::string> before;
     {

@@ -2,6 +2,7 @@
 // with their error cases.
 #include <fstream>
 #include "daemon_process.hpp"
+#include "replies.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -10,13 +11,6 @@ using namespace daemon_test;
 using json = nlohmann::json;
 
 namespace {
-
-json body_json(const reply& r) {
-    auto j = json::parse(r.body, nullptr, false);
-    INFO(r.head << r.body);
-    REQUIRE(!j.is_discarded());
-    return j;
-}
 
 // Runs ssehubd with these args and returns its exit code and output (stdout+stderr).
 std::pair<int, std::string> run_to_end(const std::string& args) {

@@ -7,6 +7,7 @@
 #include "daemon_process.hpp"
 #include "support/tls_cert.hpp"
 #include "support/tls_client.hpp"
+#include "support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +19,8 @@
 using namespace daemon_test;
 
 namespace {
+
+using test::temp_dir;
 
 // A curl process whose stdout goes to a file; ended (SIGTERM) and reaped
 // when destroyed.
@@ -99,7 +102,7 @@ std::string url(const daemon_process& d, std::string_view path) {
     return "https://127.0.0.1:" + std::to_string(d.port()) + std::string(path);
 }
 
-void publish(const daemon_process& d, std::string_view topic, std::string_view data) {
+void publish_on(const daemon_process& d, std::string_view topic, std::string_view data) {
     const std::string body = R"({"topics":[")" + std::string(topic) + R"("],"data":")" + std::string(data) + R"("})";
     CHECK(curl({"-XPOST", "-d", body, url(d, "/publish")}).find("\"matched\":1") != std::string::npos);
 }
@@ -107,17 +110,6 @@ void publish(const daemon_process& d, std::string_view topic, std::string_view d
 bool metric_is(const daemon_process& d, const std::string& sample) {
     return test::poll_until([&] { return curl({url(d, "/metrics")}).find(sample + "\n") != std::string::npos; });
 }
-
-// A directory of its own under /tmp, removed at the end.
-struct temp_dir {
-    temp_dir() {
-        char tmpl[] = "/tmp/ssehubd_test_tls_XXXXXX";
-        if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~temp_dir() { std::filesystem::remove_all(path); }
-    std::string path;
-};
 
 }  // namespace
 
@@ -130,7 +122,7 @@ TEST_CASE("ssehubd over TLS: curl -k gets events; failed handshakes and a TLS sl
 
     curl_process stream({"-N", url(d, "/events?topics=orders")});
     REQUIRE(stream.wait_output("event: connected"));
-    publish(d, "orders", "over tls");
+    publish_on(d, "orders", "over tls");
     REQUIRE(stream.wait_output("data: over tls"));
 
     // Plain HTTP to the TLS port, then bytes that are not TLS at all: each
@@ -146,7 +138,7 @@ TEST_CASE("ssehubd over TLS: curl -k gets events; failed handshakes and a TLS sl
     CHECK(metric_is(d, R"(ssehubd_tls_handshake_failures_total{reason="timeout"} 1)"));
 
     // Others are still served: the stream keeps receiving, keep-alive works.
-    publish(d, "orders", "still here");
+    publish_on(d, "orders", "still here");
     REQUIRE(stream.wait_output("data: still here"));
     const auto two = curl({url(d, "/healthz"), url(d, "/healthz")});
     CHECK(two.size() > 0);
@@ -185,7 +177,7 @@ TEST_CASE("ssehubd over TLS: SIGHUP reloads the certificate; open streams stay",
     CHECK(d.log().find("\"msg\":\"tls_reloaded\"") != std::string::npos);
 
     // The stream opened before the reload keeps receiving.
-    publish(d, "r", "after reload");
+    publish_on(d, "r", "after reload");
     REQUIRE(open.wait_events(2));
     CHECK(open.events[1].data == "after reload");
 

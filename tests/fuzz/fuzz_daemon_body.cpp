@@ -13,11 +13,17 @@
 //  - a kill-polling event's data is valid JSON (the project's strict parser)
 //    and its topics are valid subjects;
 //  - a ticket request has 1..max_topics valid patterns and a ttl in 1 ms..1 h;
-//  - a visibility request has a non-empty connection id.
+//  - a visibility request has a non-empty connection id;
+//  - the admin routes: a presence query (the rest as the query string of
+//    GET /presence or /connections) has a valid topic pattern or none, and
+//    none only where that is allowed; a disconnect (POST /connections/disconnect)
+//    names someone: a valid topic pattern or metadata, never everyone.
 // Input: byte 0 picks the route and the limits; the rest is the body.
 #include "api.hpp"
 
 #include "ssehub/event.hpp"
+#include "ssehub/http.hpp"
+#include "ssehub/presence.hpp"
 #include "ssehub/json.hpp"
 #include "ssehub/json_value.hpp"
 #include "ssehub/topic.hpp"
@@ -138,6 +144,32 @@ void visibility(std::string_view body, std::string_view content_type) {
     FUZZ_CHECK(!std::get<api::visibility_request>(r).connection_id.empty());
 }
 
+void presence_query(std::string_view query, const api::limits& lim, bool topic_required) {
+    ssehub::http::request req;
+    req.method = "GET";
+    req.target = "/presence?" + std::string(query);
+    const auto r = api::parse_presence_query(req, lim, topic_required);
+    if (const auto* e = std::get_if<api::error>(&r)) {
+        check_error(*e, false);
+        return;
+    }
+    const auto& q = std::get<ssehub::presence_query>(r);
+    if (q.filter.topic.empty()) FUZZ_CHECK(!topic_required);
+    else FUZZ_CHECK(ssehub::topic::is_valid_pattern(q.filter.topic, lim.max_topic_length));
+    FUZZ_CHECK(q.offset <= 999999999 && q.limit <= 999999999);
+}
+
+void disconnect(std::string_view body, const api::limits& lim) {
+    const auto r = api::parse_disconnect(body, lim);
+    if (const auto* e = std::get_if<api::error>(&r)) {
+        check_error(*e, false);
+        return;
+    }
+    const auto& d = std::get<api::disconnect_request>(r);
+    FUZZ_CHECK(!d.filter.topic.empty() || !d.filter.match.empty());
+    if (!d.filter.topic.empty()) FUZZ_CHECK(ssehub::topic::is_valid_pattern(d.filter.topic, lim.max_topic_length));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -152,12 +184,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static constexpr std::array<std::string_view, 6> kinds{"invalidate", "signal", "progress", "complete", "batch",
                                                            "unknown"};
     const unsigned route = data[0] & 0x7f;
-    switch (route % 10) {
+    switch (route % 12) {
     case 0: api::is_publish_batch(body) ? publish_batch(body, lim) : publish(body, lim); break;
     case 1: case 2: case 3: case 4: case 5: case 6: kill_polling(kinds[route % 10 - 1], body, lim); break;
     case 7: tickets(body, lim); break;
     case 8: visibility(body, "application/json"); break;
-    default: visibility(body, "application/x-www-form-urlencoded; charset=UTF-8"); break;
+    case 9: visibility(body, "application/x-www-form-urlencoded; charset=UTF-8"); break;
+    case 10: presence_query(body, lim, (data[0] & 0x40) != 0); break;
+    default: disconnect(body, lim); break;
     }
     return 0;
 }

@@ -15,7 +15,9 @@ using test::server;
 
 namespace {
 
-ssehub::event ev(std::string topic, std::string data) {
+using test::wait_active;
+
+ssehub::event one_topic(std::string topic, std::string data) {
     ssehub::event e;
     e.topics = {std::move(topic)};
     e.data = std::move(data);
@@ -28,10 +30,6 @@ ssehub::hub_config with_replay(std::size_t max_events = 1000) {
     rc.max_events = max_events;
     cfg.replayer = ssehub::memory_replayer(rc);
     return cfg;
-}
-
-bool wait_active(server& s, std::size_t n) {
-    return test::poll_until([&] { return s.hub().stats().active_connections == n; });
 }
 
 // A replayer defined only here, plugged in through the concept: records calls,
@@ -98,14 +96,14 @@ TEST_CASE("replay: reconnect with Last-Event-ID gets what it missed, then live",
     first.get(s.port(), "/events?topics=orders");
     REQUIRE(first.wait_events(1));
     REQUIRE(wait_active(s, 1));
-    s.publish_sync(ev("orders", "X"));
+    s.publish_sync(one_topic("orders", "X"));
     REQUIRE(first.wait_events(2));
     const std::string x = first.events[1].id;
     first.close();
     REQUIRE(wait_active(s, 0));
-    s.publish_sync(ev("orders", "E1"));
-    s.publish_sync(ev("other", "not mine"));
-    s.publish_sync(ev("orders", "E2"));
+    s.publish_sync(one_topic("orders", "E1"));
+    s.publish_sync(one_topic("other", "not mine"));
+    s.publish_sync(one_topic("orders", "E2"));
 
     SECTION("header") {
         client again;
@@ -114,7 +112,7 @@ TEST_CASE("replay: reconnect with Last-Event-ID gets what it missed, then live",
         CHECK(again.events[1].data == "E1");
         CHECK(again.events[2].data == "E2");
         CHECK(again.events[0].id.empty());  // `connected` does not move the client's last id
-        s.publish_sync(ev("orders", "live"));
+        s.publish_sync(one_topic("orders", "live"));
         REQUIRE(again.wait_events(4));
         CHECK(again.events[3].data == "live");
         CHECK(s.hub().stats().events_replayed == 2);
@@ -143,7 +141,7 @@ TEST_CASE("replay: reconnect with Last-Event-ID gets what it missed, then live",
 
 TEST_CASE("replay: the connected event's id replays what follows", "[replay][loopback]") {
     server s(with_replay());
-    s.publish_sync(ev("t", "before"));
+    s.publish_sync(one_topic("t", "before"));
     client c;
     c.get(s.port(), "/events?topics=t");
     REQUIRE(c.wait_events(1));
@@ -151,7 +149,7 @@ TEST_CASE("replay: the connected event's id replays what follows", "[replay][loo
     CHECK(!resume.empty());
     c.close();
     REQUIRE(wait_active(s, 0));
-    s.publish_sync(ev("t", "missed"));
+    s.publish_sync(one_topic("t", "missed"));
     client again;
     again.get(s.port(), "/events?topics=t", "Last-Event-ID: " + resume + "\r\n");
     REQUIRE(again.wait_events(2));
@@ -169,15 +167,15 @@ TEST_CASE("replay: a tenant-scoped event is never replayed to another tenant", "
     client b;
     b.get(s.port(), "/events?tenant=B");
     REQUIRE(b.wait_events(1));
-    s.publish_sync(ev("orders", "start"));
+    s.publish_sync(one_topic("orders", "start"));
     REQUIRE(b.wait_events(2));
     const std::string last = b.events[1].id;
     b.close();
     REQUIRE(wait_active(s, 0));
-    auto for_a = ev("orders", "A only");
+    auto for_a = one_topic("orders", "A only");
     for_a.group = {{"tenant_id", "A"}};
     s.publish_sync(for_a);
-    auto for_b = ev("orders", "B only");
+    auto for_b = one_topic("orders", "B only");
     for_b.group = {{"tenant_id", "B"}};
     s.publish_sync(for_b);
     client again;
@@ -202,7 +200,7 @@ TEST_CASE("replay: every id exactly once while publishing during reconnects", "[
     auto publisher = [](ssehub::hub& h, std::shared_ptr<std::atomic<bool>> stop) -> asio::awaitable<void> {
         asio::steady_timer pace(co_await asio::this_coro::executor);
         for (int n = 0; !*stop; ++n) {
-            co_await h.async_publish(ev("feed", std::to_string(n)));
+            co_await h.async_publish(one_topic("feed", std::to_string(n)));
             pace.expires_after(20ms);
             co_await pace.async_wait(asio::use_awaitable);
         }
@@ -249,7 +247,7 @@ TEST_CASE("jwt auth: bearer header or ?token=, claims to metadata, allowed topic
     by_query.get(s.port(), "/events?topics=orders.*&token=" + good);
     REQUIRE(by_query.wait_events(1));
     REQUIRE(wait_active(s, 2));
-    auto scoped = ev("orders.eu", "for A");
+    auto scoped = one_topic("orders.eu", "for A");
     scoped.group = {{"tenant_id", "A"}, {"sub", "u1"}};
     CHECK(s.publish_sync(scoped).matched == 2);
 
@@ -288,7 +286,7 @@ TEST_CASE("ticket auth: single use, expiry, topics and metadata from the ticket"
     c.get(s.port(), "/events?ticket=" + t);
     REQUIRE(c.wait_events(1));
     CHECK(c.events[0].data.find(R"("topics":["orders"])") != std::string::npos);
-    auto scoped = ev("orders", "A");
+    auto scoped = one_topic("orders", "A");
     scoped.group = {{"tenant_id", "A"}};
     CHECK(s.publish_sync(scoped).matched == 1);
 
@@ -351,7 +349,7 @@ TEST_CASE("ticket auth: a request refused for its topics leaves the ticket usabl
     CHECK(ok.status() == 200);
     CHECK(ok.events[0].type == "connected");
     CHECK(store->size() == 0);  // spent by the stream it admitted
-    auto scoped = ev("orders.eu", "A");
+    auto scoped = one_topic("orders.eu", "A");
     scoped.group = {{"tenant_id", "A"}};
     CHECK(s.publish_sync(scoped).matched == 1);
 
@@ -472,12 +470,12 @@ TEST_CASE("replay: bounded by max_replay, then resync", "[replay][loopback]") {
     client c;
     c.get(s.port(), "/events?topics=t");
     REQUIRE(c.wait_events(1));
-    s.publish_sync(ev("t", "seen"));
+    s.publish_sync(one_topic("t", "seen"));
     REQUIRE(c.wait_events(2));
     const std::string last = c.events[1].id;
     c.close();
     REQUIRE(wait_active(s, 0));
-    for (int i = 0; i < 5; ++i) s.publish_sync(ev("t", "m" + std::to_string(i)));
+    for (int i = 0; i < 5; ++i) s.publish_sync(one_topic("t", "m" + std::to_string(i)));
     client again;
     again.get(s.port(), "/events?topics=t", "Last-Event-ID: " + last + "\r\n");
     REQUIRE(again.wait_events(5));

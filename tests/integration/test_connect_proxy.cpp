@@ -2,6 +2,10 @@
 // here, and the HTTP client under it (ssehub::http::async_request).
 #include "support/harness.hpp"
 #include "support/http_backend.hpp"
+#ifdef SSEHUB_TEST_TLS
+#include "support/temp_dir.hpp"
+#include "support/tls_cert.hpp"
+#endif
 
 #include <ssehub/connect_proxy.hpp>
 #include <ssehub/http_client.hpp>
@@ -94,8 +98,9 @@ TEST_CASE("http::async_request: Content-Length, chunked, bounds, refused", "[htt
     CHECK(ec == std::errc::message_size);
     call("http://127.0.0.1:" + std::to_string(test::closed_port()) + "/", ec);
     CHECK(ec == asio::error::connection_refused);
-    call("https://127.0.0.1/", ec);
-    CHECK(ec == std::errc::protocol_not_supported);
+    call("https://127.0.0.1:" + std::to_string(test::closed_port()) + "/", ec);
+    CHECK(ec == (ssehub::http::tls_supported() ? std::error_code(asio::error::connection_refused)
+                                               : std::make_error_code(std::errc::protocol_not_supported)));
 }
 
 TEST_CASE("connect_proxy_answer: allow, deny, malformed", "[connect_proxy]") {
@@ -242,3 +247,95 @@ TEST_CASE("connect proxy: calls in flight are bounded by the concurrency limit",
     CHECK(backend.max_in_flight() == 2);
     CHECK(backend.request_count() == 2);
 }
+
+#ifdef SSEHUB_TEST_TLS
+namespace {
+
+std::shared_ptr<asio::ssl::context> server_tls(const test::tls_identity& id) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->use_certificate_chain(asio::buffer(id.cert_pem));
+    ctx->use_private_key(asio::buffer(id.key_pem), asio::ssl::context::pem);
+    return ctx;
+}
+
+}  // namespace
+
+TEST_CASE("http::async_request over https: the certificate and host name are verified", "[http_client][loopback][tls]") {
+    REQUIRE(ssehub::http::tls_supported());
+    test::temp_dir dir;
+    const auto good = test::make_self_signed(11, "backend");  // subjectAltName IP:127.0.0.1, DNS:localhost
+    const auto misnamed = test::make_self_signed(12, "elsewhere", "DNS:elsewhere.example");
+    const std::string good_ca = dir.write("good.pem", good.cert_pem);
+    const std::string misnamed_ca = dir.write("misnamed.pem", misnamed.cert_pem);
+    auto answer = [](const std::string& req) {
+        if (req.find("POST /chunked") == 0) return http_backend::chunked(R"({"a":"chunked over tls"})");
+        return http_backend::json(body_of(req));
+    };
+    http_backend backend(answer, server_tls(good));
+    http_backend other(answer, server_tls(misnamed));
+    REQUIRE(backend.url().rfind("https://127.0.0.1:", 0) == 0);
+
+    asio::io_context io;
+    auto call = [&](std::string url, std::string ca_file, std::error_code& ec) {
+        ssehub::http::client_options o;
+        o.ca_file = std::move(ca_file);
+        auto fut = asio::co_spawn(
+            io, ssehub::http::async_request(*ssehub::http::parse_url(url), "POST", "application/json", "{\"x\":2}", o, ec),
+            asio::use_future);
+        io.restart();
+        io.run();
+        return fut.get();
+    };
+    std::error_code ec;
+    auto r = call(backend.url("/echo"), good_ca, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(r.status == 200);
+    CHECK(r.body == "{\"x\":2}");
+    r = call(backend.url("/chunked"), good_ca, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(r.body == R"({"a":"chunked over tls"})");
+    // A host name (sent as SNI) matched against the certificate's DNS name.
+    r = call("https://localhost:" + std::to_string(backend.port()) + "/echo", good_ca, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(r.status == 200);
+
+    // Not trusted: the system's CAs do not know the test certificate.
+    call(backend.url("/echo"), "", ec);
+    CHECK(ec);
+    CHECK(ec != std::errc::timed_out);
+    // Trusted, but issued for another name than 127.0.0.1.
+    call(other.url("/echo"), misnamed_ca, ec);
+    CHECK(ec);
+    CHECK(ec != std::errc::timed_out);
+    // Plain HTTP to the TLS port is not an answer.
+    call("http://127.0.0.1:" + std::to_string(backend.port()) + "/echo", "", ec);
+    CHECK(ec);
+    // An unreadable CA file.
+    call(backend.url("/echo"), dir.file("missing.pem"), ec);
+    CHECK(ec);
+    CHECK(backend.request_count() == 3);  // the refused handshakes never sent a request
+}
+
+TEST_CASE("connect proxy over https", "[connect_proxy][loopback][tls]") {
+    test::temp_dir dir;
+    const auto id = test::make_self_signed(13, "proxy-backend");
+    http_backend backend([](const std::string&) { return http_backend::json(R"({"result":{"user":"u9","topics":["t"]}})"); },
+                         server_tls(id));
+    auto o = options_for(backend);
+    o.ca_file = dir.write("ca.pem", id.cert_pem);
+    server s(proxied(o));
+    client c;
+    c.get(s.port(), "/events?topics=t");
+    REQUIRE(c.wait_events(1));
+    CHECK(c.status() == 200);
+    CHECK(c.events[0].data.find(R"("topics":["t"])") != std::string::npos);
+
+    // Without trust in its certificate the call fails: 503 (deny on failure).
+    auto untrusted = options_for(backend);
+    server s2(proxied(untrusted));
+    client refused;
+    refused.get(s2.port(), "/events?topics=t");
+    REQUIRE(refused.wait_response());
+    CHECK(refused.status() == 503);
+}
+#endif

@@ -16,13 +16,7 @@ using test::server;
 
 namespace {
 
-ssehub::event ev(std::vector<std::string> topics, std::string data, std::string type = "") {
-    ssehub::event e;
-    e.topics = std::move(topics);
-    e.data = std::move(data);
-    e.type = std::move(type);
-    return e;
-}
+using test::wait_active;
 
 std::size_t open_fds() {
     std::size_t n = 0;
@@ -38,10 +32,6 @@ void raise_fd_limit() {
     ::getrlimit(RLIMIT_NOFILE, &r);
     r.rlim_cur = r.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &r);
-}
-
-bool wait_active(server& s, std::size_t n) {
-    return test::poll_until([&] { return s.hub().stats().active_connections == n; });
 }
 
 }  // namespace
@@ -134,15 +124,15 @@ TEST_CASE("routing: exact and wildcard topics, each event once", "[loopback]") {
     REQUIRE(wait_active(s, 3));
 
     // One event on two topics that both match `a`: delivered to `a` once.
-    auto r = s.publish_sync(ev({"orders.created", "users.1.profile"}, "x"));
+    auto r = s.publish_sync(test::event_on({"orders.created", "users.1.profile"}, "x"));
     CHECK(r.matched == 3);
-    r = s.publish_sync(ev({"orders.deleted"}, "y"));
+    r = s.publish_sync(test::event_on({"orders.deleted"}, "y"));
     CHECK(r.matched == 2);
-    r = s.publish_sync(ev({"users"}, "z"));  // `users.>` needs one more token
+    r = s.publish_sync(test::event_on({"users"}, "z"));  // `users.>` needs one more token
     CHECK(r.matched == 1);
-    r = s.publish_sync(ev({"Orders.created"}, "case"));  // case-sensitive
+    r = s.publish_sync(test::event_on({"Orders.created"}, "case"));  // case-sensitive
     CHECK(r.matched == 1);
-    s.publish_sync(ev({"end"}, "end"));  // only `>`
+    s.publish_sync(test::event_on({"end"}, "end"));  // only `>`
 
     REQUIRE(all.wait_events(6));
     REQUIRE(a.wait_events(3));
@@ -161,15 +151,15 @@ TEST_CASE("routing: exact and wildcard topics, each event once", "[loopback]") {
 TEST_CASE("publish validation", "[loopback]") {
     server s;
     auto& h = s.hub();
-    CHECK(h.publish(ev({"a.*"}, "x")) == ssehub::error::invalid_topic);  // event topics are literal
-    CHECK(h.publish(ev({"a..b"}, "x")) == ssehub::error::invalid_topic);
-    CHECK(h.publish(ev({}, "x")) == ssehub::error::no_target);
-    auto bad = ev({"a"}, "x", "evil\nid: 1");
+    CHECK(h.publish(test::event_on({"a.*"}, "x")) == ssehub::error::invalid_topic);  // event topics are literal
+    CHECK(h.publish(test::event_on({"a..b"}, "x")) == ssehub::error::invalid_topic);
+    CHECK(h.publish(test::event_on({}, "x")) == ssehub::error::no_target);
+    auto bad = test::event_on({"a"}, "x", "evil\nid: 1");
     CHECK(h.publish(bad) == ssehub::error::invalid_event_field);
-    auto badid = ev({"a"}, "x");
+    auto badid = test::event_on({"a"}, "x");
     badid.id = std::string("1\0", 2);
     CHECK(h.publish(badid) == ssehub::error::invalid_event_field);
-    CHECK(!h.publish(ev({"a"}, "fine")));
+    CHECK(!h.publish(test::event_on({"a"}, "fine")));
 }
 
 TEST_CASE("groups keep tenants apart", "[loopback]") {
@@ -192,17 +182,17 @@ TEST_CASE("groups keep tenants apart", "[loopback]") {
     REQUIRE(t2.wait_events(1));
     REQUIRE(wait_active(s, 2));
 
-    auto e = ev({"orders"}, "for t1");
+    auto e = test::event_on({"orders"}, "for t1");
     e.group = {{"tenant_id", "t1"}};
     CHECK(s.publish_sync(e).matched == 1);
     ssehub::event group_only;
     group_only.group = {{"tenant_id", "t2"}};
     group_only.data = "for t2";
     CHECK(s.publish_sync(group_only).matched == 1);
-    auto missing = ev({"orders"}, "nobody");
+    auto missing = test::event_on({"orders"}, "nobody");
     missing.group = {{"region", ""}};  // a missing key never matches, even an empty value
     CHECK(s.publish_sync(missing).matched == 0);
-    CHECK(s.publish_sync(ev({"orders"}, "everyone")).matched == 2);
+    CHECK(s.publish_sync(test::event_on({"orders"}, "everyone")).matched == 2);
 
     REQUIRE(t1.wait_events(3));
     REQUIRE(t2.wait_events(3));
@@ -261,7 +251,7 @@ TEST_CASE("a client that never reads does not delay the others", "[loopback]") {
     const std::string payload(1000, 'x');
     constexpr int total = 10000;
     for (int i = 0; i < total; i += 100) {
-        for (int k = i; k < i + 100; ++k) REQUIRE(!s.hub().publish(ev({"feed"}, std::to_string(k) + payload)));
+        for (int k = i; k < i + 100; ++k) REQUIRE(!s.hub().publish(test::event_on({"feed"}, std::to_string(k) + payload)));
         REQUIRE(normal.wait_events(static_cast<std::size_t>(i + 100 + 1)));
     }
     for (int k = 0; k < total; ++k) {
@@ -285,7 +275,7 @@ TEST_CASE("a stuck client is dropped after the write timeout", "[loopback]") {
     REQUIRE(wait_active(s, 1));
     const std::string payload(64 * 1024, 'x');
     // 12.8 MB: more than the socket buffers hold, so a write stays pending past the timeout.
-    for (int i = 0; i < 200; ++i) REQUIRE(!s.hub().publish(ev({"feed"}, payload)));
+    for (int i = 0; i < 200; ++i) REQUIRE(!s.hub().publish(test::event_on({"feed"}, payload)));
     REQUIRE(wait_active(s, 0));
 }
 
@@ -300,7 +290,7 @@ TEST_CASE("1000 concurrent connections receive one publish", "[loopback]") {
         clients.back()->get(s.port(), "/events?topics=news");
     }
     REQUIRE(wait_active(s, 1000));
-    CHECK(s.publish_sync(ev({"news"}, "hello all")).matched == 1000);
+    CHECK(s.publish_sync(test::event_on({"news"}, "hello all")).matched == 1000);
     for (auto& c : clients) {
         REQUIRE(c->wait_events(2));
         CHECK(c->events[1].data == "hello all");
@@ -333,7 +323,7 @@ TEST_CASE("shutdown ends every stream after queued events", "[loopback]") {
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_events(1));
     REQUIRE(wait_active(s, 1));
-    s.hub().publish(ev({"a"}, "last words"));
+    s.hub().publish(test::event_on({"a"}, "last words"));
     s.stop();
     REQUIRE(c.wait_closed());
     REQUIRE(c.events.size() == 3);
@@ -353,7 +343,7 @@ TEST_CASE("drain: new streams get 503 with Retry-After; shutdown twice is harmle
     auto first = asio::co_spawn(s.context(), s.hub().async_shutdown(10s), asio::use_future);
     REQUIRE(c.wait_events(2));  // server-shutdown arrived: the hub is draining
     CHECK(c.events[1].type == "server-shutdown");
-    CHECK(s.hub().publish(ev({"a"}, "late")) == ssehub::error::hub_stopped);
+    CHECK(s.hub().publish(test::event_on({"a"}, "late")) == ssehub::error::hub_stopped);
     client late;
     late.get(s.port(), "/events?topics=a");
     REQUIRE(late.wait_closed());
@@ -376,7 +366,7 @@ TEST_CASE("stats: delivered events, latency histogram, topic counts", "[loopback
     REQUIRE(a.wait_events(1));
     REQUIRE(b.wait_events(1));
     REQUIRE(wait_active(s, 2));
-    for (int i = 0; i < 10; ++i) s.hub().publish(ev({"x"}, "e"));
+    for (int i = 0; i < 10; ++i) s.hub().publish(test::event_on({"x"}, "e"));
     REQUIRE(a.wait_events(11));
     REQUIRE(b.wait_events(11));
     REQUIRE(test::poll_until([&] { return s.hub().stats().events_delivered == 20; }));

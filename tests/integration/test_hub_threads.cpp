@@ -18,13 +18,7 @@ using test::server;
 
 namespace {
 
-ssehub::event ev(std::vector<std::string> topics, std::string data) {
-    return test::event_on(std::move(topics), std::move(data));
-}
-
-bool wait_active(server& s, std::size_t n) {
-    return test::poll_until([&] { return s.hub().stats(false).active_connections == n; });
-}
+using test::wait_active;
 
 }  // namespace
 
@@ -49,7 +43,7 @@ TEST_CASE("threads: concurrent publishers, every event once and in order on ever
     for (int p = 0; p < publishers; ++p) {
         threads.emplace_back([&, p] {
             for (int i = 0; i < per_publisher; ++i)
-                if (s.hub().publish(ev({"feed.a"}, std::to_string(p) + ":" + std::to_string(i)))) ++failures;
+                if (s.hub().publish(test::event_on({"feed.a"}, std::to_string(p) + ":" + std::to_string(i)))) ++failures;
         });
     }
     // Readers of the hub's state from other threads meanwhile.
@@ -103,7 +97,7 @@ TEST_CASE("threads: the intake bound holds exactly under concurrent publishers",
     for (int p = 0; p < 4; ++p) {
         threads.emplace_back([&] {
             for (int i = 0; i < 25; ++i) {
-                const auto ec = s.hub().publish(ev({"t"}, "x"));
+                const auto ec = s.hub().publish(test::event_on({"t"}, "x"));
                 if (!ec) ++ok;
                 else if (ec == ssehub::error::intake_full) ++full;
             }
@@ -119,7 +113,7 @@ TEST_CASE("threads: the intake bound holds exactly under concurrent publishers",
     // which counts toward the bound too: until then a publish may still be
     // refused).
     REQUIRE(test::poll_until([&] { return s.hub().stats(false).events_published == 40; }));
-    REQUIRE(test::poll_until([&] { return !s.hub().publish(ev({"t"}, "after")); }));
+    REQUIRE(test::poll_until([&] { return !s.hub().publish(test::event_on({"t"}, "after")); }));
     CHECK(test::poll_until([&] { return s.hub().stats(false).events_published == 41; }));
 }
 
@@ -129,14 +123,14 @@ TEST_CASE("threads: connections come and go while publishers and pausers run", "
     server s(cfg, 4);
     std::atomic<bool> stop{false};
     std::thread publisher([&] {
-        ssehub::event e = ev({"churn"}, "tick");
+        ssehub::event e = test::event_on({"churn"}, "tick");
         while (!stop.load()) {
             (void)s.hub().publish(e);
             std::this_thread::yield();
         }
     });
     std::thread batcher([&] {
-        ssehub::event e = ev({"churn"}, "batched");
+        ssehub::event e = test::event_on({"churn"}, "batched");
         e.lane = ssehub::priority::batched;
         while (!stop.load()) {
             (void)s.hub().publish(e);

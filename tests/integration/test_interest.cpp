@@ -35,7 +35,7 @@ void barrier(server& s) {
     s.publish_sync(e);
 }
 
-ssehub::hub_config sharded(std::size_t n) {
+ssehub::hub_config with_shards(std::size_t n) {
     ssehub::hub_config cfg;
     cfg.shards = n;
     return cfg;
@@ -54,7 +54,7 @@ ssehub::event retained(std::string topic, std::string data) {
 
 TEST_CASE("watch_interest: first and last subscriber, exact and through wildcards, across shards",
           "[loopback][interest]") {
-    server s(sharded(3), 2);
+    server s(with_shards(3), 2);
     auto log = std::make_shared<interest_log>();
     REQUIRE(watch(s.hub(), "orders.eu", log) != 0);
     barrier(s);
@@ -107,7 +107,7 @@ TEST_CASE("watch_interest: a watch placed while subscribers exist starts at once
 
 TEST_CASE("retained: a later subscriber gets the latest value at once, by topic, wildcard and group",
           "[loopback][retained]") {
-    server s(sharded(2), 2);
+    server s(with_shards(2), 2);
     s.publish_sync(retained("state.a", "a1"));
     s.publish_sync(retained("state.a", "a2"));  // replaces a1
     auto grouped = retained("state.b", "b-acme");

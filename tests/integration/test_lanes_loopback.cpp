@@ -9,6 +9,9 @@ using test::server;
 
 namespace {
 
+using test::connection_id;
+using test::wait_active;
+
 ssehub::event lane_event(std::string topic, std::string type, std::string data, ssehub::priority lane,
                          std::string key = "") {
     ssehub::event e;
@@ -18,16 +21,6 @@ ssehub::event lane_event(std::string topic, std::string type, std::string data, 
     e.lane = lane;
     e.coalesce_key = std::move(key);
     return e;
-}
-
-bool wait_active(server& s, std::size_t n) {
-    return test::poll_until([&] { return s.hub().stats().active_connections == n; });
-}
-
-std::string connection_id(const client& c) {
-    const auto& d = c.events.at(0).data;
-    const auto pos = d.find("\"connection_id\":\"");
-    return d.substr(pos + 17, 32);
 }
 
 ssehub::hub_config fast_flush() {

@@ -62,7 +62,7 @@ ssehub::poll_fetch fetch_from(std::shared_ptr<fake_source> src) {
 }
 
 // attach and the interest it watches run on the hub strand: a routed publish after them is a barrier.
-void barrier(server& s) {
+void poller_barrier(server& s) {
     ssehub::event e;
     e.topics = {"barrier"};
     s.publish_sync(e);
@@ -74,7 +74,7 @@ ssehub::poller_options every(std::chrono::milliseconds interval) {
     return o;
 }
 
-std::size_t count_type(const client& c, std::string_view type) {
+std::size_t count_of_type(const client& c, std::string_view type) {
     std::size_t n = 0;
     for (const auto& e : c.events) n += e.type == type;
     return n;
@@ -87,7 +87,7 @@ TEST_CASE("poller: no fetch before the first subscriber, then at once", "[poller
     ssehub::pollers polls(s.hub(), s.context().get_executor());
     auto src = std::make_shared<fake_source>();
     REQUIRE(!polls.attach("devices.d1", fetch_from(src), every(1h)));
-    barrier(s);
+    poller_barrier(s);
     CHECK(src->calls == 0);
     client c;
     c.get(s.port(), "/events?topics=devices.*");  // through a wildcard
@@ -113,7 +113,7 @@ TEST_CASE("poller: one loop for many subscribers, unchanged payloads not re-publ
     src->set("v2");
     for (auto& c : clients) {
         REQUIRE(c->wait_events(3));
-        CHECK(count_type(*c, "update") == 2);  // v1 once (though polled many times), then v2
+        CHECK(count_of_type(*c, "update") == 2);  // v1 once (though polled many times), then v2
         CHECK(c->events[2].data == "v2");
     }
 }
@@ -177,7 +177,7 @@ TEST_CASE("poller: stop condition and stop callback", "[poller]") {
     client late;
     late.get(s.port(), "/events?topics=job.7");
     REQUIRE(late.wait_events(1));
-    barrier(s);
+    poller_barrier(s);
     CHECK(src->calls == calls);  // never restarts
 }
 
@@ -207,7 +207,7 @@ TEST_CASE("poller: errors publish an error event and back off", "[poller]") {
         CHECK(t[3] - t[2] >= 80ms);
     }
     src->fail = false;  // recovers: the value goes out
-    REQUIRE(c.read_until([&] { return count_type(c, "update") == 1; }));
+    REQUIRE(c.read_until([&] { return count_of_type(c, "update") == 1; }));
 }
 
 TEST_CASE("poller: a late subscriber gets the latest value at once", "[poller]") {

@@ -17,6 +17,8 @@ using test::server;
 
 namespace {
 
+using test::connection_id;
+
 // Topics from ?topics= (one), metadata user from ?user=.
 ssehub::hub_config presence_config(std::size_t shards, bool events = false) {
     ssehub::hub_config cfg;
@@ -28,12 +30,6 @@ ssehub::hub_config presence_config(std::size_t shards, bool events = false) {
         return std::nullopt;
     };
     return cfg;
-}
-
-std::string connection_id_of(const client& c) {
-    const std::string& data = c.events.at(0).data;
-    const auto pos = data.find("\"connection_id\":\"");
-    return pos == std::string::npos ? std::string() : data.substr(pos + 17, 32);
 }
 
 ssehub::presence_page presence(server& s, ssehub::presence_query q) {
@@ -85,7 +81,7 @@ TEST_CASE("presence: counts and pages exact after 1,000 connects and disconnects
                 }
                 if (i % 5 != 0) continue;  // closed: its destructor disconnects it
                 std::lock_guard lock(mu);
-                expected.emplace(connection_id_of(*c), std::make_pair(room, user));
+                expected.emplace(connection_id(*c), std::make_pair(room, user));
                 kept[static_cast<std::size_t>(t)].push_back(std::move(c));
             }
         });
@@ -157,7 +153,7 @@ TEST_CASE("presence: join and leave events on $presence.<topic>; the prefix is t
     REQUIRE(bob.wait_events(1));
     REQUIRE(watcher.wait_events(2));
     CHECK(watcher.events[1].type == "join");
-    const std::string bob_id = connection_id_of(bob);
+    const std::string bob_id = connection_id(bob);
     CHECK(watcher.events[1].data.find("\"id\":\"" + bob_id + "\"") != std::string::npos);
     CHECK(watcher.events[1].data.find("\"metadata\":{\"user\":\"bob\"}") != std::string::npos);
     CHECK(watcher.events[1].data.find("\"topic\":\"chat\"") != std::string::npos);

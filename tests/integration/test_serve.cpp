@@ -18,6 +18,8 @@ using test::server;
 
 namespace {
 
+using test::connection_id;
+
 // test::server with an options factory serves every socket with the serve
 // contract (async_serve with options and a token), outcomes recorded in order.
 ssehub::serve_options plain_options() { return {}; }
@@ -27,12 +29,6 @@ ssehub::serve_options cors_options() {
     o.headers.push_back({"Access-Control-Allow-Origin", "https://app.example"});
     o.headers.push_back({"Vary", "Origin"});
     return o;
-}
-
-std::string connection_id_of(const client& c) {
-    const std::string& data = c.events.at(0).data;
-    const auto pos = data.find("\"connection_id\":\"");
-    return pos == std::string::npos ? std::string() : data.substr(pos + 17, 32);
 }
 
 }  // namespace
@@ -194,7 +190,7 @@ TEST_CASE("serve outcome: client_left; on_open runs once the stream starts", "[s
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_events(1));
-    const std::string id = connection_id_of(c);
+    const std::string id = connection_id(c);
     CHECK(opened->load() == 1);
     REQUIRE(s.wait_outcomes(1));  // the refusal
     c.close();
@@ -237,7 +233,7 @@ TEST_CASE("serve outcome: disconnected by hub::disconnect, with a final event", 
     client c;
     c.get(s.port(), "/events?topics=a");
     REQUIRE(c.wait_events(1));
-    const std::string id = connection_id_of(c);
+    const std::string id = connection_id(c);
     REQUIRE(test::poll_until([&] { return s.hub().stats().active_connections == 1; }));
     CHECK_FALSE(s.hub().disconnect("00000000000000000000000000000000", "unknown"));
     REQUIRE(s.hub().disconnect(id, "kicked \"out\""));

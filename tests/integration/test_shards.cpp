@@ -27,20 +27,13 @@ using test::server;
 
 namespace {
 
+using test::connection_id;
+using test::wait_active;
+
 ssehub::hub_config sharded(std::size_t n) {
     ssehub::hub_config cfg;
     cfg.shards = n;
     return cfg;
-}
-
-bool wait_active(ssehub::hub& h, std::size_t n) {
-    return test::poll_until([&] { return h.stats(false).active_connections == n; });
-}
-
-std::string connection_id(const client& c) {
-    const auto& d = c.events.at(0).data;  // {"connection_id":"…",…}
-    const auto k = d.find("\"connection_id\":\"");
-    return d.substr(k + 17, 32);
 }
 
 // A replayer defined only here: the awaitable path (live events held while it answers).

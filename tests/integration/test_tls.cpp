@@ -102,7 +102,7 @@ private:
     bool stopped_ = false;
 };
 
-ssehub::hub_config with_replay() {
+ssehub::hub_config replaying_config() {
     ssehub::hub_config cfg;
     cfg.replayer = ssehub::memory_replayer(ssehub::memory_replayer_config{});
     return cfg;
@@ -130,7 +130,7 @@ TEST_CASE("tls: a stream over ssl::stream receives the connected event and a pub
 }
 
 TEST_CASE("tls: Last-Event-ID replay over ssl::stream", "[tls][replay][loopback]") {
-    tls_server s(with_replay());
+    tls_server s(replaying_config());
     std::string last;
     {
         tls_client first;

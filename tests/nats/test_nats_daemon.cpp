@@ -35,7 +35,7 @@ std::uint64_t subscriptions(unsigned short port, const std::string& node) {
     return metric(port, "ssehubd_nats_subscriptions{node=\"" + node + "\"}");
 }
 
-std::vector<std::string> data_until_end(subscriber& s, const std::string& end = "end") {
+std::vector<std::string> daemon_data_until_end(subscriber& s, const std::string& end = "end") {
     REQUIRE(s.c.read_until(
         [&] {
             for (const auto& e : s.c.events)
@@ -77,8 +77,8 @@ TEST_CASE("ssehubd --nats: two nodes deliver once each, NATS down gives 503 and 
     // From A too: NATS keeps the order of one connection, not across nodes.
     REQUIRE(post(a.port(), "/publish", R"({"topics":["orders.eu"],"data":"end"})").status == 202);
     const std::vector<std::string> want{"0", "1", "2", "end"};
-    CHECK(data_until_end(on_a) == want);
-    CHECK(data_until_end(on_b) == want);
+    CHECK(daemon_data_until_end(on_a) == want);
+    CHECK(daemon_data_until_end(on_b) == want);
     // Interest: node B never received "invoices" from NATS.
     CHECK(metric(b.port(), "ssehubd_nats_messages_total{node=\"B\",result=\"received\"}") == 4);
 
@@ -97,6 +97,6 @@ TEST_CASE("ssehubd --nats: two nodes deliver once each, NATS down gives 503 and 
     REQUIRE(test::poll_until([&] { return subscriptions(a.port(), "A") == 3 && subscriptions(b.port(), "B") == 2; }, 20s));
     REQUIRE(test::poll_until([&] { return post(b.port(), "/publish", R"({"topics":["orders.eu"],"data":"again"})").status == 202; }, 20s));
     REQUIRE(post(b.port(), "/publish", R"({"topics":["orders.eu"],"data":"end2"})").status == 202);
-    CHECK(data_until_end(late, "end2").back() == "end2");
+    CHECK(daemon_data_until_end(late, "end2").back() == "end2");
     CHECK(metric(a.port(), "ssehubd_nats_reconnects_total{node=\"A\",conn=\"subscriber\"}") >= 1);
 }

@@ -26,15 +26,16 @@ namespace test {
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-// Polls pred until it holds or the deadline passes. Returns the last result.
-// An event on these topics with this data (the other fields default).
-inline ssehub::event event_on(std::vector<std::string> topics, std::string data) {
+// An event on these topics with this data and type (the other fields default).
+inline ssehub::event event_on(std::vector<std::string> topics, std::string data, std::string type = "") {
     ssehub::event e;
     e.topics = std::move(topics);
     e.data = std::move(data);
+    e.type = std::move(type);
     return e;
 }
 
+// Polls pred until it holds or the deadline passes. Returns the last result.
 inline bool poll_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
     const auto deadline = clock::now() + timeout;
     while (!pred()) {
@@ -242,6 +243,10 @@ public:
     }
     bool response_complete() const {
         if (!head_done_) return false;
+        // 1xx, 204 and 304 have no body (RFC 9112 6.3): complete at the head,
+        // not at the EOF a kept-alive connection sends only at its idle timeout.
+        const int code = status();
+        if (code == 204 || code == 304 || (code >= 100 && code < 200)) return true;
         std::string lower = head();
         for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         const auto k = lower.find("\r\ncontent-length:");
@@ -319,6 +324,21 @@ inline std::optional<std::vector<std::string>> reconnect_rounds(unsigned short p
         c.close();
     }
     return seen;
+}
+
+// Polls until the hub counts exactly n active connections.
+inline bool wait_active(ssehub::hub& h, std::size_t n) {
+    return poll_until([&] { return h.stats(false).active_connections == n; });
+}
+inline bool wait_active(server& s, std::size_t n) { return wait_active(s.hub(), n); }
+
+// The connection id from a client's first event (`connected`,
+// {"connection_id":"…",…}), or "" when it has none.
+inline std::string connection_id(const client& c) {
+    if (c.events.empty()) return {};
+    const std::string& data = c.events.front().data;
+    const auto pos = data.find("\"connection_id\":\"");
+    return pos == std::string::npos ? std::string() : data.substr(pos + 17, 32);
 }
 
 }  // namespace test

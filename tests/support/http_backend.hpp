@@ -6,6 +6,9 @@
 #pragma once
 
 #include <asio.hpp>
+#ifdef SSEHUB_TEST_TLS
+#include <asio/ssl.hpp>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace test {
@@ -32,15 +36,13 @@ public:
     // The request (head and body) → the whole response bytes.
     using answer_fn = std::function<std::string(const std::string& request)>;
 
-    explicit http_backend(answer_fn answer)
-        : acceptor_(ioc_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-          release_(ioc_),
-          answer_(std::move(answer)) {
-        release_.expires_at(asio::steady_timer::time_point::max());
-        port_ = acceptor_.local_endpoint().port();
-        asio::co_spawn(ioc_, accept_loop(), asio::detached);
-        thread_ = std::thread([this] { ioc_.run(); });
+    explicit http_backend(answer_fn answer) { start(std::move(answer)); }
+#ifdef SSEHUB_TEST_TLS
+    // The same over TLS (https://) with this context's certificate.
+    http_backend(answer_fn answer, std::shared_ptr<asio::ssl::context> tls) : tls_(std::move(tls)) {
+        start(std::move(answer));
     }
+#endif
     ~http_backend() {
         ioc_.stop();
         thread_.join();
@@ -48,7 +50,7 @@ public:
 
     unsigned short port() const { return port_; }
     std::string url(std::string_view path = "/") const {
-        return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+        return (https_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_) + std::string(path);
     }
 
     // A response with this status and JSON body (Content-Length framing).
@@ -93,14 +95,43 @@ public:
     int max_in_flight() const { return max_in_flight_.load(); }
 
 private:
+    void start(answer_fn answer) {
+        answer_ = std::move(answer);
+        release_.expires_at(asio::steady_timer::time_point::max());
+        port_ = acceptor_.local_endpoint().port();
+#ifdef SSEHUB_TEST_TLS
+        https_ = tls_ != nullptr;
+#endif
+        asio::co_spawn(ioc_, accept_loop(), asio::detached);
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+
     asio::awaitable<void> accept_loop() {
         for (;;) {
             auto sock = co_await acceptor_.async_accept(asio::use_awaitable);
+#ifdef SSEHUB_TEST_TLS
+            if (tls_) {
+                asio::co_spawn(ioc_, serve_tls(std::move(sock)), asio::detached);
+                continue;
+            }
+#endif
             asio::co_spawn(ioc_, serve(std::move(sock)), asio::detached);
         }
     }
 
-    asio::awaitable<void> serve(asio::ip::tcp::socket sock) {
+#ifdef SSEHUB_TEST_TLS
+    asio::awaitable<void> serve_tls(asio::ip::tcp::socket sock) {
+        asio::ssl::stream<asio::ip::tcp::socket> tls(std::move(sock), *tls_);
+        std::error_code ec;
+        co_await tls.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) co_await serve_stream(tls);
+    }
+#endif
+
+    asio::awaitable<void> serve(asio::ip::tcp::socket sock) { co_await serve_stream(sock); }
+
+    template <class Stream>
+    asio::awaitable<void> serve_stream(Stream& sock) {
         std::string in;
         char buf[4096];
         std::error_code ec;
@@ -137,14 +168,18 @@ private:
         const std::string out = answer(in);
         --in_flight_;
         co_await asio::async_write(sock, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-        sock.shutdown(asio::socket_base::shutdown_send, ec);
+        if constexpr (std::is_same_v<Stream, asio::ip::tcp::socket>) sock.shutdown(asio::socket_base::shutdown_send, ec);
+        else co_await sock.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // close_notify
         // Drain until the client closes, so the close is never a reset.
         while (!ec) co_await sock.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
     }
 
+#ifdef SSEHUB_TEST_TLS
+    std::shared_ptr<asio::ssl::context> tls_;
+#endif
     asio::io_context ioc_;
-    asio::ip::tcp::acceptor acceptor_;
-    asio::steady_timer release_;
+    asio::ip::tcp::acceptor acceptor_{ioc_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+    asio::steady_timer release_{ioc_};
     bool released_ = false;  // on the backend's thread
     std::atomic<bool> hold_{false};
     mutable std::mutex mu_;
@@ -154,6 +189,7 @@ private:
     std::atomic<int> max_in_flight_{0};
     std::thread thread_;
     unsigned short port_ = 0;
+    bool https_ = false;
 };
 
 }  // namespace test

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <fstream>
 #include <memory>
@@ -29,7 +30,10 @@ struct tls_identity {
     }
 };
 
-inline tls_identity make_self_signed(long serial, const std::string& common_name) {
+// `alt_names` (subjectAltName) is what a verifying client matches the host
+// against: 127.0.0.1 and localhost unless told otherwise.
+inline tls_identity make_self_signed(long serial, const std::string& common_name,
+                                     const std::string& alt_names = "IP:127.0.0.1,DNS:localhost") {
     auto fail = [](const char* what) { throw std::runtime_error(std::string("test certificate: ") + what); };
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), &EVP_PKEY_free);
     if (!key) fail("EVP_EC_gen");
@@ -44,6 +48,14 @@ inline tls_identity make_self_signed(long serial, const std::string& common_name
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()),
                                -1, -1, 0);
     X509_set_issuer_name(x.get(), name);  // self-signed
+    if (!alt_names.empty()) {
+        X509V3_CTX ctx;
+        X509V3_set_ctx(&ctx, x.get(), x.get(), nullptr, nullptr, 0);
+        X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, alt_names.c_str());
+        if (!ext) fail("subjectAltName");
+        X509_add_ext(x.get(), ext, -1);
+        X509_EXTENSION_free(ext);
+    }
     if (X509_sign(x.get(), key.get(), EVP_sha256()) == 0) fail("X509_sign");
 
     auto pem = [&](auto write) {

@@ -12,7 +12,7 @@ using parse_result = http::request_parser::result;
 
 namespace {
 
-struct outcome {
+struct parse_outcome {
     parse_result result = parse_result::need_more;
     std::size_t consumed = 0;
     int status = 0;
@@ -22,9 +22,9 @@ struct outcome {
 
 // Feeds `input` in pieces of `chunk` bytes (0: all at once), stopping at the first
 // non-need_more result, as a caller would.
-outcome parse(std::string_view input, std::size_t chunk = 0, std::size_t max_head = 8192) {
+parse_outcome parse(std::string_view input, std::size_t chunk = 0, std::size_t max_head = 8192) {
     http::request_parser p(max_head);
-    outcome o;
+    parse_outcome o;
     std::size_t pos = 0;
     do {
         const std::size_t n = chunk == 0 ? input.size() - pos : std::min(chunk, input.size() - pos);
@@ -41,7 +41,7 @@ outcome parse(std::string_view input, std::size_t chunk = 0, std::size_t max_hea
     return o;
 }
 
-void require_same(const outcome& a, const outcome& b) {
+void require_same(const parse_outcome& a, const parse_outcome& b) {
     REQUIRE(a.result == b.result);
     REQUIRE(a.consumed == b.consumed);
     REQUIRE(a.status == b.status);
@@ -59,8 +59,8 @@ void require_same(const outcome& a, const outcome& b) {
 }
 
 // One-shot, byte by byte and in 3-byte pieces must agree.
-outcome parse_all_ways(std::string_view input, std::size_t max_head = 8192) {
-    outcome whole = parse(input, 0, max_head);
+parse_outcome parse_all_ways(std::string_view input, std::size_t max_head = 8192) {
+    parse_outcome whole = parse(input, 0, max_head);
     require_same(whole, parse(input, 1, max_head));
     require_same(whole, parse(input, 3, max_head));
     return whole;
@@ -91,7 +91,7 @@ TEST_CASE("http: valid GET with query and headers", "[http]") {
         "X-Empty:\r\n"
         "X-Utf8: caf\xc3\xa9\r\n"
         "\r\n";
-    const outcome o = parse_all_ways(head);
+    const parse_outcome o = parse_all_ways(head);
     REQUIRE(o.result == parse_result::done);
     REQUIRE(o.consumed == head.size());
     REQUIRE(o.status == 0);
@@ -125,14 +125,14 @@ TEST_CASE("http: header lookup is case-insensitive and returns the first", "[htt
 }
 
 TEST_CASE("http: HTTP/1.0 needs no Host and defaults to close", "[http]") {
-    const outcome o = parse_all_ways("GET /x HTTP/1.0\r\n\r\n");
+    const parse_outcome o = parse_all_ways("GET /x HTTP/1.0\r\n\r\n");
     REQUIRE(o.result == parse_result::done);
     CHECK(o.req.version_minor == 0);
     CHECK(o.req.path() == "/x");
     CHECK(o.req.query().empty());
     CHECK_FALSE(o.req.keep_alive());
 
-    const outcome k = parse_all_ways("GET /x HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    const parse_outcome k = parse_all_ways("GET /x HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
     REQUIRE(k.result == parse_result::done);
     CHECK(k.req.keep_alive());
 }
@@ -148,25 +148,25 @@ TEST_CASE("http: keep_alive on HTTP/1.1", "[http]") {
 }
 
 TEST_CASE("http: Content-Length and chunked are recorded", "[http]") {
-    const outcome cl = parse_all_ways("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 0012\r\n\r\n");
+    const parse_outcome cl = parse_all_ways("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 0012\r\n\r\n");
     REQUIRE(cl.result == parse_result::done);
     CHECK(cl.req.content_length() == std::optional<std::uint64_t>(12));
 
-    const outcome max = parse_all_ways("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n");
+    const parse_outcome max = parse_all_ways("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n");
     REQUIRE(max.result == parse_result::done);
     CHECK(max.req.content_length() == std::optional<std::uint64_t>(18446744073709551615ull));
 
-    const outcome te = parse_all_ways("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n");
+    const parse_outcome te = parse_all_ways("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n");
     REQUIRE(te.result == parse_result::done);
     CHECK(te.req.chunked());
     CHECK_FALSE(te.req.content_length());
 }
 
 TEST_CASE("http: OPTIONS * is the only asterisk-form", "[http]") {
-    const outcome o = parse_all_ways("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n");
+    const parse_outcome o = parse_all_ways("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n");
     REQUIRE(o.result == parse_result::done);
     CHECK(o.req.target == "*");
-    const outcome g = parse_all_ways("GET * HTTP/1.1\r\nHost: h\r\n\r\n");
+    const parse_outcome g = parse_all_ways("GET * HTTP/1.1\r\nHost: h\r\n\r\n");
     REQUIRE(g.result == parse_result::error);
     CHECK(g.status == 400);
 }
@@ -288,7 +288,7 @@ TEST_CASE("http: malformed heads are refused with the right status", "[http]") {
     };
     for (const auto& c : table) {
         INFO(c.what);
-        const outcome o = parse_all_ways(c.input);
+        const parse_outcome o = parse_all_ways(c.input);
         REQUIRE(o.result == parse_result::error);
         CHECK(o.status == c.status);
         CHECK_FALSE(o.message.empty());
@@ -310,16 +310,16 @@ TEST_CASE("http: well-formed heads parse the same fed whole or byte by byte", "[
     };
     for (const auto& input : table) {
         INFO(input.substr(0, 60));
-        const outcome o = parse_all_ways(input);
+        const parse_outcome o = parse_all_ways(input);
         REQUIRE(o.result == parse_result::done);
         CHECK(o.consumed == input.size());
     }
 }
 
 TEST_CASE("http: head size limit is exact", "[http]") {
-    const outcome at = parse_all_ways(head_of_size(8192));
+    const parse_outcome at = parse_all_ways(head_of_size(8192));
     REQUIRE(at.result == parse_result::done);
-    const outcome over = parse_all_ways(head_of_size(8193));
+    const parse_outcome over = parse_all_ways(head_of_size(8193));
     REQUIRE(over.result == parse_result::error);
     CHECK(over.status == 431);
     // Decided when the limit is reached, without waiting for more bytes.
@@ -328,7 +328,7 @@ TEST_CASE("http: head size limit is exact", "[http]") {
     // A small limit; a head ending in CR at the limit is already too large.
     const std::string small = "GET / HTTP/1.0\r\n\r\n";  // 18 bytes
     CHECK(parse_all_ways(small, 18).result == parse_result::done);
-    const outcome cr = parse_all_ways(small, 17);
+    const parse_outcome cr = parse_all_ways(small, 17);
     CHECK(cr.status == 431);
     CHECK(cr.consumed == 17);
 
@@ -344,7 +344,7 @@ TEST_CASE("http: pipelined bytes after the head are not consumed", "[http]") {
     const std::string first = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
     const std::string rest = "GET /b HTTP/1.1\r\nHost: h\r\n\r\nbody";
     const std::string input = first + rest;
-    const outcome o = parse_all_ways(input);
+    const parse_outcome o = parse_all_ways(input);
     REQUIRE(o.result == parse_result::done);
     CHECK(o.consumed == first.size());
     CHECK(o.req.target == "/a");
@@ -466,7 +466,7 @@ TEST_CASE("http: random mutations never crash and agree across feeding patterns"
         }
         INFO("iteration " << iter);
         const std::size_t max_head = pick(3) == 0 ? 64 : 8192;
-        const outcome o = parse_all_ways(s, max_head);
+        const parse_outcome o = parse_all_ways(s, max_head);
         switch (o.result) {
         case parse_result::done:
             REQUIRE(o.consumed >= 4);

@@ -18,6 +18,7 @@
 
 #include "support/jwt_keys.hpp"
 #include "support/run_awaitable.hpp"
+#include "support/temp_dir.hpp"
 
 using ssehub::error;
 
@@ -27,6 +28,8 @@ using test::jwt::key_type;
 using test::jwt::shared_key;
 
 namespace {
+
+using test::temp_dir;
 
 constexpr const char* payload = R"({"sub":"u1","tenant_id":"acme","topics":["orders.>"]})";
 
@@ -43,7 +46,7 @@ ssehub::jwt_options with_keys(ssehub::jwt_key_set keys) {
 }
 
 // verify_jwt's error; the reason in *why.
-std::error_code verify(std::string_view token, const ssehub::jwt_options& o, std::string* why = nullptr,
+std::error_code verify_keyed(std::string_view token, const ssehub::jwt_options& o, std::string* why = nullptr,
                        ssehub::auth_result* res = nullptr) {
     ssehub::auth_result r;
     std::string log;
@@ -79,30 +82,6 @@ std::string with_bad_signature(const std::string& token) {
     return token.substr(0, d2 + 1) + ssehub::base64url::encode(sig);
 }
 
-struct temp_dir {
-    std::string path;
-    temp_dir() {
-        std::string t = "/tmp/ssehub-jwt-XXXXXX";
-        if (::mkdtemp(t.data()) == nullptr) throw std::runtime_error("mkdtemp");
-        path = t;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string write(const std::string& name, std::string_view content) const {
-        const std::string p = path + "/" + name;
-        std::ofstream(p, std::ios::binary) << content;
-        return p;
-    }
-    std::string read(const std::string& name) const {
-        std::ifstream in(path + "/" + name, std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    }
-};
-
 struct alg_case {
     key_type type;
     const char* alg;
@@ -122,32 +101,32 @@ TEST_CASE("jwt keys: RS256, ES256 and EdDSA tokens verify with the public PEM", 
         const std::string token = ssehub::sign_jwt(header(c.alg), payload, k.private_pem);
         ssehub::auth_result r;
         std::string why;
-        REQUIRE_FALSE(verify(token, o, &why, &r));
+        REQUIRE_FALSE(verify_keyed(token, o, &why, &r));
         CHECK(r.metadata == ssehub::metadata{{"sub", "u1"}, {"tenant_id", "acme"}});
         REQUIRE(r.allowed_topics);
         CHECK(*r.allowed_topics == std::vector<std::string>{"orders.>"});
 
         // A kid in the token is fine for a key without one.
-        CHECK_FALSE(verify(ssehub::sign_jwt(header(c.alg, "any"), payload, k.private_pem), o));
+        CHECK_FALSE(verify_keyed(ssehub::sign_jwt(header(c.alg, "any"), payload, k.private_pem), o));
 
         // Tampered payload, tampered signature.
-        CHECK(verify(with_payload(token, R"({"sub":"admin","tenant_id":"acme"})"), o, &why) == error::invalid_token);
+        CHECK(verify_keyed(with_payload(token, R"({"sub":"admin","tenant_id":"acme"})"), o, &why) == error::invalid_token);
         CHECK(why == "JWT: signature mismatch");
-        CHECK(verify(with_bad_signature(token), o, &why) == error::invalid_token);
+        CHECK(verify_keyed(with_bad_signature(token), o, &why) == error::invalid_token);
         CHECK(why.find("signature") != std::string::npos);
 
         // Another key of the same type does not verify it.
         const auto other = test::jwt::generate(c.type);
-        CHECK(verify(token, with_keys(ssehub::jwt_key_set::from_pem(other.public_pem)), &why) == error::invalid_token);
+        CHECK(verify_keyed(token, with_keys(ssehub::jwt_key_set::from_pem(other.public_pem)), &why) == error::invalid_token);
         CHECK(why == "JWT: signature mismatch");
 
         // Claims are checked as for HS256.
         auto expiring = o;
         expiring.require_exp = true;
-        CHECK(verify(token, expiring, &why) == error::invalid_token);
+        CHECK(verify_keyed(token, expiring, &why) == error::invalid_token);
         CHECK(why == "JWT: exp missing");
         const std::string old = ssehub::sign_jwt(header(c.alg), R"({"sub":"u1","exp":1000})", k.private_pem);
-        CHECK(verify(old, o) == error::token_expired);
+        CHECK(verify_keyed(old, o) == error::token_expired);
     }
 }
 
@@ -179,7 +158,7 @@ TEST_CASE("jwt keys: ES256 signatures are JOSE r||s, not DER", "[jwt]") {
     const auto dot = token.rfind('.');
     const auto raw = *ssehub::base64url::decode(token.substr(dot + 1));
     REQUIRE(raw.size() == 64);
-    CHECK_FALSE(verify(token, o));
+    CHECK_FALSE(verify_keyed(token, o));
 
     // The same signature in DER (what `openssl dgst -sign` writes) is refused.
     std::string der_r = raw.substr(0, 32), der_s = raw.substr(32);
@@ -191,10 +170,10 @@ TEST_CASE("jwt keys: ES256 signatures are JOSE r||s, not DER", "[jwt]") {
     const std::string body = integer(der_r) + integer(der_s);
     const std::string der = std::string{'\x30', static_cast<char>(body.size())} + body;
     std::string why;
-    CHECK(verify(token.substr(0, dot + 1) + ssehub::base64url::encode(der), o, &why) == error::invalid_token);
+    CHECK(verify_keyed(token.substr(0, dot + 1) + ssehub::base64url::encode(der), o, &why) == error::invalid_token);
     CHECK(why == "JWT: signature mismatch");
     // Truncated r||s.
-    CHECK(verify(token.substr(0, dot + 1) + ssehub::base64url::encode(raw.substr(0, 63)), o) == error::invalid_token);
+    CHECK(verify_keyed(token.substr(0, dot + 1) + ssehub::base64url::encode(raw.substr(0, 63)), o) == error::invalid_token);
 }
 
 TEST_CASE("jwt keys: JWKS, the key chosen by kid", "[jwt]") {
@@ -216,32 +195,32 @@ TEST_CASE("jwt keys: JWKS, the key chosen by kid", "[jwt]") {
     CHECK_FALSE(o.keys.has(ssehub::jwt_alg::hs256));
 
     std::string why;
-    CHECK_FALSE(verify(ssehub::sign_jwt(header("RS256", "r1"), payload, rsa.private_pem), o, &why));
-    CHECK_FALSE(verify(ssehub::sign_jwt(header("ES256", "e1"), payload, ec.private_pem), o, &why));
-    CHECK_FALSE(verify(ssehub::sign_jwt(header("EdDSA", "d1"), payload, ed.private_pem), o, &why));
+    CHECK_FALSE(verify_keyed(ssehub::sign_jwt(header("RS256", "r1"), payload, rsa.private_pem), o, &why));
+    CHECK_FALSE(verify_keyed(ssehub::sign_jwt(header("ES256", "e1"), payload, ec.private_pem), o, &why));
+    CHECK_FALSE(verify_keyed(ssehub::sign_jwt(header("EdDSA", "d1"), payload, ed.private_pem), o, &why));
 
     SECTION("unknown kid") {
-        CHECK(verify(ssehub::sign_jwt(header("RS256", "r2"), payload, rsa.private_pem), o, &why) == error::invalid_token);
+        CHECK(verify_keyed(ssehub::sign_jwt(header("RS256", "r2"), payload, rsa.private_pem), o, &why) == error::invalid_token);
         CHECK(why == "JWT: no key with the token's kid");
     }
     SECTION("kid of a key of another type") {
-        CHECK(verify(ssehub::sign_jwt(header("RS256", "e1"), payload, rsa.private_pem), o, &why) == error::invalid_token);
+        CHECK(verify_keyed(ssehub::sign_jwt(header("RS256", "e1"), payload, rsa.private_pem), o, &why) == error::invalid_token);
         CHECK(why == "JWT: alg RS256 does not match the key named by kid (ES256)");
     }
     SECTION("kid is not a string") {
         const std::string t = ssehub::sign_jwt(R"({"alg":"RS256","kid":1})", payload, rsa.private_pem);
-        CHECK(verify(t, o, &why) == error::invalid_token);
+        CHECK(verify_keyed(t, o, &why) == error::invalid_token);
         CHECK(why == "JWT: kid is not a string");
     }
     SECTION("no kid: the only key for the algorithm") {
-        CHECK_FALSE(verify(ssehub::sign_jwt(header("ES256"), payload, ec.private_pem), o, &why));
+        CHECK_FALSE(verify_keyed(ssehub::sign_jwt(header("ES256"), payload, ec.private_pem), o, &why));
         const auto two = with_keys(ssehub::jwt_key_set::from_jwks(
             jwks({test::jwt::jwk(key_type::rsa, rsa, R"(,"kid":"r1")"),
                   test::jwt::jwk(key_type::rsa, test::jwt::generate(key_type::rsa), R"(,"kid":"r2")")})));
-        CHECK(verify(ssehub::sign_jwt(header("RS256"), payload, rsa.private_pem), two, &why) == error::invalid_token);
+        CHECK(verify_keyed(ssehub::sign_jwt(header("RS256"), payload, rsa.private_pem), two, &why) == error::invalid_token);
         CHECK(why == "JWT: no kid, and 2 RS256 keys configured");
-        CHECK_FALSE(verify(ssehub::sign_jwt(header("RS256", "r1"), payload, rsa.private_pem), two));
-        CHECK(verify(ssehub::sign_jwt(header("RS256", "r2"), payload, rsa.private_pem), two) == error::invalid_token);
+        CHECK_FALSE(verify_keyed(ssehub::sign_jwt(header("RS256", "r1"), payload, rsa.private_pem), two));
+        CHECK(verify_keyed(ssehub::sign_jwt(header("RS256", "r2"), payload, rsa.private_pem), two) == error::invalid_token);
     }
     SECTION("copies share the parsed keys") {
         ssehub::jwt_options copy;
@@ -249,7 +228,7 @@ TEST_CASE("jwt keys: JWKS, the key chosen by kid", "[jwt]") {
             const auto tmp = o;
             copy = tmp;
         }
-        CHECK_FALSE(verify(ssehub::sign_jwt(header("EdDSA", "d1"), payload, ed.private_pem), copy));
+        CHECK_FALSE(verify_keyed(ssehub::sign_jwt(header("EdDSA", "d1"), payload, ed.private_pem), copy));
     }
 }
 
@@ -261,9 +240,9 @@ TEST_CASE("jwt keys: algorithm confusion is refused", "[jwt]") {
 
     SECTION("HS256 signed with the RSA public key's bytes as the HMAC secret") {
         for (const std::string& secret : {rsa.public_pem, rsa.spki}) {
-            CHECK(verify(ssehub::sign_hs256(header("HS256"), payload, secret), rsa_only, &why) == error::invalid_token);
+            CHECK(verify_keyed(ssehub::sign_hs256(header("HS256"), payload, secret), rsa_only, &why) == error::invalid_token);
             CHECK(why == "JWT: no HS256 key configured");
-            CHECK(verify(ssehub::sign_hs256(header("HS256", "r1"), payload, secret), rsa_only, &why) ==
+            CHECK(verify_keyed(ssehub::sign_hs256(header("HS256", "r1"), payload, secret), rsa_only, &why) ==
                   error::invalid_token);
             CHECK(why == "JWT: alg HS256 does not match the key named by kid (RS256)");
         }
@@ -272,12 +251,12 @@ TEST_CASE("jwt keys: algorithm confusion is refused", "[jwt]") {
         const auto ec_only = with_keys(ssehub::jwt_key_set::from_pem(ec.public_pem, "e1"));
         // Signed by the EC key, claiming RS256.
         const std::string t = ssehub::sign_jwt(header("RS256", "e1"), payload, ec.private_pem);
-        CHECK(verify(t, ec_only, &why) == error::invalid_token);
+        CHECK(verify_keyed(t, ec_only, &why) == error::invalid_token);
         CHECK(why == "JWT: alg RS256 does not match the key named by kid (ES256)");
-        CHECK(verify(ssehub::sign_jwt(header("RS256"), payload, ec.private_pem), ec_only, &why) == error::invalid_token);
+        CHECK(verify_keyed(ssehub::sign_jwt(header("RS256"), payload, ec.private_pem), ec_only, &why) == error::invalid_token);
         CHECK(why == "JWT: no RS256 key configured");
         // And an ES256 header over the RSA key.
-        CHECK(verify(ssehub::sign_jwt(header("ES256", "r1"), payload, rsa.private_pem), rsa_only, &why) ==
+        CHECK(verify_keyed(ssehub::sign_jwt(header("ES256", "r1"), payload, rsa.private_pem), rsa_only, &why) ==
               error::invalid_token);
     }
     SECTION("none, and algorithms ssehub does not verify") {
@@ -285,11 +264,11 @@ TEST_CASE("jwt keys: algorithm confusion is refused", "[jwt]") {
         for (const char* alg : {"none", "None", "rs256", "RS512", "PS256", "ES384", "ES256K", "Ed25519", ""}) {
             INFO(alg);
             const std::string h = ssehub::base64url::encode(header(alg));
-            CHECK(verify(h + "." + body + ".", rsa_only, &why) == error::invalid_token);
+            CHECK(verify_keyed(h + "." + body + ".", rsa_only, &why) == error::invalid_token);
             CHECK(why == "JWT: alg is not HS256, RS256, ES256 or EdDSA");
-            CHECK(verify(h + "." + body + ".c2ln", rsa_only) == error::invalid_token);
+            CHECK(verify_keyed(h + "." + body + ".c2ln", rsa_only) == error::invalid_token);
         }
-        CHECK(verify(ssehub::base64url::encode(R"({"typ":"JWT"})") + "." + body + ".", rsa_only) == error::invalid_token);
+        CHECK(verify_keyed(ssehub::base64url::encode(R"({"typ":"JWT"})") + "." + body + ".", rsa_only) == error::invalid_token);
     }
     SECTION("verify_hs256 takes HS256 only") {
         ssehub::auth_result r;
@@ -301,22 +280,22 @@ TEST_CASE("jwt keys: algorithm confusion is refused", "[jwt]") {
     SECTION("an HMAC secret and a public key side by side") {
         auto both = rsa_only;
         both.secret = "a-shared-secret-of-enough-length-0123";
-        CHECK_FALSE(verify(ssehub::sign_hs256(header("HS256"), payload, both.secret), both));
-        CHECK_FALSE(verify(ssehub::sign_jwt(header("RS256"), payload, rsa.private_pem), both));
-        CHECK(verify(ssehub::sign_hs256(header("HS256"), payload, rsa.public_pem), both) == error::invalid_token);
+        CHECK_FALSE(verify_keyed(ssehub::sign_hs256(header("HS256"), payload, both.secret), both));
+        CHECK_FALSE(verify_keyed(ssehub::sign_jwt(header("RS256"), payload, rsa.private_pem), both));
+        CHECK(verify_keyed(ssehub::sign_hs256(header("HS256"), payload, rsa.public_pem), both) == error::invalid_token);
         // HMAC keys with kids in the set.
         ssehub::jwt_key_set hs;
         hs.add_hmac_secret("first-secret-0123456789abcdef", "h1").add_hmac_secret("second-secret-0123456789abcd", "h2");
         const auto o = with_keys(hs);
-        CHECK_FALSE(verify(ssehub::sign_hs256(header("HS256", "h2"), payload, "second-secret-0123456789abcd"), o));
-        CHECK(verify(ssehub::sign_hs256(header("HS256", "h1"), payload, "second-secret-0123456789abcd"), o) ==
+        CHECK_FALSE(verify_keyed(ssehub::sign_hs256(header("HS256", "h2"), payload, "second-secret-0123456789abcd"), o));
+        CHECK(verify_keyed(ssehub::sign_hs256(header("HS256", "h1"), payload, "second-secret-0123456789abcd"), o) ==
               error::invalid_token);
-        CHECK(verify(ssehub::sign_hs256(header("HS256"), payload, "first-secret-0123456789abcdef"), o, &why) ==
+        CHECK(verify_keyed(ssehub::sign_hs256(header("HS256"), payload, "first-secret-0123456789abcdef"), o, &why) ==
               error::invalid_token);
         CHECK(why == "JWT: no kid, and 2 HS256 keys configured");
     }
     SECTION("no key at all") {
-        CHECK(verify(ssehub::sign_jwt(header("RS256"), payload, rsa.private_pem), ssehub::jwt_options{}, &why) ==
+        CHECK(verify_keyed(ssehub::sign_jwt(header("RS256"), payload, rsa.private_pem), ssehub::jwt_options{}, &why) ==
               error::invalid_token);
         CHECK(why == "JWT: no key configured");
     }
@@ -424,8 +403,8 @@ TEST_CASE("jwt keys: from files", "[jwt]") {
     const auto o1 = with_keys(ssehub::jwt_key_set::from_pem_file(pem));
     const auto o2 = with_keys(ssehub::jwt_key_set::from_jwks_file(set_file));
     const std::string t = ssehub::sign_jwt(header("ES256", "e1"), payload, ec.private_pem);
-    CHECK_FALSE(verify(t, o1));
-    CHECK_FALSE(verify(t, o2));
+    CHECK_FALSE(verify_keyed(t, o1));
+    CHECK_FALSE(verify_keyed(t, o2));
     CHECK_THROWS_WITH(ssehub::jwt_key_set::from_pem_file(dir.path + "/missing.pem"), Contains("missing.pem: cannot open"));
     const auto bad = dir.write("bad.json", R"({"keys":[{"kty":"XYZ"}]})");
     CHECK_THROWS_WITH(ssehub::jwt_key_set::from_jwks_file(bad), Contains("bad.json: JWKS: keys[0]"));
@@ -453,7 +432,7 @@ TEST_CASE("jwt keys: RS256 agrees with the openssl command line", "[jwt]") {
     const std::string cli_sig = dir.read("sig");
     REQUIRE(cli_sig.size() == 256);
     const std::string token = input + "." + ssehub::base64url::encode(cli_sig);
-    CHECK_FALSE(verify(token, o));
+    CHECK_FALSE(verify_keyed(token, o));
     // RSASSA-PKCS1-v1_5 is deterministic: ssehub's own signature is the same bytes.
     CHECK(ssehub::sign_jwt(header("RS256"), payload, rsa.private_pem) == token);
 

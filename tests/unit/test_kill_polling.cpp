@@ -20,6 +20,8 @@ using hint_value = kp::hint_value;
 
 namespace {
 
+using test::wait_active;
+
 std::string value_json(const hint_value& v) {
     std::string out;
     v.append_to(out);
@@ -254,10 +256,6 @@ ssehub::hub_config tenant_config() {
         return std::nullopt;
     };
     return cfg;
-}
-
-bool wait_active(test::server& s, std::size_t n) {
-    return test::poll_until([&] { return s.hub().stats().active_connections == n; });
 }
 
 std::vector<ssehub::parsed_event> of_type(const test::client& c, std::string_view type) {

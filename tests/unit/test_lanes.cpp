@@ -12,8 +12,8 @@ using ssehub::detail::lane_clock;
 namespace {
 
 ssehub::detail::queued_frame fr(std::string s) { return {std::make_shared<const std::string>(std::move(s)), 0}; }
-std::shared_ptr<const std::string> key(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
-const auto never = lane_clock::time_point::max();
+std::shared_ptr<const std::string> shared_key(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+const auto never_due = lane_clock::time_point::max();
 
 std::vector<std::string> strings(const std::vector<ssehub::detail::queued_frame>& v) {
     std::vector<std::string> out;
@@ -48,12 +48,12 @@ TEST_CASE("throttle: every tier is reachable, thresholds and clamps", "[lanes]")
 
 TEST_CASE("coalesced: last writer wins, a key keeps its first position", "[lanes]") {
     lane_buffer b;
-    const auto k1 = key("progress:import:1");
-    const auto k2 = key("signal:orders");
-    REQUIRE(b.add_coalesced(k1, fr("p1"), never, 8));
-    REQUIRE(b.add_coalesced(k2, fr("s1"), never, 8));
-    for (int i = 2; i <= 10000; ++i) REQUIRE(b.add_coalesced(k1, fr("p" + std::to_string(i)), never, 8));
-    REQUIRE(b.add_coalesced(key("signal:orders"), fr("s2"), never, 8));  // equal text, other pointer
+    const auto k1 = shared_key("progress:import:1");
+    const auto k2 = shared_key("signal:orders");
+    REQUIRE(b.add_coalesced(k1, fr("p1"), never_due, 8));
+    REQUIRE(b.add_coalesced(k2, fr("s1"), never_due, 8));
+    for (int i = 2; i <= 10000; ++i) REQUIRE(b.add_coalesced(k1, fr("p" + std::to_string(i)), never_due, 8));
+    REQUIRE(b.add_coalesced(shared_key("signal:orders"), fr("s2"), never_due, 8));  // equal text, other pointer
     CHECK(b.coalesced_size() == 2);
     std::vector<ssehub::detail::queued_frame> out;
     CHECK(b.take(lane_clock::now(), out) == 0);
@@ -63,12 +63,12 @@ TEST_CASE("coalesced: last writer wins, a key keeps its first position", "[lanes
 
 TEST_CASE("batched: publish order, batched before coalesced, caps", "[lanes]") {
     lane_buffer b;
-    REQUIRE(b.add_coalesced(key("k"), fr("c"), never, 1));
-    REQUIRE(b.add_batched(fr("b1"), never, 2));
-    REQUIRE(b.add_batched(fr("b2"), never, 2));
-    CHECK_FALSE(b.add_batched(fr("b3"), never, 2));               // over the batch cap
-    CHECK_FALSE(b.add_coalesced(key("other"), fr("x"), never, 1));  // over the key cap
-    CHECK(b.add_coalesced(key("k"), fr("c2"), never, 1));          // replacing is always fine
+    REQUIRE(b.add_coalesced(shared_key("k"), fr("c"), never_due, 1));
+    REQUIRE(b.add_batched(fr("b1"), never_due, 2));
+    REQUIRE(b.add_batched(fr("b2"), never_due, 2));
+    CHECK_FALSE(b.add_batched(fr("b3"), never_due, 2));               // over the batch cap
+    CHECK_FALSE(b.add_coalesced(shared_key("other"), fr("x"), never_due, 1));  // over the key cap
+    CHECK(b.add_coalesced(shared_key("k"), fr("c2"), never_due, 1));          // replacing is always fine
     std::vector<ssehub::detail::queued_frame> out;
     b.take(lane_clock::now(), out);
     CHECK(strings(out) == std::vector<std::string>{"b1", "b2", "c2"});
@@ -79,7 +79,7 @@ TEST_CASE("TTL at flush: expired frames are dropped and counted", "[lanes]") {
     const auto t0 = lane_clock::now();
     b.add_batched(fr("old"), t0 + 10ms, 8);
     b.add_batched(fr("fresh"), t0 + 1h, 8);
-    b.add_coalesced(key("k"), fr("stale"), t0 + 5ms, 8);
+    b.add_coalesced(shared_key("k"), fr("stale"), t0 + 5ms, 8);
     std::vector<ssehub::detail::queued_frame> out;
     CHECK(b.take(t0 + 20ms, out) == 2);
     CHECK(strings(out) == std::vector<std::string>{"fresh"});
@@ -87,8 +87,8 @@ TEST_CASE("TTL at flush: expired frames are dropped and counted", "[lanes]") {
 
 TEST_CASE("discarding batched frames keeps the coalesced state", "[lanes]") {
     lane_buffer b;
-    b.add_batched(fr("b1"), never, 8);
-    b.add_coalesced(key("k"), fr("latest"), never, 8);
+    b.add_batched(fr("b1"), never_due, 8);
+    b.add_coalesced(shared_key("k"), fr("latest"), never_due, 8);
     CHECK(b.discard_batched() == 1);
     CHECK_FALSE(b.has_batched());
     std::vector<ssehub::detail::queued_frame> out;

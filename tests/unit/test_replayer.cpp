@@ -8,24 +8,19 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "support/polling.hpp"
 
 using namespace std::chrono_literals;
 using ssehub::stored_event;
 
 namespace {
 
+using mock_clock = test::manual_clock;
+
 using time_point = std::chrono::steady_clock::time_point;
-const time_point t0 = time_point(std::chrono::hours(1000));
+const time_point start_time = time_point(std::chrono::hours(1000));
 
-struct mock_clock {
-    std::shared_ptr<time_point> now = std::make_shared<time_point>(t0);
-    std::function<time_point()> fn() const {
-        return [n = now] { return *n; };
-    }
-    void advance(std::chrono::milliseconds d) const { *now += d; }
-};
-
-stored_event ev(std::string id, std::vector<std::string> topics, ssehub::metadata group = {}, time_point at = t0) {
+stored_event stored(std::string id, std::vector<std::string> topics, ssehub::metadata group = {}, time_point at = start_time) {
     stored_event e;
     e.bytes = std::make_shared<const std::string>("id: " + id + "\n\n");
     e.id = std::move(id);
@@ -139,7 +134,7 @@ static_assert(std::is_constructible_v<ssehub::any_replayer, ssehub::memory_repla
 static_assert(std::is_constructible_v<ssehub::any_replayer, std::shared_ptr<ssehub::memory_replayer>>);
 
 // A replayer defined only here: records every call, replays a fixed answer.
-struct recording_replayer {
+struct counting_replayer {
     std::vector<std::string> stored;
     std::vector<std::string> replayed_after;
     std::vector<std::string> last_patterns;
@@ -163,7 +158,7 @@ struct recording_replayer {
         co_return r;
     }
 };
-static_assert(ssehub::replayer<recording_replayer>);
+static_assert(ssehub::replayer<counting_replayer>);
 
 // A replayer defined only here that offers the fast path: records which path
 // each call took.
@@ -196,7 +191,7 @@ static_assert(ssehub::sync_replayer<sync_recording_replayer>);
 
 TEST_CASE("replayer: resume after an id, in order", "[replayer]") {
     ssehub::memory_replayer r;
-    for (int i = 1; i <= 5; ++i) r.store(ev(std::to_string(i), {"a"}));
+    for (int i = 1; i <= 5; ++i) r.store(stored(std::to_string(i), {"a"}));
     auto res = r.replay("2", all, no_meta, 100);
     CHECK(res.known);
     CHECK_FALSE(res.truncated);
@@ -214,20 +209,20 @@ TEST_CASE("replayer: resume after an id, in order", "[replayer]") {
 
 TEST_CASE("replayer: eviction by count", "[replayer]") {
     ssehub::memory_replayer r(config(3));
-    for (int i = 1; i <= 5; ++i) r.store(ev(std::to_string(i), {"a"}));
+    for (int i = 1; i <= 5; ++i) r.store(stored(std::to_string(i), {"a"}));
     CHECK(r.size() == 3);
     CHECK_FALSE(r.replay("1", all, no_meta, 100).known);
     CHECK_FALSE(r.replay("2", all, no_meta, 100).known);
     auto res = r.replay("3", all, no_meta, 100);
     CHECK(res.known);
     CHECK(ids(res) == std::vector<std::string>{"4", "5"});
-    for (int i = 6; i <= 100; ++i) r.store(ev(std::to_string(i), {"a"}));
+    for (int i = 6; i <= 100; ++i) r.store(stored(std::to_string(i), {"a"}));
     CHECK(r.size() == 3);
     CHECK_FALSE(r.replay("97", all, no_meta, 100).known);
     CHECK(ids(r.replay("98", all, no_meta, 100)) == std::vector<std::string>{"99", "100"});
 
     ssehub::memory_replayer none(config(0));
-    none.store(ev("1", {"a"}));
+    none.store(stored("1", {"a"}));
     CHECK(none.size() == 0);
     CHECK_FALSE(none.replay("1", all, no_meta, 10).known);
 }
@@ -235,9 +230,9 @@ TEST_CASE("replayer: eviction by count", "[replayer]") {
 TEST_CASE("replayer: eviction by age with a mock clock", "[replayer]") {
     mock_clock clock;
     ssehub::memory_replayer r(config(100, 10s, clock.fn()));
-    r.store(ev("1", {"a"}, {}, t0));
+    r.store(stored("1", {"a"}, {}, start_time));
     clock.advance(5s);
-    r.store(ev("2", {"a"}, {}, t0 + 5s));
+    r.store(stored("2", {"a"}, {}, start_time + 5s));
     clock.advance(4s);  // t0+9s: both young
     CHECK(ids(r.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2"});
     clock.advance(1s);  // t0+10s: "1" is max_age old
@@ -247,19 +242,19 @@ TEST_CASE("replayer: eviction by age with a mock clock", "[replayer]") {
     CHECK(res.events.empty());
     CHECK(r.size() == 2);
     clock.advance(2s);  // t0+12s: a store evicts "1" for good
-    r.store(ev("3", {"a"}, {}, t0 + 12s));
+    r.store(stored("3", {"a"}, {}, start_time + 12s));
     CHECK(r.size() == 2);
     CHECK(ids(r.replay("2", all, no_meta, 10)) == std::vector<std::string>{"3"});
     clock.advance(20s);  // everything old
     CHECK_FALSE(r.replay("2", all, no_meta, 10).known);
-    r.store(ev("4", {"a"}, {}, t0 + 32s));
+    r.store(stored("4", {"a"}, {}, start_time + 32s));
     CHECK(r.size() == 1);
     CHECK_FALSE(r.replay("3", all, no_meta, 10).known);
 
     // max_age 0: no age limit.
     ssehub::memory_replayer forever(config(10, 0ms, clock.fn()));
-    forever.store(ev("1", {"a"}, {}, t0));
-    forever.store(ev("2", {"a"}, {}, t0));
+    forever.store(stored("1", {"a"}, {}, start_time));
+    forever.store(stored("2", {"a"}, {}, start_time));
     clock.advance(std::chrono::hours(24 * 365));
     CHECK(ids(forever.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2"});
 }
@@ -267,11 +262,11 @@ TEST_CASE("replayer: eviction by age with a mock clock", "[replayer]") {
 TEST_CASE("replayer: event TTL is honoured on replay", "[replayer]") {
     mock_clock clock;
     ssehub::memory_replayer r(config(10, 1h, clock.fn()));
-    r.store(ev("1", {"a"}));
-    auto short_lived = ev("2", {"a"});
-    short_lived.expires = t0 + 1s;
+    r.store(stored("1", {"a"}));
+    auto short_lived = stored("2", {"a"});
+    short_lived.expires = start_time + 1s;
     r.store(short_lived);
-    r.store(ev("3", {"a"}));
+    r.store(stored("3", {"a"}));
     CHECK(ids(r.replay("1", all, no_meta, 10)) == std::vector<std::string>{"2", "3"});
     clock.advance(1s);
     CHECK(ids(r.replay("1", all, no_meta, 10)) == std::vector<std::string>{"3"});
@@ -279,13 +274,13 @@ TEST_CASE("replayer: event TTL is honoured on replay", "[replayer]") {
 
 TEST_CASE("replayer: filtered by wildcard patterns", "[replayer]") {
     ssehub::memory_replayer r;
-    r.store(ev("0", {"x"}));
-    r.store(ev("1", {"prices.acme"}));
-    r.store(ev("2", {"prices.acme.eu"}));  // one token too many for prices.*
-    r.store(ev("3", {"news.eu.fr"}));
-    r.store(ev("4", {"chat.room1"}));
-    r.store(ev("5", {"chat.room2", "prices.globex"}));  // any topic may match
-    r.store(ev("6", {"news"}));                         // news.> needs one more token
+    r.store(stored("0", {"x"}));
+    r.store(stored("1", {"prices.acme"}));
+    r.store(stored("2", {"prices.acme.eu"}));  // one token too many for prices.*
+    r.store(stored("3", {"news.eu.fr"}));
+    r.store(stored("4", {"chat.room1"}));
+    r.store(stored("5", {"chat.room2", "prices.globex"}));  // any topic may match
+    r.store(stored("6", {"news"}));                         // news.> needs one more token
     const std::vector<std::string> patterns = {"prices.*", "news.>"};
     CHECK(ids(r.replay("0", patterns, no_meta, 100)) == std::vector<std::string>{"1", "3", "5"});
     CHECK(ids(r.replay("0", {"chat.room1"}, no_meta, 100)) == std::vector<std::string>{"4"});
@@ -295,13 +290,13 @@ TEST_CASE("replayer: filtered by wildcard patterns", "[replayer]") {
 
 TEST_CASE("replayer: filtered by group (tenant isolation)", "[replayer]") {
     ssehub::memory_replayer r;
-    r.store(ev("0", {"t"}));
-    r.store(ev("a1", {"orders"}, {{"tenant_id", "A"}}));
-    r.store(ev("b1", {"orders"}, {{"tenant_id", "B"}}));
-    r.store(ev("all", {"orders"}));                                 // topic only: every subscriber
-    r.store(ev("a-only", {}, {{"tenant_id", "A"}}));                // group-only: by metadata alone
-    r.store(ev("a-admin", {"orders"}, {{"tenant_id", "A"}, {"role", "admin"}}));
-    r.store(ev("nobody", {}, {}));                                  // no target at all
+    r.store(stored("0", {"t"}));
+    r.store(stored("a1", {"orders"}, {{"tenant_id", "A"}}));
+    r.store(stored("b1", {"orders"}, {{"tenant_id", "B"}}));
+    r.store(stored("all", {"orders"}));                                 // topic only: every subscriber
+    r.store(stored("a-only", {}, {{"tenant_id", "A"}}));                // group-only: by metadata alone
+    r.store(stored("a-admin", {"orders"}, {{"tenant_id", "A"}, {"role", "admin"}}));
+    r.store(stored("nobody", {}, {}));                                  // no target at all
 
     const std::vector<std::string> orders = {"orders"};
     const ssehub::metadata a = {{"tenant_id", "A"}, {"sub", "u1"}};
@@ -317,8 +312,8 @@ TEST_CASE("replayer: filtered by group (tenant isolation)", "[replayer]") {
 
 TEST_CASE("replayer: capped, with truncated", "[replayer]") {
     ssehub::memory_replayer r;
-    r.store(ev("0", {"a"}));
-    for (int i = 1; i <= 10; ++i) r.store(ev(std::to_string(i), {i % 2 ? "odd" : "even"}));
+    r.store(stored("0", {"a"}));
+    for (int i = 1; i <= 10; ++i) r.store(stored(std::to_string(i), {i % 2 ? "odd" : "even"}));
     auto res = r.replay("0", {"odd"}, no_meta, 3);
     CHECK(res.known);
     CHECK(res.truncated);
@@ -336,14 +331,14 @@ TEST_CASE("replayer: capped, with truncated", "[replayer]") {
 
 TEST_CASE("replayer: repeated and empty ids", "[replayer]") {
     ssehub::memory_replayer r(config(4));
-    r.store(ev("x", {"a"}));
-    r.store(ev("1", {"a"}));
-    r.store(ev("x", {"a"}));  // the id repeats: resume after the newest
-    r.store(ev("2", {"a"}));
+    r.store(stored("x", {"a"}));
+    r.store(stored("1", {"a"}));
+    r.store(stored("x", {"a"}));  // the id repeats: resume after the newest
+    r.store(stored("2", {"a"}));
     CHECK(ids(r.replay("x", all, no_meta, 10)) == std::vector<std::string>{"2"});
-    r.store(ev("3", {"a"}));  // evicts the first "x": the index keeps the second
+    r.store(stored("3", {"a"}));  // evicts the first "x": the index keeps the second
     CHECK(ids(r.replay("x", all, no_meta, 10)) == std::vector<std::string>{"2", "3"});
-    r.store(ev("", {"a"}));  // stored and replayed, never a resume point
+    r.store(stored("", {"a"}));  // stored and replayed, never a resume point
     CHECK(r.replay("2", all, no_meta, 10).events.size() == 2);
     CHECK_FALSE(r.replay("", all, no_meta, 10).known);
 }
@@ -357,8 +352,8 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
         run([](ssehub::any_replayer a) -> asio::awaitable<int> {
             // Events built outside the co_await expression: GCC 12 miscompiles
             // braced lists inside it ("array used as initializer").
-            auto e1 = ev("1", {"a"});
-            auto e2 = ev("2", {"a"});
+            auto e1 = stored("1", {"a"});
+            auto e2 = stored("2", {"a"});
             co_await a.async_store(std::move(e1));
             co_await a.async_store(std::move(e2));
             co_return 0;
@@ -368,21 +363,21 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
         CHECK(res.known);
         CHECK(ids(res) == std::vector<std::string>{"2"});
         // The fast path reaches the same store.
-        copy.store_now(ev("3", {"a"}));
+        copy.store_now(stored("3", {"a"}));
         CHECK(ids(copy.replay_now("1", patterns, no_meta, 10)) == std::vector<std::string>{"2", "3"});
         CHECK(ids(run(any.async_replay("2", patterns, no_meta, 10))) == std::vector<std::string>{"3"});
         CHECK_FALSE(ssehub::any_replayer{});
     }
     SECTION("a custom replayer plugged in through the concept") {
-        auto rec = std::make_shared<recording_replayer>();
+        auto rec = std::make_shared<counting_replayer>();
         ssehub::any_replayer any(rec);
         CHECK_FALSE(any.has_sync());  // awaitable only
         const std::vector<std::string> patterns = {"p.*"};
         const ssehub::metadata meta = {{"tenant_id", "A"}};
         auto res = run([](ssehub::any_replayer a, std::vector<std::string> p,
                           ssehub::metadata m) -> asio::awaitable<ssehub::replay_result> {
-            auto e1 = ev("e1", {"p.x"});
-            auto e2 = ev("e2", {"p.y"});
+            auto e1 = stored("e1", {"p.x"});
+            auto e2 = stored("e2", {"p.y"});
             co_await a.async_store(std::move(e1));
             co_await a.async_store(std::move(e2));
             auto unknown = co_await a.async_replay("old", p, m, 7);
@@ -401,21 +396,21 @@ TEST_CASE("replayer: awaitable forms and any_replayer", "[replayer]") {
         auto rec = std::make_shared<sync_recording_replayer>();
         const ssehub::any_replayer any(rec);
         REQUIRE(any.has_sync());
-        any.store_now(ev("e1", {"a"}));
+        any.store_now(stored("e1", {"a"}));
         const auto res = any.replay_now("e0", all, no_meta, 9);
         CHECK(res.known);
         CHECK(ids(res) == std::vector<std::string>{"s1"});
         run([](ssehub::any_replayer a) -> asio::awaitable<int> {  // the awaitable path stays the replayer's own
-            auto e2 = ev("e2", {"a"});
+            auto e2 = stored("e2", {"a"});
             co_await a.async_store(std::move(e2));
             co_return 0;
         }(any));
         CHECK(rec->calls == std::vector<std::string>{"store e1", "replay e0 1 9", "async_store e2"});
     }
     SECTION("the handle keeps the replayer alive during a call") {
-        auto rec = std::make_shared<recording_replayer>();
-        std::weak_ptr<recording_replayer> weak = rec;
-        auto op = ssehub::any_replayer(std::move(rec)).async_store(ev("z", {"a"}));  // every handle gone
+        auto rec = std::make_shared<counting_replayer>();
+        std::weak_ptr<counting_replayer> weak = rec;
+        auto op = ssehub::any_replayer(std::move(rec)).async_store(stored("z", {"a"}));  // every handle gone
         CHECK_FALSE(weak.expired());
         run([](asio::awaitable<void> o) -> asio::awaitable<int> {
             co_await std::move(o);
@@ -443,11 +438,11 @@ TEST_CASE("replay_matches: the rule every replayer filters by", "[replayer]") {
 
 TEST_CASE("replayer: a moved replayer keeps its index", "[replayer]") {
     ssehub::memory_replayer a(config(3));
-    for (int i = 1; i <= 3; ++i) a.store(ev("long-id-beyond-sso-" + std::to_string(i), {"t"}));
+    for (int i = 1; i <= 3; ++i) a.store(stored("long-id-beyond-sso-" + std::to_string(i), {"t"}));
     ssehub::memory_replayer b(std::move(a));
     CHECK(ids(b.replay("long-id-beyond-sso-1", all, no_meta, 10)) ==
           std::vector<std::string>{"long-id-beyond-sso-2", "long-id-beyond-sso-3"});
-    b.store(ev("x", {"t"}));  // evicts -1 through the moved index
+    b.store(stored("x", {"t"}));  // evicts -1 through the moved index
     CHECK_FALSE(b.replay("long-id-beyond-sso-1", all, no_meta, 10).known);
     ssehub::memory_replayer c;
     c = std::move(b);

@@ -12,7 +12,7 @@ using ssehub::sse_parser;
 
 namespace {
 
-std::vector<parsed_event> parse(std::string_view stream) {
+std::vector<parsed_event> parse_all(std::string_view stream) {
     sse_parser p;
     p.feed(stream);
     return p.drain();
@@ -34,61 +34,61 @@ std::vector<std::string> datas(const std::vector<parsed_event>& events) {
     return out;
 }
 
-using strings = std::vector<std::string>;
+using string_list = std::vector<std::string>;
 
 }  // namespace
 
 TEST_CASE("parser dispatches on a blank line with the default type", "[sse_parser]") {
-    const auto events = parse("data: hello\n\n");
+    const auto events = parse_all("data: hello\n\n");
     REQUIRE(events.size() == 1);
     CHECK(events[0] == parsed_event{"", "message", "hello"});
-    CHECK(parse("data: hello\n").empty());  // unterminated: never dispatched
-    CHECK(parse("data: hello").empty());
+    CHECK(parse_all("data: hello\n").empty());  // unterminated: never dispatched
+    CHECK(parse_all("data: hello").empty());
 }
 
 TEST_CASE("parser accepts CRLF, CR and LF line ends, also split across feeds", "[sse_parser]") {
-    CHECK(datas(parse("data: a\r\ndata: b\r\n\r\n")) == strings{"a\nb"});
-    CHECK(datas(parse("data: a\rdata: b\r\r")) == strings{"a\nb"});
-    CHECK(datas(parse("data: a\ndata: b\n\n")) == strings{"a\nb"});
-    CHECK(datas(parse("data: a\r\ndata: b\rdata: c\n\r\n")) == strings{"a\nb\nc"});
-    CHECK(datas(parse("data: a\n\rdata: b\r\n\n")) == strings{"a", "b"});
+    CHECK(datas(parse_all("data: a\r\ndata: b\r\n\r\n")) == string_list{"a\nb"});
+    CHECK(datas(parse_all("data: a\rdata: b\r\r")) == string_list{"a\nb"});
+    CHECK(datas(parse_all("data: a\ndata: b\n\n")) == string_list{"a\nb"});
+    CHECK(datas(parse_all("data: a\r\ndata: b\rdata: c\n\r\n")) == string_list{"a\nb\nc"});
+    CHECK(datas(parse_all("data: a\n\rdata: b\r\n\n")) == string_list{"a", "b"});
 
     // A CR ending one feed and an LF starting the next are one line end.
     sse_parser p;
     p.feed("data: a\r");
     p.feed("\ndata: b\r\n\r");
     p.feed("\n");
-    CHECK(datas(p.drain()) == strings{"a\nb"});
+    CHECK(datas(p.drain()) == string_list{"a\nb"});
     p.feed("data: c\r");
     p.feed("\r");
-    CHECK(datas(p.drain()) == strings{"c"});
+    CHECK(datas(p.drain()) == string_list{"c"});
 }
 
 TEST_CASE("parser strips exactly one leading space and splits at the first colon", "[sse_parser]") {
-    CHECK(datas(parse("data:nospace\n\n")) == strings{"nospace"});
-    CHECK(datas(parse("data:  two\n\n")) == strings{" two"});
-    CHECK(datas(parse("data: a:b: c\n\n")) == strings{"a:b: c"});
-    CHECK(datas(parse("data:\t tab\n\n")) == strings{"\t tab"});
-    CHECK(datas(parse("data: \n\n")) == strings{""});
+    CHECK(datas(parse_all("data:nospace\n\n")) == string_list{"nospace"});
+    CHECK(datas(parse_all("data:  two\n\n")) == string_list{" two"});
+    CHECK(datas(parse_all("data: a:b: c\n\n")) == string_list{"a:b: c"});
+    CHECK(datas(parse_all("data:\t tab\n\n")) == string_list{"\t tab"});
+    CHECK(datas(parse_all("data: \n\n")) == string_list{""});
 }
 
 TEST_CASE("parser treats a field without colon as an empty value", "[sse_parser]") {
-    CHECK(datas(parse("data\n\n")) == strings{""});
-    CHECK(datas(parse("data\ndata\n\n")) == strings{"\n"});
-    CHECK(datas(parse("data:\ndata:\ndata: x\n\n")) == strings{"\n\nx"});
+    CHECK(datas(parse_all("data\n\n")) == string_list{""});
+    CHECK(datas(parse_all("data\ndata\n\n")) == string_list{"\n"});
+    CHECK(datas(parse_all("data:\ndata:\ndata: x\n\n")) == string_list{"\n\nx"});
     sse_parser p;
     p.feed("id: 1\nid\n\n");
     CHECK(p.last_event_id().empty());
 }
 
 TEST_CASE("parser handles event types", "[sse_parser]") {
-    const auto events = parse("event: add\ndata: 1\n\ndata: 2\n\nevent: x\n\ndata: 3\n\nevent\ndata: 4\n\n");
+    const auto events = parse_all("event: add\ndata: 1\n\ndata: 2\n\nevent: x\n\ndata: 3\n\nevent\ndata: 4\n\n");
     REQUIRE(events.size() == 4);
     CHECK(events[0].type == "add");
     CHECK(events[1].type == "message");  // type buffer reset after dispatch
     CHECK(events[2].type == "message");  // reset even when nothing was dispatched
     CHECK(events[3].type == "message");  // empty type means "message"
-    CHECK(parse("Event: x\ndata: y\n\n")[0].type == "message");  // field names are case-sensitive
+    CHECK(parse_all("Event: x\ndata: y\n\n")[0].type == "message");  // field names are case-sensitive
 }
 
 TEST_CASE("parser tracks the last event id", "[sse_parser]") {
@@ -139,7 +139,7 @@ TEST_CASE("parser ignores unknown fields and counts comments", "[sse_parser]") {
     REQUIRE(events.size() == 1);
     CHECK(events[0].data == "yes");
     CHECK(p.comment_count() == 3);
-    CHECK(p.comments() == strings{"hello", "", " two"});
+    CHECK(p.comments() == string_list{"hello", "", " two"});
 
     sse_parser q;  // without keep_comments only the count is kept
     q.feed(": a\n: b\n");
@@ -148,15 +148,15 @@ TEST_CASE("parser ignores unknown fields and counts comments", "[sse_parser]") {
 }
 
 TEST_CASE("parser ignores one leading BOM only", "[sse_parser]") {
-    CHECK(datas(parse("\xEF\xBB\xBF" "data: x\n\n")) == strings{"x"});
-    CHECK(datas(parse_bytewise("\xEF\xBB\xBF" "data: x\n\n")) == strings{"x"});
+    CHECK(datas(parse_all("\xEF\xBB\xBF" "data: x\n\n")) == string_list{"x"});
+    CHECK(datas(parse_bytewise("\xEF\xBB\xBF" "data: x\n\n")) == string_list{"x"});
     // A second BOM is part of the field name: unknown field.
-    CHECK(parse("\xEF\xBB\xBF\xEF\xBB\xBF" "data: x\n\n").empty());
+    CHECK(parse_all("\xEF\xBB\xBF\xEF\xBB\xBF" "data: x\n\n").empty());
     // A partial BOM is content, not dropped.
-    CHECK(parse("\xEF" "data: x\n\n").empty());
+    CHECK(parse_all("\xEF" "data: x\n\n").empty());
     CHECK(parse_bytewise("\xEF\xBB" "data: x\n\n").empty());
     // A BOM later in the stream is content.
-    CHECK(datas(parse("data: a\n\ndata: \xEF\xBB\xBFz\n\n")) == strings{"a", "\xEF\xBB\xBFz"});
+    CHECK(datas(parse_all("data: a\n\ndata: \xEF\xBB\xBFz\n\n")) == string_list{"a", "\xEF\xBB\xBFz"});
 }
 
 TEST_CASE("parser results do not depend on how the input is split", "[sse_parser]") {
@@ -225,7 +225,7 @@ TEST_CASE("parser fails beyond max_buffered and ignores further input", "[sse_pa
     p.reset_stream();  // a new connection starts afresh
     CHECK_FALSE(p.failed());
     p.feed("data: y\n\n");
-    CHECK(datas(p.drain()) == strings{"y"});
+    CHECK(datas(p.drain()) == string_list{"y"});
 }
 
 TEST_CASE("parser reset_stream drops partial input and keeps the last id", "[sse_parser]") {

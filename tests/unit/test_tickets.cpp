@@ -14,22 +14,17 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "support/polling.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
+using mock_clock = test::manual_clock;
+
 using time_point = std::chrono::steady_clock::time_point;
 
-struct mock_clock {
-    std::shared_ptr<time_point> now = std::make_shared<time_point>(std::chrono::hours(1000));
-    std::function<time_point()> fn() const {
-        return [n = now] { return *n; };
-    }
-    void advance(std::chrono::milliseconds d) const { *now += d; }
-};
-
-ssehub::memory_ticket_store_config config(std::size_t max_tickets, std::function<time_point()> clock = {}) {
+ssehub::memory_ticket_store_config store_config(std::size_t max_tickets, std::function<time_point()> clock = {}) {
     ssehub::memory_ticket_store_config c;
     c.max_tickets = max_tickets;
     c.clock = std::move(clock);
@@ -124,7 +119,7 @@ TEST_CASE("tickets: single use", "[tickets]") {
 
 TEST_CASE("tickets: get reads without spending, take spends", "[tickets]") {
     mock_clock clock;
-    ssehub::memory_ticket_store s(config(100, clock.fn()));
+    ssehub::memory_ticket_store s(store_config(100, clock.fn()));
     REQUIRE_FALSE(s.put("t1", "value-1", 1s));
     CHECK(s.get("t1") == "value-1");
     CHECK(s.get("t1") == "value-1");  // still there
@@ -140,7 +135,7 @@ TEST_CASE("tickets: get reads without spending, take spends", "[tickets]") {
 
 TEST_CASE("tickets: expiry with a mock clock", "[tickets]") {
     mock_clock clock;
-    ssehub::memory_ticket_store s(config(100, clock.fn()));
+    ssehub::memory_ticket_store s(store_config(100, clock.fn()));
     REQUIRE_FALSE(s.put("short", "s", 1000ms));
     REQUIRE_FALSE(s.put("long", "l", 60s));
     clock.advance(999ms);
@@ -167,7 +162,7 @@ TEST_CASE("tickets: expiry with a mock clock", "[tickets]") {
 
 TEST_CASE("tickets: capacity", "[tickets]") {
     mock_clock clock;
-    ssehub::memory_ticket_store s(config(3, clock.fn()));
+    ssehub::memory_ticket_store s(store_config(3, clock.fn()));
     REQUIRE_FALSE(s.put("a", "1", 1s));
     REQUIRE_FALSE(s.put("b", "2", 10s));
     REQUIRE_FALSE(s.put("c", "3", 10s));
@@ -182,7 +177,7 @@ TEST_CASE("tickets: capacity", "[tickets]") {
     CHECK(s.size() == 3);
     CHECK_FALSE(s.take("a"));
 
-    ssehub::memory_ticket_store none(config(0));
+    ssehub::memory_ticket_store none(store_config(0));
     CHECK(none.put("x", "y", 1s) == ssehub::error::ticket_store_full);
 }
 
@@ -237,7 +232,7 @@ TEST_CASE("tickets: issue_ticket and take through the concept", "[tickets]") {
     }
     SECTION("issue_ticket reports a full store") {
         ssehub::any_ticket_store any(std::in_place_type<ssehub::memory_ticket_store>,
-                                     config(1));
+                                     store_config(1));
         run([](ssehub::any_ticket_store store) -> asio::awaitable<int> {
             (void)co_await ssehub::issue_ticket(store, "v", 30s);
             co_return 0;

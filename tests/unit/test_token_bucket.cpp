@@ -11,7 +11,7 @@ using ssehub::token_bucket;
 namespace {
 
 // The test's clock: a steady time point moved by hand.
-struct mock_clock {
+struct bucket_clock {
     token_bucket::clock::time_point now{std::chrono::hours(1000)};
     void advance(token_bucket::clock::duration d) { now += d; }
 };
@@ -19,7 +19,7 @@ struct mock_clock {
 }  // namespace
 
 TEST_CASE("token_bucket: a full bucket passes the burst, then refuses with the wait", "[token_bucket]") {
-    mock_clock clk;
+    bucket_clock clk;
     token_bucket b(2.0, 3.0, clk.now);  // 2 a second, 3 at once
     for (int i = 0; i < 3; ++i) CHECK(b.try_take(clk.now).granted);
     const auto refused = b.try_take(clk.now);
@@ -36,7 +36,7 @@ TEST_CASE("token_bucket: a full bucket passes the burst, then refuses with the w
 }
 
 TEST_CASE("token_bucket: refills up to the burst, never beyond", "[token_bucket]") {
-    mock_clock clk;
+    bucket_clock clk;
     token_bucket b(1.0, 2.0, clk.now);
     CHECK(b.full(clk.now));
     CHECK(b.try_take(clk.now).granted);
@@ -50,7 +50,7 @@ TEST_CASE("token_bucket: refills up to the burst, never beyond", "[token_bucket]
 }
 
 TEST_CASE("token_bucket: a slow rate gives a Retry-After of whole seconds", "[token_bucket]") {
-    mock_clock clk;
+    bucket_clock clk;
     token_bucket b(0.1, 1.0, clk.now);  // one every 10 s
     CHECK(b.try_take(clk.now).granted);
     auto d = b.try_take(clk.now);
@@ -64,7 +64,7 @@ TEST_CASE("token_bucket: a slow rate gives a Retry-After of whole seconds", "[to
 }
 
 TEST_CASE("token_bucket: a clock that steps back adds no tokens", "[token_bucket]") {
-    mock_clock clk;
+    bucket_clock clk;
     token_bucket b(1.0, 1.0, clk.now);
     CHECK(b.try_take(clk.now).granted);
     const auto before = clk.now;
