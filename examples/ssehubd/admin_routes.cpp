@@ -12,6 +12,8 @@
 #include "api.hpp"
 #include "responses.hpp"
 
+#include <ssehub/error.hpp>
+
 #include <asio/ip/address.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
@@ -50,6 +52,26 @@ json entry_json(const ssehub::presence_entry& e) {
              std::chrono::duration_cast<std::chrono::seconds>(e.connected_at.time_since_epoch()).count()}};
 }
 
+// The answer of /presence, /presence/count and /connections; `nodes`
+// (cluster-wide answers) names each entry's node.
+json page_json(const std::string& topic, std::size_t total, const std::vector<ssehub::presence_entry>& entries,
+               const std::vector<std::string>* nodes, const std::string& next, bool count) {
+    json out{{"total", total}};
+    if (!topic.empty()) out["topic"] = topic;
+    if (count) {
+        out["count"] = total;
+        return out;
+    }
+    json list = json::array();
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        list.push_back(entry_json(entries[i]));
+        if (nodes) list.back()["node"] = (*nodes)[i];
+    }
+    out["entries"] = std::move(list);
+    out["next"] = next.empty() ? json(nullptr) : json(next);
+    return out;
+}
+
 }  // namespace
 
 asio::awaitable<daemon::response> daemon::admin(request_context& ctx) {
@@ -72,46 +94,77 @@ asio::awaitable<daemon::response> daemon::admin(request_context& ctx) {
     }
     const api::limits lim{hub_->config().max_topic_length, hub_->config().max_topics_per_connection, 64};
     std::error_code ec;
+    // With --redis: every live node's entries, and disconnects that reach
+    // every node (redis_presence); otherwise this node's hub.
+    const bool cluster = redis_ && redis_->cluster();
+    auto unavailable = [this] {
+        response r = error_response(503, "redis unavailable, retry later");
+        r.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
+        return r;
+    };
     if (list) {
         auto parsed = api::parse_presence_query(req, lim, path != "/connections");
         if (auto* e = std::get_if<api::error>(&parsed)) co_return from_api_error(*e);
         auto& q = std::get<ssehub::presence_query>(parsed);
-        if (path == "/presence/count") {
+        const bool count = path == "/presence/count";
+        if (count) {
             q.limit = 0;
             q.offset = 0;
         }
-        const auto page = co_await hub_->async_presence(q, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return error_response(400, ec.message());
-        json out{{"total", page.total}};
-        if (!q.filter.topic.empty()) out["topic"] = q.filter.topic;
-        if (path == "/presence/count") {
-            out["count"] = page.total;
-            co_return json_response(200, out);
+        json out;
+        if (cluster) {
+            const auto page = co_await redis_->presence(q);
+            if (page.ec == ssehub::error::invalid_topic) co_return error_response(400, page.ec.message(), "topic");
+            if (page.ec) co_return unavailable();
+            out = page_json(q.filter.topic, page.total, page.entries, &page.entry_nodes, page.next, count);
+            out["nodes"] = page.nodes;
+        } else {
+            const auto page = co_await hub_->async_presence(q, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return error_response(400, ec.message());
+            out = page_json(q.filter.topic, page.total, page.entries, nullptr, page.next, count);
         }
-        json entries = json::array();
-        for (const auto& e : page.entries) entries.push_back(entry_json(e));
-        out["entries"] = std::move(entries);
-        out["next"] = page.next.empty() ? json(nullptr) : json(page.next);
         co_return json_response(200, out);
     }
     if (path == "/connections/disconnect") {
         auto parsed = api::parse_disconnect(ctx.body, lim);
         if (auto* e = std::get_if<api::error>(&parsed)) co_return from_api_error(*e);
         auto& d = std::get<api::disconnect_request>(parsed);
-        const std::size_t n = co_await hub_->async_disconnect(d.filter, d.reason,
-                                                              asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return error_response(400, ec.message());
-        log_.info("admin_disconnect", {{"remote", ctx.remote}, {"connections", n}, {"topic", d.filter.topic}});
-        co_return json_response(200, {{"disconnected", n}});
+        json out;
+        if (cluster) {
+            const auto r = co_await redis_->disconnect(d.filter, d.reason);
+            if (r.ec == ssehub::error::invalid_topic) co_return error_response(400, r.ec.message(), "topic");
+            if (r.ec) co_return unavailable();
+            out = {{"disconnected", r.disconnected}, {"nodes", r.nodes}, {"answered", r.answered}};
+        } else {
+            const std::size_t n = co_await hub_->async_disconnect(d.filter, d.reason,
+                                                                  asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return error_response(400, ec.message());
+            out = {{"disconnected", n}};
+        }
+        log_.info("admin_disconnect",
+                  {{"remote", ctx.remote}, {"connections", out["disconnected"]}, {"topic", d.filter.topic}});
+        co_return json_response(200, out);
     }
     // DELETE /connections/{id}?reason=
     const std::string_view id = path.substr(std::string_view("/connections/").size());
     const std::string reason = req.query_param("reason").value_or("admin");
     if (reason.size() > 1024) co_return error_response(400, "reason: longer than 1024 bytes", "reason");
-    if (id.empty() || id.size() > 64 || !hub_->disconnect(id, reason))
+    if (id.empty() || id.size() > 64) co_return error_response(404, "no connection with this id");
+    json out{{"disconnected", id}};
+    if (cluster) {
+        const auto r = co_await redis_->disconnect(std::string(id), reason);
+        if (r.ec) co_return unavailable();
+        if (r.disconnected == 0 && r.answered < r.nodes)
+            co_return error_response(504, "no answering node has this id, and not every node answered within "
+                                          "--admin-reply-timeout-ms");
+        if (r.disconnected == 0) co_return error_response(404, "no connection with this id");
+        out["nodes"] = r.nodes;
+        out["answered"] = r.answered;
+    } else if (!hub_->disconnect(id, reason)) {
         co_return error_response(404, "no connection with this id");
+    }
     log_.info("admin_disconnect", {{"remote", ctx.remote}, {"conn", id}});
-    co_return json_response(200, {{"disconnected", id}});
+    co_return json_response(200, out);
 }
 
 }  // namespace ssehubd

@@ -207,6 +207,7 @@ ssehub::hub_config daemon::hub_config() {
 #ifdef SSEHUBD_HAS_MERCURE
         announce_subscriptions(c, false);  // --mercure-subscriptions
 #endif
+        if (redis_) redis_->left(c);
         // The stream's end, logged here: its reason is final in on_disconnect,
         // and nothing per stream has to outlive the connection for it.
         log_.info("disconnect", {{"conn", c.id()},

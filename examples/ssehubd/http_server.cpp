@@ -353,6 +353,7 @@ void daemon::start_stream(Stream sock, http::request req, std::vector<http::head
     opts.context.remote = remote;
     opts.on_open = [this](const ssehub::connection& c) {
         counters_.count_request("/events", 200);  // counted when answered, as every request
+        if (redis_) redis_->joined(c);  // cluster-wide presence (--redis)
         json meta = json::object();
         for (const auto& [k, v] : c.metadata()) meta[k] = v;
         log_.info("connect",

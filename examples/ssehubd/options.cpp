@@ -360,9 +360,12 @@ const std::vector<spec>& table() {
          "scale out on Redis (redis://[[user]:pass@]host[:port][/db]): publishes reach every node, replay and "
          "tickets are shared; --replay-size bounds the Stream",
          text(&options::redis_url)},
-        {"node-id", "NAME", "", "this node's name in logs and metrics (default: host name and pid)",
+        {"node-id", "NAME", "",
+         "this node's name in logs and metrics, and with --redis its presence entries' (unique per node; default: "
+         "host name and pid)",
          text(&options::node_id)},
-        {"redis-prefix", "PREFIX", "ssehub", "Redis key and channel prefix (PREFIX:events, PREFIX:stream, PREFIX:ticket:*)",
+        {"redis-prefix", "PREFIX", "ssehub",
+         "Redis key and channel prefix (PREFIX:events, PREFIX:stream, PREFIX:ticket:*, PREFIX:presence:*, PREFIX:admin)",
          text(&options::redis_prefix)},
         {"redis-ready", "", "", "with --redis: /readyz answers 503 while Redis is unreachable",
          [](options& o, std::string_view) -> std::string {
@@ -404,6 +407,16 @@ const std::vector<spec>& table() {
         {"mercure-no-query-token", "", "",
          "refuse tokens in ?authorization= / ?access_token= (the Mercure draft; they end up in access logs)",
          flag(&options::mercure_query_token, false)},
+        {"presence-refresh-ms", "MS", "1000",
+         "with --redis: how often a node renews the TTL of its presence entries in Redis",
+         ms_in(&options::presence_refresh, 10, 3600 * 1000)},
+        {"presence-ttl-ms", "MS", "5000",
+         "with --redis: a node's presence entries expire this long after its last renewal (a killed node's "
+         "vanish then); more than --presence-refresh-ms",
+         ms_in(&options::presence_ttl, 20, 24 * 3600 * 1000)},
+        {"admin-reply-timeout-ms", "MS", "1000",
+         "with --redis: an admin disconnect waits this long for every node's count",
+         ms_in(&options::admin_reply_timeout, 1, 60000)},
         {"nats", "URL", "",
          "scale out on NATS (nats://[user:pass@]host[:port], comma-separated for a cluster): publishes reach every "
          "node whose clients subscribe to the topic; replay and tickets stay per node",
@@ -456,6 +469,8 @@ std::string check(const options& o) {
         if (!o.admin_key.empty() && k.key == o.admin_key)
             return "--publisher-key-scoped '" + k.name + "' has the same key as --admin-key";
     }
+    if (o.presence_ttl <= o.presence_refresh)
+        return "--presence-ttl-ms must be more than --presence-refresh-ms (entries would expire between renewals)";
     if (!o.connect_proxy.empty()) {
         if (o.auth != auth_mode::none) return "--connect-proxy replaces --auth: leave --auth none";
         if (auto e = check_backend_url(o.connect_proxy, "--connect-proxy: expected "); !e.empty()) return e;

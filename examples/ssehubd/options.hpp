@@ -113,6 +113,9 @@ struct options {
     std::string node_id;                // names this node in logs and metrics; empty: host name + pid
     std::string redis_prefix = "ssehub";  // keys and channel: PREFIX:events, PREFIX:stream, PREFIX:ticket:*
     bool redis_ready = false;           // /readyz answers 503 while Redis is unreachable
+    ms presence_refresh{1000};          // --redis: how often a node renews its presence entries' TTL
+    ms presence_ttl{5000};              // --redis: a dead node's entries vanish this long after its last renewal
+    ms admin_reply_timeout{1000};       // --redis: an admin disconnect waits this long for every node's count
 
     // Connect proxy (ssehub::connect_proxy_auth); empty URL: off.
     std::string connect_proxy;                    // http(s)://host:port/path, POSTed before each stream

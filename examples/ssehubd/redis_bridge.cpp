@@ -37,6 +37,15 @@ public:
         pc.stream_max_len = o.replay_size;
         pc.max_topic_length = o.max_topic_length;
         publisher_ = std::make_shared<ssehub::redis::redis_publisher>(ex, ro_, pc);
+        ssehub::redis::redis_presence_config prc;
+        prc.prefix = o.redis_prefix;
+        prc.node = node_;
+        prc.refresh = o.presence_refresh;
+        prc.ttl = o.presence_ttl;
+        prc.reply_timeout = o.admin_reply_timeout;
+        prc.max_topic_length = o.max_topic_length;
+        prc.max_presence_page = o.max_presence_page;
+        presence_ = std::make_unique<ssehub::redis::redis_presence>(ex, ro_, std::move(prc));
         if (o.auth == auth_mode::tickets) {
             auto t = std::make_shared<ssehub::redis::redis_ticket_store>(ex, ro_, o.redis_prefix + ":ticket:");
             tickets_store_ = t;
@@ -64,6 +73,7 @@ public:
         cfg.backoff_initial = std::chrono::milliseconds(100);
         cfg.backoff_max = std::chrono::milliseconds(2000);
         bridge_ = ssehub::fan_out(hub, std::move(sub), std::move(cfg));
+        presence_->start(hub);
         log_.info("redis", {{"node", node_}, {"host", ro_.host}, {"port", ro_.port}, {"channel", opts_.redis_prefix + ":events"}});
         asio::co_spawn(ex_, watch(), [this](std::exception_ptr e) {
             if (!e) return;
@@ -98,6 +108,20 @@ public:
     }
 
     bool up() const override { return bridge_.counters().connected.load() > 0; }
+
+    bool cluster() const override { return true; }
+    void joined(const ssehub::connection& c) override { presence_->joined(c); }
+    void left(const ssehub::connection& c) override { presence_->left(c); }
+    asio::awaitable<ssehub::redis::cluster_presence_page> presence(ssehub::presence_query q) override {
+        co_return co_await presence_->async_presence(std::move(q));
+    }
+    asio::awaitable<ssehub::redis::cluster_disconnect_result> disconnect(std::string id, std::string reason) override {
+        co_return co_await presence_->async_disconnect(std::move(id), std::move(reason));
+    }
+    asio::awaitable<ssehub::redis::cluster_disconnect_result> disconnect(ssehub::presence_filter f,
+                                                                       std::string reason) override {
+        co_return co_await presence_->async_disconnect(std::move(f), std::move(reason));
+    }
 
     std::string prometheus() const override {
         const auto& f = bridge_.counters();
@@ -136,6 +160,7 @@ public:
         conn("publisher", publisher_->counters());
         if (replayer_) conn("replay", replayer_->counters());
         if (tickets_store_) conn("tickets", tickets_store_->counters());
+        conn("presence", presence_->counters());
         // Keep each family's samples right after its header.
         const auto insert_after = [&](const std::string& header_of, const std::string& samples) {
             const std::string marker = "# TYPE " + header_of + " counter\n";
@@ -157,6 +182,7 @@ private:
     std::shared_ptr<ssehub::redis::redis_subscriber> subscriber_;  // its counters (shared with the running copy)
     std::shared_ptr<ssehub::redis::redis_streams_replayer> replayer_;
     std::shared_ptr<ssehub::redis::redis_ticket_store> tickets_store_;
+    std::unique_ptr<ssehub::redis::redis_presence> presence_;
     ssehub::any_ticket_store tickets_;
     ssehub::fan_out_handle bridge_;
 };
@@ -164,6 +190,18 @@ private:
 #endif
 
 }  // namespace
+
+// Never called: only engines whose cluster() is true are asked.
+asio::awaitable<ssehub::redis::cluster_presence_page> redis_bridge::presence(ssehub::presence_query) {
+    co_return ssehub::redis::cluster_presence_page{std::make_error_code(std::errc::not_supported), 0, {}, {}, {}, 0};
+}
+asio::awaitable<ssehub::redis::cluster_disconnect_result> redis_bridge::disconnect(std::string, std::string) {
+    co_return ssehub::redis::cluster_disconnect_result{std::make_error_code(std::errc::not_supported), 0, 0, 0};
+}
+asio::awaitable<ssehub::redis::cluster_disconnect_result> redis_bridge::disconnect(ssehub::presence_filter,
+                                                                                   std::string) {
+    co_return ssehub::redis::cluster_disconnect_result{std::make_error_code(std::errc::not_supported), 0, 0, 0};
+}
 
 std::unique_ptr<redis_bridge> redis_bridge::create(asio::any_io_executor ex, const options& o, logger& log,
                                                    std::string* error) {

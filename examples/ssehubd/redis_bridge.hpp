@@ -2,6 +2,8 @@
 // Redis (redis_publisher: Stream + pub/sub in one step), every node bridges
 // the channel into its hub (fan_out + redis_subscriber), replay reads the
 // Stream (redis_streams_replayer), tickets live in Redis (redis_ticket_store).
+// Presence and admin disconnects are cluster-wide (redis_presence: each node's
+// entries in an expiring hash, disconnects broadcast on PREFIX:admin).
 // Built with ssehub::redis when available; otherwise create() refuses --redis.
 // Thread safety: safe from any thread after start().
 #pragma once
@@ -10,6 +12,7 @@
 #include "options.hpp"
 
 #include <ssehub/hub.hpp>
+#include <ssehub/redis/presence.hpp>  // its result types only (no hiredis needed)
 #include <ssehub/ticket_store.hpp>
 
 #include <asio/any_io_executor.hpp>
@@ -45,6 +48,18 @@ public:
     // Prometheus families (HELP/TYPE/samples), appended to /metrics.
     virtual std::string prometheus() const = 0;
     const std::string& node() const noexcept { return node_; }
+
+    // Cluster-wide presence (docs/presence-and-admin.md): false for an
+    // engine without it (NATS), whose admin routes stay node-local.
+    virtual bool cluster() const { return false; }
+    // This node's streams as they start (serve_options::on_open) and end.
+    virtual void joined(const ssehub::connection&) {}
+    virtual void left(const ssehub::connection&) {}
+    // Only where cluster() is true.
+    virtual asio::awaitable<ssehub::redis::cluster_presence_page> presence(ssehub::presence_query q);
+    virtual asio::awaitable<ssehub::redis::cluster_disconnect_result> disconnect(std::string id, std::string reason);
+    virtual asio::awaitable<ssehub::redis::cluster_disconnect_result> disconnect(ssehub::presence_filter f,
+                                                                               std::string reason);
 
 protected:
     std::string node_;

@@ -1,8 +1,7 @@
 // ssehubd's admin routes: presence list and count, the connection list with
 // filters, DELETE /connections/{id} and POST /connections/disconnect, with
 // the admin key and refused without it. One daemon for the whole case.
-#include "daemon_process.hpp"
-#include "replies.hpp"
+#include "admin_client.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -11,22 +10,6 @@
 
 using namespace daemon_test;
 using json = nlohmann::json;
-
-namespace {
-
-// The answer's JSON (null when it is not JSON: the checks on it then fail).
-// A stream opened with a ticket carrying this user and tenant.
-std::unique_ptr<subscriber> subscribe(unsigned short port, const std::string& topic, const std::string& user,
-                                      const std::string& tenant) {
-    const json want{{"topics", {topic}}, {"metadata", {{"sub", user}, {"tenant_id", tenant}}}};
-    auto issued = post(port, "/tickets", want.dump(), "X-Publisher-Key: pk\r\n");
-    REQUIRE(issued.status == 201);
-    auto s = std::make_unique<subscriber>(port, "/events?ticket=" + json::parse(issued.body)["ticket"].get<std::string>());
-    REQUIRE(s->connected());
-    return s;
-}
-
-}  // namespace
 
 TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][admin]") {
     daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--admin-key", "ak", "--threads", "2",
@@ -54,25 +37,17 @@ TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][adm
     // Count and list, paged.
     CHECK(body_json(get(p, "/presence/count?topic=chat", key))["count"] == 3);
     CHECK(body_json(get(p, "/presence/count?topic=chat&user=alice", key))["count"] == 2);
-    auto page1 = body_json(get(p, "/presence?topic=chat&limit=2", key));
-    CHECK(page1["total"] == 3);
-    REQUIRE(page1["entries"].size() == 2);
-    REQUIRE(page1["next"].is_string());
-    auto page2 = body_json(get(p, "/presence?topic=chat&limit=2&after=" + page1["next"].get<std::string>(), key));
-    REQUIRE(page2["entries"].size() == 1);
-    CHECK(page2["next"].is_null());
     // A larger limit is capped at --max-presence-page (2).
     auto capped = body_json(get(p, "/presence?topic=chat&limit=100", key));
     CHECK(capped["total"] == 3);
     CHECK(capped["entries"].size() == 2);
     CHECK(capped["next"].is_string());
     std::set<std::string> ids;
-    for (const auto& pg : {page1, page2})
-        for (const auto& e : pg["entries"]) {
-            ids.insert(e["id"].get<std::string>());
-            CHECK(e["connected_at"].get<std::int64_t>() > 1700000000);
-            CHECK(e["topics"] == json::array({"chat"}));
-        }
+    for (const auto& e : read_paged(p, "/presence?topic=chat", key, 3)) {
+        ids.insert(e["id"].get<std::string>());
+        CHECK(e["connected_at"].get<std::int64_t>() > 1700000000);
+        CHECK(e["topics"] == json::array({"chat"}));
+    }
     CHECK(ids == std::set<std::string>{a1->connection_id, a2->connection_id, b->connection_id});
     auto bob_entry = body_json(get(p, "/presence?topic=chat&user=bob", key))["entries"];
     REQUIRE(bob_entry.size() == 1);
@@ -86,22 +61,14 @@ TEST_CASE("ssehubd: presence and admin routes with the admin key", "[daemon][adm
     // Disconnect one by id: the reason event, then EOF.
     CHECK(request(p, "DELETE", "/connections/" + std::string(32, '0'), {}, key).status == 404);
     CHECK(request(p, "DELETE", "/connections/" + c->connection_id + "?reason=maintenance", {}, key).status == 200);
-    auto bye = c->wait_for("disconnect");
-    REQUIRE(bye);
-    CHECK(json::parse(bye->data)["reason"] == "maintenance");
-    CHECK(c->c.wait_closed());
+    check_ended(*c, "maintenance");
 
     // Disconnect every stream of a user.
     CHECK(post(p, "/connections/disconnect", "{}", key).status == 400);  // nobody named
     CHECK(post(p, "/connections/disconnect", R"({"user":"alice","extra":1})", key).status == 400);
     auto n = body_json(post(p, "/connections/disconnect", R"({"user":"alice","reason":"banned"})", key));
     CHECK(n["disconnected"] == 2);
-    for (auto* s : {a1.get(), a2.get()}) {
-        auto e = s->wait_for("disconnect");
-        REQUIRE(e);
-        CHECK(json::parse(e->data)["reason"] == "banned");
-        CHECK(s->c.wait_closed());
-    }
+    for (auto* s : {a1.get(), a2.get()}) check_ended(*s, "banned");
     CHECK(test::poll_until([&] { return body_json(get(p, "/presence/count?topic=chat", key))["count"] == 1; }));
     CHECK(!b->c.eof());
 }

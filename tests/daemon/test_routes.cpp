@@ -89,6 +89,7 @@ TEST_CASE("ssehubd: bad flags exit 2 with a message", "[daemon]") {
     CHECK(code == 2);
     CHECK(out.find("jwt-secret") != std::string::npos);
     CHECK(run_to_end("--auth tickets").first == 2);  // tickets need a publisher key
+    CHECK(run_to_end("--presence-ttl-ms 1000 --presence-refresh-ms 1000").first == 2);  // would expire between renewals
 }
 
 TEST_CASE("ssehubd: port 0 prints the URL first, health routes answer", "[daemon]") {

@@ -1,6 +1,8 @@
 // Two real ssehubd nodes on one real redis-server (each test starts its own):
 // exactly-once delivery across nodes, replay on another node after a node
-// dies, a Redis restart under connected clients, tickets shared by nodes.
+// dies, a Redis restart under connected clients, tickets shared by nodes,
+// cluster-wide presence and admin disconnects.
+#include "admin_client.hpp"
 #include "daemon_process.hpp"
 #include "redis_server.hpp"
 
@@ -9,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <regex>
+#include <set>
 #include <string>
 
 namespace {
@@ -153,6 +156,7 @@ TEST_CASE("Redis restarts under connected clients: nodes back off, keep serving,
     subscriber fresh(b.port(), "/events?topics=orders");
     CHECK(fresh.connected());
     CHECK(get(b.port(), "/healthz").status == 200);
+    CHECK(get(a.port(), "/presence/count?topic=orders").status == 503);  // cluster-wide presence needs Redis
 
     REQUIRE(redis.start());
     REQUIRE(test::poll_until([&] { return ready(a.port()) && ready(b.port()); }, 30s));
@@ -161,6 +165,9 @@ TEST_CASE("Redis restarts under connected clients: nodes back off, keep serving,
         [&] { return post(a.port(), "/publish", R"({"topics":["orders"],"data":"end"})").status == 202; }, 30s));
     CHECK(data_until_end(s) == std::vector<std::string>{"end"});
     CHECK(data_until_end(fresh) == std::vector<std::string>{"end"});
+    // The restarted Redis lost the presence entries: node B writes its own again.
+    REQUIRE(test::poll_until(
+        [&] { return daemon_test::body_json(get(a.port(), "/presence/count?topic=orders"))["count"] == 2; }, 30s));
 }
 
 TEST_CASE("a ticket issued on node A works once on node B and never again anywhere", "[redis][scale_out]") {
@@ -180,4 +187,98 @@ TEST_CASE("a ticket issued on node A works once on node B and never again anywhe
     CHECK(first.connected());
     CHECK(get(b.port(), target).status == 401);
     CHECK(get(a.port(), target).status == 401);
+}
+
+TEST_CASE("two nodes on one Redis: presence and admin disconnects are cluster-wide; a killed node's entries expire",
+          "[redis][scale_out][admin]") {
+    using json = nlohmann::json;
+    using daemon_test::body_json;
+    using daemon_test::request;
+    redis_test::redis_server redis;
+    // Short refresh and TTL: the killed node's entries go within 300 ms.
+    const std::vector<std::string> extra{"--auth", "tickets", "--publisher-key", "pk", "--presence-refresh-ms", "50",
+                                         "--presence-ttl-ms", "300", "--admin-reply-timeout-ms", "500"};
+    daemon_process a(node_args(redis, "A", extra));
+    auto b = std::make_unique<daemon_process>(node_args(redis, "B", extra));
+    REQUIRE(test::poll_until([&] { return ready(a.port()) && ready(b->port()); }, 20s));
+    const auto pa = a.port();
+    const auto pb = b->port();
+    const std::string key = "X-Publisher-Key: pk\r\n";
+    auto count = [&](unsigned short port, const std::string& query) {
+        return body_json(get(port, "/presence/count?" + query, key))["count"];
+    };
+
+    auto a1 = daemon_test::subscribe(pa, "chat", "alice", "t1");
+    auto b1 = daemon_test::subscribe(pb, "chat", "alice", "t1");
+    auto b2 = daemon_test::subscribe(pb, "chat", "bob", "t2");
+    auto b3 = daemon_test::subscribe(pb, "news", "carol", "t1");
+
+    // Node A sees node B's subscribers (and B sees A's), paged by id, with their node.
+    REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 3 && count(pb, "topic=chat") == 3; }, 20s));
+    CHECK(count(pa, "topic=chat&user=alice") == 2);
+    CHECK(body_json(get(pa, "/presence?topic=chat", key))["nodes"] == 2);
+    std::set<std::string> ids;
+    for (const auto& e : daemon_test::read_paged(pa, "/presence?topic=chat", key, 3)) {
+        ids.insert(e["id"].get<std::string>());
+        CHECK(e["node"] == (e["id"] == a1->connection_id ? "A" : "B"));
+    }
+    CHECK(ids == std::set<std::string>{a1->connection_id, b1->connection_id, b2->connection_id});
+    auto t1 = body_json(get(pa, "/connections?tenant=t1&topic=news", key));
+    REQUIRE(t1["entries"].size() == 1);
+    CHECK(t1["entries"][0]["id"] == b3->connection_id);
+    CHECK(t1["entries"][0]["metadata"] == json({{"sub", "carol"}, {"tenant_id", "t1"}}));
+    CHECK(body_json(get(pa, "/connections?tenant=t1", key))["total"] == 3);
+
+    // DELETE on A ends a stream held by B: the reason event, then EOF.
+    CHECK(request(pa, "DELETE", "/connections/" + std::string(32, '0'), {}, key).status == 404);
+    CHECK(request(pa, "DELETE", "/connections/" + b3->connection_id + "?reason=maintenance", {}, key).status == 200);
+    daemon_test::check_ended(*b3, "maintenance");
+
+    // Every stream of a user, on both nodes, from A.
+    auto n = body_json(post(pa, "/connections/disconnect", R"({"user":"alice","reason":"banned"})", key));
+    CHECK(n["disconnected"] == 2);
+    CHECK(n["nodes"] == 2);
+    CHECK(n["answered"] == 2);
+    for (auto* s : {a1.get(), b1.get()}) daemon_test::check_ended(*s, "banned");
+    CHECK(!b2->c.eof());
+    REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 1 && count(pa, "topic=news") == 0; }, 20s));
+
+    // A third subscriber of the admin channel that never answers: the
+    // answer says so (nodes 3, answered 2) after --admin-reply-timeout-ms.
+    asio::io_context io;
+    asio::ip::tcp::socket silent(io);
+    silent.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), redis.port()));
+    asio::write(silent, asio::buffer(std::string_view("SUBSCRIBE ssehub:admin\r\n")));
+    char confirm[64];
+    REQUIRE(silent.read_some(asio::buffer(confirm)) > 0);  // "*3 subscribe ssehub:admin 1": subscribed
+    auto partial = body_json(post(pa, "/connections/disconnect", R"({"user":"nobody"})", key));
+    CHECK(partial["disconnected"] == 0);
+    CHECK(partial["nodes"] == 3);
+    CHECK(partial["answered"] == 2);
+    CHECK(request(pa, "DELETE", "/connections/" + std::string(32, '0'), {}, key).status == 504);
+    // Found: answered as soon as B said so, without waiting for the silent one.
+    CHECK(request(pa, "DELETE", "/connections/" + b2->connection_id + "?reason=x", {}, key).status == 200);
+    daemon_test::check_ended(*b2, "x");
+    auto b4 = daemon_test::subscribe(pb, "chat", "dave", "t2");
+    REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 1; }, 20s));
+
+    // A node that stops cleanly (SIGTERM) takes its entries with it at once
+    // (its TTL here is a minute: only its own delete explains their going).
+    {
+        daemon_process c(
+            node_args(redis, "C", {"--auth", "tickets", "--publisher-key", "pk", "--presence-ttl-ms", "60000"}));
+        REQUIRE(test::poll_until([&] { return ready(c.port()); }, 20s));
+        auto c1 = daemon_test::subscribe(c.port(), "chat", "erin", "t3");
+        REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 2; }, 20s));
+        c.signal(SIGTERM);
+        REQUIRE(c.wait_exit(20s) == 0);
+        CHECK(count(pa, "topic=chat") == 1);
+    }
+
+    // B is killed: its entries (dave's stream) vanish from A's view once their TTL ends.
+    b->signal(SIGKILL);
+    REQUIRE(b->wait_exit(20s));
+    b.reset();
+    REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 0; }, 20s));
+    CHECK(body_json(get(pa, "/connections", key))["nodes"] == 1);
 }
