@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+# Idle memory per event stream of one fresh ssehubd, over plain HTTP/1.1, TLS
+# (HTTP/1.1, ALPN http/1.1) and HTTP/2 over TLS (ALPN h2, every stream on one
+# connection, opened by h2load from nghttp2-client): the daemon's VmRSS grows
+# by this much per stream once N streams have their `connected` event (after
+# 200 warm-up streams, or one warm-up h2 connection).
+#   python3 perf/tls_idle.py build/release/examples/ssehubd/ssehubd plain 2000
+#   python3 perf/tls_idle.py build/release/examples/ssehubd/ssehubd tls 2000
+#   python3 perf/tls_idle.py build/release/examples/ssehubd/ssehubd h2 2000
+# (ulimit -n above the stream count first.) A throwaway certificate is made
+# with `openssl req`.
+import json, os, socket, ssl, subprocess, sys, tempfile, time
+
+binary, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+work = tempfile.mkdtemp()
+cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+args = [binary, "--listen", "127.0.0.1:0", "--no-demo", "--log-level", "warn", "--max-connections", "20000",
+        "--h2-max-streams", str(n + 10)]
+if mode != "plain":
+    args += ["--tls-cert", cert, "--tls-key", key]
+proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+line = proc.stdout.readline().strip()
+port = int(line.rsplit(":", 1)[1])
+client_tls = ssl.create_default_context()
+client_tls.check_hostname = False
+client_tls.verify_mode = ssl.CERT_NONE
+client_tls.set_alpn_protocols(["http/1.1"])
+
+
+def rss():
+    for l in open(f"/proc/{proc.pid}/status"):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1]) * 1024
+
+
+def connect():
+    s = socket.create_connection(("127.0.0.1", port))
+    return client_tls.wrap_socket(s) if mode != "plain" else s
+
+
+def active():
+    s = connect()
+    s.sendall(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    s.close()
+    return json.loads(buf.split(b"\r\n\r\n", 1)[1])["connections"]["active"]
+
+
+def stream():
+    s = connect()
+    s.sendall(b"GET /events?topics=idle HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"connected" not in buf:
+        buf += s.recv(4096)
+    return s
+
+
+def wait_active(k):
+    deadline = time.monotonic() + 60
+    while active() != k:
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out waiting for {k} active streams")
+
+
+url = f"https://127.0.0.1:{port}/events?topics=idle"
+if mode == "h2":
+    # h2load holds its streams open for -D seconds; one warm-up connection first.
+    warm = subprocess.Popen(["h2load", "-c", "1", "-m", "200", "-n", "200", "-D", "60", url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_active(200)
+    before = rss()
+    load = subprocess.Popen(["h2load", "-c", "1", "-m", str(n), "-n", str(n), "-D", "60", url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_active(200 + n)
+    after = rss()
+    for p in (load, warm):
+        p.kill()
+else:
+    warm = [stream() for _ in range(200)]
+    before = rss()
+    socks = [stream() for _ in range(n)]
+    wait_active(200 + n)
+    after = rss()
+print(f"{mode}: {(after - before) / n:.0f} bytes per idle stream ({n} streams; VmRSS {before // 1024} -> {after // 1024} KiB)")
+proc.terminate()
+proc.wait()
