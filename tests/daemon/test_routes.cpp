@@ -90,6 +90,13 @@ TEST_CASE("ssehubd: bad flags exit 2 with a message", "[daemon]") {
     CHECK(out.find("jwt-secret") != std::string::npos);
     CHECK(run_to_end("--auth tickets").first == 2);  // tickets need a publisher key
     CHECK(run_to_end("--presence-ttl-ms 1000 --presence-refresh-ms 1000").first == 2);  // would expire between renewals
+    // Every bound is checked at start, the HTTP/2 and admin ones included.
+    for (const char* bad : {"--h2-max-streams 0", "--h2-max-header-list 100", "--h2-reset-burst 0",
+                            "--h2-reset-rate x", "--max-presence-page 0", "--admin-reply-timeout-ms 0",
+                            "--mercure-max-program-size 5", "--backend-ca-file /nonexistent/ca.pem"}) {
+        INFO(bad);
+        CHECK(run_to_end(bad).first == 2);
+    }
 }
 
 TEST_CASE("ssehubd: port 0 prints the URL first, health routes answer", "[daemon]") {
