@@ -11,6 +11,10 @@
 #   python3 perf/tls_fanout_cpu.py SSEHUBD tls 10000 20
 #   python3 perf/tls_fanout_cpu.py SSEHUBD h2 10000 20        # 10000 connections, 1 stream each
 #   python3 perf/tls_fanout_cpu.py SSEHUBD h2x100 10000 20    # 100 connections, 100 streams each
+#   python3 perf/tls_fanout_cpu.py nchan MODE 10000 20        # the same against Nchan (nginx-light +
+#       libnginx-mod-nchan, one process, `listen ssl http2`; publishes POST /pub). Nchan has no
+#       delivery counter: its run ends when its CPU time has not moved for 1 s after the last
+#       publish (ssehubd's when events.delivered is complete; its idle wait is reported too).
 # The daemon runs on CPU 0, h2load on CPU 1 (taskset). ulimit -n above S first.
 import json, os, socket, ssl, subprocess, sys, tempfile, time
 
@@ -21,12 +25,45 @@ subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_para
                 "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
                 "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
 tls = mode != "plain"
-args = ["taskset", "-c", "0", binary, "--listen", "127.0.0.1:0", "--no-demo", "--log-level", "warn",
-        "--max-connections", str(subs + 100), "--h2-max-streams", "200"]
-if tls:
-    args += ["--tls-cert", cert, "--tls-key", key]
-proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+nchan = binary == "nchan"
+if nchan:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    conf = os.path.join(work, "nginx.conf")
+    open(conf, "w").write(f"""load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 40000;
+error_log stderr warn; pid {work}/nginx.pid;
+events {{ worker_connections 30000; multi_accept on; }}
+http {{
+  access_log off; client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
+  fastcgi_temp_path {work}/fastcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+  keepalive_requests 1000000; http2_max_concurrent_streams 200;
+  server {{
+    listen 127.0.0.1:{port}{" ssl http2" if tls else ""} backlog=4096;
+    ssl_certificate {cert}; ssl_certificate_key {key};
+    location = /events {{ nchan_subscriber eventsource; nchan_channel_id fan; }}
+    location = /publish {{ nchan_publisher; nchan_channel_id fan; }}
+    location = /stats {{ nchan_stub_status; }}
+  }}
+}}
+""")
+    proc = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", conf, "-p", work],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            break
+        except OSError:
+            time.sleep(0.05)  # waiting for nginx to listen (a condition, polled)
+else:
+    args = ["taskset", "-c", "0", binary, "--listen", "127.0.0.1:0", "--no-demo", "--log-level", "warn",
+            "--max-connections", str(subs + 100), "--h2-max-streams", "200"]
+    if tls:
+        args += ["--tls-cert", cert, "--tls-key", key]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
@@ -57,7 +94,17 @@ def cpu():
 
 
 c = conn()
-stats = lambda: json.loads(c.request("GET", "/stats"))
+
+
+def stats():
+    body = c.request("GET", "/stats")
+    if not nchan:
+        return json.loads(body)
+    v = {l.split(b":")[0]: l.split(b":")[1].strip() for l in body.split(b"\n") if b":" in l}
+    return {"connections": {"active": int(v[b"subscribers"])}, "events": {"delivered": 0}}
+
+
+
 url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/events?topics=fan"
 if mode in ("plain", "tls"):
     load_args = ["--h1", "-c", str(subs), "-n", str(subs)]
@@ -66,7 +113,7 @@ elif mode == "h2":
 else:  # h2xM
     m = int(mode[3:])
     load_args = ["-c", str(subs // m), "-m", str(m), "-n", str(subs)]
-load = subprocess.Popen(["taskset", "-c", "1", "h2load", "-D", "600", *load_args, url],
+load = subprocess.Popen(["taskset", "-c", "1", "h2load", "-H", "Accept: text/event-stream", "-D", "600", *load_args, url],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 deadline = time.monotonic() + 300
 while stats()["connections"]["active"] < subs:
@@ -74,18 +121,29 @@ while stats()["connections"]["active"] < subs:
         sys.exit(f"{mode}: only {stats()['connections']['active']} of {subs} subscribers connected")
     time.sleep(0.2)  # waiting on a condition (the count), polled
 before_cpu, before_delivered = cpu(), stats()["events"]["delivered"]
-payload = json.dumps({"topics": ["fan"], "data": "x" * 100}).encode()
+payload = b"x" * 100 if nchan else json.dumps({"topics": ["fan"], "data": "x" * 100}).encode()
 start = time.monotonic()
 for _ in range(events):
     c.request("POST", "/publish", payload)
 want = before_delivered + subs * events
-while stats()["events"]["delivered"] < want:
+while not nchan and stats()["events"]["delivered"] < want:
     if time.monotonic() > deadline:
         sys.exit(f"{mode}: deliveries stalled at {stats()['events']['delivered'] - before_delivered} of {subs * events}")
     time.sleep(0.05)
 used = cpu() - before_cpu
-print(f"{mode}: {used * 1000 / (subs * events / 1000):.1f} ms server CPU per 1000 deliveries "
-      f"({subs} subscribers x {events} events, {used:.2f} s CPU, {time.monotonic() - start:.1f} s wall)")
+# Until the server's CPU time stops moving for 1 s: Nchan's only end signal.
+last, still = cpu(), time.monotonic()
+while time.monotonic() - still < 1.0:
+    time.sleep(0.1)
+    now = cpu()
+    if now != last:
+        last, still = now, time.monotonic()
+idle_used = last - before_cpu
+if nchan:
+    used = idle_used
+print(f"{'nchan ' if nchan else ''}{mode}: {used * 1000 / (subs * events / 1000):.1f} ms server CPU per 1000 deliveries "
+      f"({subs} subscribers x {events} events, {used:.2f} s CPU; until idle: "
+      f"{idle_used * 1000 / (subs * events / 1000):.1f} ms)")
 load.kill()
 proc.terminate()
 proc.wait()
