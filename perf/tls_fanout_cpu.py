@@ -12,58 +12,21 @@
 #   python3 perf/tls_fanout_cpu.py SSEHUBD h2 10000 20        # 10000 connections, 1 stream each
 #   python3 perf/tls_fanout_cpu.py SSEHUBD h2x100 10000 20    # 100 connections, 100 streams each
 #   python3 perf/tls_fanout_cpu.py nchan MODE 10000 20        # the same against Nchan (nginx-light +
-#       libnginx-mod-nchan, one process, `listen ssl http2`; publishes POST /pub). Nchan has no
+#       libnginx-mod-nchan, one process, `listen ssl http2`; publishes POST /publish). Nchan has no
 #       delivery counter: its run ends when its CPU time has not moved for 1 s after the last
 #       publish (ssehubd's when events.delivered is complete; its idle wait is reported too).
 # The daemon runs on CPU 0, h2load on CPU 1 (taskset). ulimit -n above S first.
 import json, os, socket, ssl, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tls_servers
+
 binary, mode, subs, events = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 work = tempfile.mkdtemp()
-cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
 tls = mode != "plain"
 nchan = binary == "nchan"
-if nchan:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    conf = os.path.join(work, "nginx.conf")
-    open(conf, "w").write(f"""load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 40000;
-error_log stderr warn; pid {work}/nginx.pid;
-events {{ worker_connections 30000; multi_accept on; }}
-http {{
-  access_log off; client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
-  fastcgi_temp_path {work}/fastcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  keepalive_requests 1000000; http2_max_concurrent_streams 200;
-  server {{
-    listen 127.0.0.1:{port}{" ssl http2" if tls else ""} backlog=4096;
-    ssl_certificate {cert}; ssl_certificate_key {key};
-    location = /events {{ nchan_subscriber eventsource; nchan_channel_id fan; }}
-    location = /publish {{ nchan_publisher; nchan_channel_id fan; }}
-    location = /stats {{ nchan_stub_status; }}
-  }}
-}}
-""")
-    proc = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", conf, "-p", work],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            break
-        except OSError:
-            time.sleep(0.05)  # waiting for nginx to listen (a condition, polled)
-else:
-    args = ["taskset", "-c", "0", binary, "--listen", "127.0.0.1:0", "--no-demo", "--log-level", "warn",
-            "--max-connections", str(subs + 100), "--h2-max-streams", "200"]
-    if tls:
-        args += ["--tls-cert", cert, "--tls-key", key]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+proc, port = tls_servers.start(binary, tls, work, channel="fan", max_streams=200, cpu=0,
+                               ssehubd_args=["--max-connections", str(subs + 100)])
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
@@ -100,8 +63,7 @@ def stats():
     body = c.request("GET", "/stats")
     if not nchan:
         return json.loads(body)
-    v = {l.split(b":")[0]: l.split(b":")[1].strip() for l in body.split(b"\n") if b":" in l}
-    return {"connections": {"active": int(v[b"subscribers"])}, "events": {"delivered": 0}}
+    return {"connections": {"active": tls_servers.active_streams(body, True)}, "events": {"delivered": 0}}
 
 
 

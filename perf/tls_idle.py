@@ -9,55 +9,18 @@
 #   python3 perf/tls_idle.py build/release/examples/ssehubd/ssehubd h2 2000
 #   python3 perf/tls_idle.py nchan tls 2000   # the same against Nchan (nginx-light +
 #                                             # libnginx-mod-nchan, one process, ssl + http2)
-# (ulimit -n above the stream count first.) A throwaway certificate is made
-# with `openssl req`.
-import json, os, socket, ssl, subprocess, sys, tempfile, time
+# (ulimit -n above the stream count first.) The servers and their throwaway
+# certificate: perf/tls_servers.py.
+import os, socket, ssl, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tls_servers
 
 binary, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 work = tempfile.mkdtemp()
-cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
 nchan = binary == "nchan"
-if nchan:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    listen = f"127.0.0.1:{port}" + ("" if mode == "plain" else " ssl http2")
-    conf = os.path.join(work, "nginx.conf")
-    open(conf, "w").write(f"""load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
-daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 40000;
-error_log stderr warn; pid {work}/nginx.pid;
-events {{ worker_connections 30000; }}
-http {{
-  access_log off; client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;
-  fastcgi_temp_path {work}/fastcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  http2_max_concurrent_streams {n + 300}; keepalive_requests 1000000;
-  server {{
-    listen {listen};
-    ssl_certificate {cert}; ssl_certificate_key {key};
-    location = /events {{ nchan_subscriber eventsource; nchan_channel_id idle; }}
-    location = /stats {{ nchan_stub_status; }}
-  }}
-}}
-""")
-    proc = subprocess.Popen(["nginx", "-c", conf, "-p", work], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            break
-        except OSError:
-            time.sleep(0.05)  # waiting for nginx to listen (a condition, polled)
-else:
-    args = [binary, "--listen", "127.0.0.1:0", "--no-demo", "--log-level", "warn", "--max-connections", "20000",
-            "--h2-max-streams", str(n + 10)]
-    if mode != "plain":
-        args += ["--tls-cert", cert, "--tls-key", key]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline().strip()
-    port = int(line.rsplit(":", 1)[1])
+proc, port = tls_servers.start(binary, mode != "plain", work, channel="idle", max_streams=n + 300,
+                               ssehubd_args=["--max-connections", "20000"])
 client_tls = ssl.create_default_context()
 client_tls.check_hostname = False
 client_tls.verify_mode = ssl.CERT_NONE
@@ -85,10 +48,7 @@ def active():
             break
         buf += d
     s.close()
-    body = buf.split(b"\r\n\r\n", 1)[1]
-    if nchan:  # nchan_stub_status: "subscribers: N" among its lines
-        return int([l.split(b":")[1] for l in body.split(b"\n") if l.startswith(b"subscribers:")][0])
-    return json.loads(body)["connections"]["active"]
+    return tls_servers.active_streams(buf.split(b"\r\n\r\n", 1)[1], nchan)
 
 
 def stream():

@@ -122,9 +122,7 @@ TEST_CASE("ssehubd: https --jwt-jwks and --connect-proxy with --backend-ca-file"
     test::temp_dir dir;
     const auto id = test::make_self_signed(21, "idp");  // for 127.0.0.1
     const std::string ca = dir.write("ca.pem", id.cert_pem);
-    auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-    tls->use_certificate_chain(asio::buffer(id.cert_pem));
-    tls->use_private_key(asio::buffer(id.key_pem), asio::ssl::context::pem);
+    const auto tls = test::server_tls_context(id.cert_pem, id.key_pem);
 
     using test::jwt::key_type;
     const auto k = test::jwt::generate(key_type::ec);

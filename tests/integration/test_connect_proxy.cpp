@@ -249,17 +249,6 @@ TEST_CASE("connect proxy: calls in flight are bounded by the concurrency limit",
 }
 
 #ifdef SSEHUB_TEST_TLS
-namespace {
-
-std::shared_ptr<asio::ssl::context> server_tls(const test::tls_identity& id) {
-    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
-    ctx->use_certificate_chain(asio::buffer(id.cert_pem));
-    ctx->use_private_key(asio::buffer(id.key_pem), asio::ssl::context::pem);
-    return ctx;
-}
-
-}  // namespace
-
 TEST_CASE("http::async_request over https: the certificate and host name are verified", "[http_client][loopback][tls]") {
     REQUIRE(ssehub::http::tls_supported());
     test::temp_dir dir;
@@ -271,8 +260,8 @@ TEST_CASE("http::async_request over https: the certificate and host name are ver
         if (req.find("POST /chunked") == 0) return http_backend::chunked(R"({"a":"chunked over tls"})");
         return http_backend::json(body_of(req));
     };
-    http_backend backend(answer, server_tls(good));
-    http_backend other(answer, server_tls(misnamed));
+    http_backend backend(answer, test::server_tls_context(good.cert_pem, good.key_pem));
+    http_backend other(answer, test::server_tls_context(misnamed.cert_pem, misnamed.key_pem));
     REQUIRE(backend.url().rfind("https://127.0.0.1:", 0) == 0);
 
     asio::io_context io;
@@ -320,7 +309,7 @@ TEST_CASE("connect proxy over https", "[connect_proxy][loopback][tls]") {
     test::temp_dir dir;
     const auto id = test::make_self_signed(13, "proxy-backend");
     http_backend backend([](const std::string&) { return http_backend::json(R"({"result":{"user":"u9","topics":["t"]}})"); },
-                         server_tls(id));
+                         test::server_tls_context(id.cert_pem, id.key_pem));
     auto o = options_for(backend);
     o.ca_file = dir.write("ca.pem", id.cert_pem);
     server s(proxied(o));

@@ -31,6 +31,17 @@ inline unsigned short closed_port() {
     return port;
 }
 
+#ifdef SSEHUB_TEST_TLS
+// A TLS server context with this certificate and key (PEM text), for an
+// https http_backend.
+inline std::shared_ptr<asio::ssl::context> server_tls_context(const std::string& cert_pem, const std::string& key_pem) {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->use_certificate_chain(asio::buffer(cert_pem));
+    ctx->use_private_key(asio::buffer(key_pem), asio::ssl::context::pem);
+    return ctx;
+}
+#endif
+
 class http_backend {
 public:
     // The request (head and body) → the whole response bytes.
@@ -50,7 +61,7 @@ public:
 
     unsigned short port() const { return port_; }
     std::string url(std::string_view path = "/") const {
-        return (https_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_) + std::string(path);
+        return (https() ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_) + std::string(path);
     }
 
     // A response with this status and JSON body (Content-Length framing).
@@ -95,13 +106,18 @@ public:
     int max_in_flight() const { return max_in_flight_.load(); }
 
 private:
+    bool https() const {
+#ifdef SSEHUB_TEST_TLS
+        return tls_ != nullptr;
+#else
+        return false;
+#endif
+    }
+
     void start(answer_fn answer) {
         answer_ = std::move(answer);
         release_.expires_at(asio::steady_timer::time_point::max());
         port_ = acceptor_.local_endpoint().port();
-#ifdef SSEHUB_TEST_TLS
-        https_ = tls_ != nullptr;
-#endif
         asio::co_spawn(ioc_, accept_loop(), asio::detached);
         thread_ = std::thread([this] { ioc_.run(); });
     }
@@ -189,7 +205,6 @@ private:
     std::atomic<int> max_in_flight_{0};
     std::thread thread_;
     unsigned short port_ = 0;
-    bool https_ = false;
 };
 
 }  // namespace test
