@@ -14,15 +14,8 @@ chromium=${SSEHUB_CHROMIUM:-/usr/bin/chromium}
 . "$here/setup.sh"  # chromium, node, npm, playwright-core into $work
 
 log="$work/server.log"
-: > "$log"
 # Short flush so the test is quick; 10,000 progress calls spread over 2 s.
-"$server" --host 127.0.0.1 --port 0 --flush-ms 200 --import-rows 10000 --import-ms 2000 > "$log" 2>&1 &
-pid=$!
-cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-trap cleanup EXIT
+start_server "$log" "$log" "$server" --host 127.0.0.1 --port 0 --flush-ms 200 --import-rows 10000 --import-ms 2000
 
 wait_for_url "$log" '1s/^listening on \(http:[^ ]*\)$/\1/p'
 

@@ -16,16 +16,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyou
   -out "$work/cert.pem" -days 2 -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
 log="$work/ssehubd.log"
 out="$work/ssehubd.out"
-: > "$out"
 # 100 event streams and the page's fetches on one connection: room for more than 100.
-"$ssehubd" --listen 127.0.0.1:0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --h2-max-streams 200 \
-  --log-level warn > "$out" 2> "$log" &
-pid=$!
-cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-trap cleanup EXIT
+start_server "$out" "$log" "$ssehubd" --listen 127.0.0.1:0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
+  --h2-max-streams 200 --log-level warn
 
 wait_for_url "$out" '1s/^ssehubd listening on \(https:[^ ]*\)$/\1/p'
 

@@ -14,14 +14,7 @@ chromium=${SSEHUB_CHROMIUM:-/usr/bin/chromium}
 key="browser-test-mercure-key-$(date +%s%N)"
 log="$work/ssehubd-mercure.log"
 out="$work/ssehubd-mercure.out"
-: > "$out"
-"$ssehubd" --listen 127.0.0.1:0 --mercure --mercure-jwt-key "$key" --log-level warn > "$out" 2> "$log" &
-pid=$!
-cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-trap cleanup EXIT
+start_server "$out" "$log" "$ssehubd" --listen 127.0.0.1:0 --mercure --mercure-jwt-key "$key" --log-level warn
 
 wait_for_url "$out" '1s/^ssehubd listening on \(http:[^ ]*\)$/\1/p'
 

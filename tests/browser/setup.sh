@@ -1,7 +1,7 @@
-# Sourced by the browser test scripts (run.sh, run_h2.sh) with $here (this
+# Sourced by the browser test scripts (run.sh, run_h2.sh, run_mercure.sh) with $here (this
 # directory), $work and $chromium set: installs what is missing (chromium,
 # nodejs and npm with apt; playwright-core from npm into $work), and
-# wait_for_url, which the scripts use to wait for their server's URL.
+# start_server and wait_for_url, which the scripts use to run their server.
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -24,6 +24,18 @@ if [ "$installed" != "$version" ]; then
   npm install --prefix "$work" --no-audit --no-fund --no-save --loglevel=error "playwright-core@$version"
 fi
 
+
+# start_server OUT ERR COMMAND...: starts COMMAND in the background (stdout
+# to OUT, stderr to ERR, which may be the same file), sets $pid, and stops and
+# reaps it when the script exits.
+start_server() {
+  local out=$1 err=$2
+  shift 2
+  : > "$out"
+  if [ "$out" = "$err" ]; then "$@" > "$out" 2>&1 & else "$@" > "$out" 2> "$err" & fi
+  pid=$!
+  trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
+}
 
 # wait_for_url FILE SED_EXPR: sets $url from the server's first line in FILE
 # (SED_EXPR prints it), waiting up to 10 s; exits when the server ($pid)

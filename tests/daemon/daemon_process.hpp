@@ -241,11 +241,7 @@ struct subscriber {
 
     subscriber(unsigned short port, std::string_view target, std::string_view headers = {}) {
         c.get(port, target, headers);
-        if (c.wait_events(1, 20s) && c.events[0].type == "connected") {
-            const auto& d = c.events[0].data;
-            const auto k = d.find("\"connection_id\":\"");
-            if (k != std::string::npos) connection_id = d.substr(k + 17, 32);
-        }
+        if (c.wait_events(1, 20s) && c.events[0].type == "connected") connection_id = test::connection_id(c);
     }
     bool connected() const { return !connection_id.empty(); }
     // Waits for an event of this type; returns it or nullopt.

@@ -402,10 +402,8 @@ TEST_CASE("a paused connection gets complete at once and the latest progress on 
     a.get(s.port(), "/events?tenant=t1&topics=import,fence");
     REQUIRE(a.wait_events(1));
     REQUIRE(wait_active(s, 1));
-    const std::string& hello = a.events[0].data;
-    const auto at = hello.find("\"connection_id\":\"");
-    REQUIRE(at != std::string::npos);
-    const std::string id = hello.substr(at + 17, 32);
+    const std::string id = test::connection_id(a);
+    REQUIRE(!id.empty());
     auto& h = s.hub();
 
     REQUIRE(h.set_paused(id, true));
