@@ -165,12 +165,14 @@ void hub::start_shutdown(std::chrono::milliseconds grace, std::function<void(std
     });
 }
 
-hub_stats hub::stats(bool with_connections, std::size_t max_topics) const {
+hub_stats hub::stats(bool with_connections, std::size_t max_topics, std::size_t max_tenants) const {
     hub_stats s;
     s.events_published = seq_->published.load();
     s.events_rejected = seq_->rejected.load();
     s.events_expired = seq_->expired.load();
-    std::unordered_map<std::string, std::size_t> per_topic;
+    if (const auto n = seq_->replay_events.load(std::memory_order_relaxed); n >= 0)
+        s.replay_events = static_cast<std::size_t>(n);
+    std::unordered_map<std::string, std::size_t> per_topic, per_tenant;
     for (const auto& shard : shards_) {
         const auto& im = *shard;
         s.active_connections += im.active.load();
@@ -195,17 +197,23 @@ hub_stats hub::stats(bool with_connections, std::size_t max_topics) const {
                 std::max(s.max_queue_fill, static_cast<double>(queued) / static_cast<double>(im.cfg.send_queue));
             if (max_topics)
                 for (const auto& t : c->topics()) ++per_topic[t];
+            if (max_tenants)
+                if (auto t = c->metadata().find("tenant_id"); t != c->metadata().end()) ++per_tenant[t->second];
             if (with_connections)
                 s.connections.push_back({c->id(), c->sent(), c->dropped(), c->topics(),
                                          c->paused_shown.load(std::memory_order_relaxed)});
         }
     }
-    if (max_topics) {
-        s.topic_connections.assign(per_topic.begin(), per_topic.end());
-        std::sort(s.topic_connections.begin(), s.topic_connections.end(),
+    // The largest first (ties by name), at most `max` of them.
+    auto ranked = [](std::unordered_map<std::string, std::size_t>& counts, std::size_t max,
+                     std::vector<std::pair<std::string, std::size_t>>& out) {
+        out.assign(counts.begin(), counts.end());
+        std::sort(out.begin(), out.end(),
                   [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
-        if (s.topic_connections.size() > max_topics) s.topic_connections.resize(max_topics);
-    }
+        if (out.size() > max) out.resize(max);
+    };
+    if (max_topics) ranked(per_topic, max_topics, s.topic_connections);
+    if (max_tenants) ranked(per_tenant, max_tenants, s.tenant_connections);
     return s;
 }
 

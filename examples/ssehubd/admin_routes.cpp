@@ -1,7 +1,8 @@
 // The admin routes: presence (who is connected to a topic), the connection
 // list with filters, and disconnects by id or by user / tenant / topic
-// (docs/presence-and-admin.md). All behind is_admin(); with no key configured
-// at all (admin_configured() false), loopback clients only.
+// (docs/presence-and-admin.md); the dashboard at /admin, its event stream's
+// snapshots (docs/admin-dashboard.md). All behind is_admin(); with no key
+// configured at all (admin_configured() false), loopback clients only.
 #include "daemon.hpp"
 
 // g++ 12's false positive on Asio's coroutine frames (see routes.cpp).
@@ -11,6 +12,7 @@
 
 #include "api.hpp"
 #include "responses.hpp"
+#include "ssehubd_assets.hpp"  // generated: admin_html
 
 #include <ssehub/error.hpp>
 
@@ -84,7 +86,7 @@ asio::awaitable<daemon::response> daemon::admin(request_context& ctx) {
         r.headers.push_back({"Allow", std::string(allow)});
         co_return r;
     }
-    if (admin_configured() ? !is_admin(req) : !loopback(ctx.remote)) {
+    if (!admin_allowed(req, ctx.remote)) {
         log_.warn("admin_refused", {{"remote", ctx.remote}, {"path", path}});
         if (!admin_configured())
             co_return error_response(403, "admin routes need ssehubd started with --admin-key or --publisher-key (or a loopback client)");
@@ -165,6 +167,80 @@ asio::awaitable<daemon::response> daemon::admin(request_context& ctx) {
     }
     log_.info("admin_disconnect", {{"remote", ctx.remote}, {"conn", id}});
     co_return json_response(200, out);
+}
+
+bool daemon::admin_allowed(const http::request& req, std::string_view remote) const {
+    return admin_configured() ? is_admin(req) : loopback(remote);
+}
+
+daemon::response daemon::admin_page(request_context& ctx) {
+    if (ctx.req.method != "GET") {
+        response r = error_response(405, "method not allowed");
+        r.headers.push_back({"Allow", "GET"});
+        return r;
+    }
+    if (!admin_allowed(ctx.req, ctx.remote)) {
+        log_.warn("admin_refused", {{"remote", ctx.remote}, {"path", ctx.req.path()}});
+        if (!admin_configured())
+            return error_response(403, "the admin dashboard needs ssehubd started with --admin-key or --publisher-key "
+                                       "(or a loopback client)");
+        // A browser asks for a user name and password: any name, the admin key.
+        response r = error_response(401, "admin key missing or wrong: log in with any user name and the admin key as "
+                                         "the password (or send it as X-Publisher-Key / Authorization: Bearer)");
+        r.headers.push_back({"WWW-Authenticate", "Basic realm=\"ssehubd admin\", charset=\"UTF-8\""});
+        return r;
+    }
+    if (ctx.req.path() == "/admin/events") {  // streamed by answer() unless draining
+        response r = error_response(503, "shutting down");
+        r.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
+        return r;
+    }
+    response r{200, "text/html; charset=utf-8", std::string(ssehubd_assets::admin_html), {}};
+    // Its buttons disconnect clients: never inside someone else's frame.
+    r.headers.push_back({"Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data:; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+                         "frame-ancestors 'none'"});
+    r.headers.push_back({"X-Frame-Options", "DENY"});
+    return r;
+}
+
+std::string daemon::admin_snapshot() {
+    const auto s = hub_->stats(false, opts_.admin_top, opts_.admin_top);
+    auto j = stats_json(s, counters_, false);
+    j["at_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+    j["node"] = redis_ ? redis_->node() : opts_.node_id;
+    j["threads"] = loops_.size();
+    if (redis_)
+        j["engine"] = {{"kind", opts_.nats_url.empty() ? "redis" : "nats"}, {"up", redis_->up()}};
+    else
+        j["engine"] = {{"kind", "none"}};
+    if (s.replay_events) j["replay"]["capacity"] = opts_.replay_size;
+    j["top"] = opts_.admin_top;
+    j["dashboards"] = admin_hub_->stats(false, 0).active_connections;
+    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+asio::awaitable<void> daemon::admin_feed() {
+    // Only while someone watches; the event is retained, so a dashboard that
+    // opens gets the latest snapshot at once, and coalesced, so a slow one
+    // gets the newest instead of a backlog.
+    for (;;) {
+        admin_timer_.expires_after(opts_.admin_feed_interval);
+        std::error_code ec;
+        co_await admin_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;  // drain
+        if (admin_hub_->stats(false, 0).active_connections == 0) continue;
+        ssehub::event ev;
+        ev.type = "stats";
+        ev.data = admin_snapshot();
+        ev.topics = {std::string(admin_topic)};
+        ev.lane = ssehub::priority::coalesced;
+        ev.coalesce_key = "stats";
+        ev.retain = true;
+        co_await admin_hub_->async_publish(std::move(ev), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == ssehub::error::hub_stopped) co_return;
+    }
 }
 
 }  // namespace ssehubd

@@ -51,6 +51,9 @@ using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 
 class daemon {
 public:
+    // The one topic of the dashboards' hub (admin_hub_).
+    static constexpr std::string_view admin_topic = "admin.stats";
+
     // Binds the listening socket (throws std::system_error when it cannot).
     // `loops`: one event loop per thread (--threads N), each with one shard of
     // the hub; connections are accepted onto them round-robin. loops[0] also
@@ -128,11 +131,12 @@ private:
     asio::awaitable<void> h2_goaway();
 #endif
     // An event stream: handed to the hub (serve_options: CORS headers, the
-    // peer as context); stream_refused logs a refusal.
+    // peer as context); stream_refused logs a refusal. `admin`: the /admin
+    // dashboard's stream, served by admin_hub_ instead.
     // `ip_slot` (--max-streams-per-ip) is held until the serve completes.
     template <class Stream>
     void start_stream(Stream sock, ssehub::http::request req, std::vector<ssehub::http::header> cors,
-                      const std::string& remote, ip_stream_limit::slot ip_slot);
+                      const std::string& remote, ip_stream_limit::slot ip_slot, bool admin = false);
     void stream_refused(const ssehub::serve_outcome& outcome);
 
     // tls.cpp (--tls-cert/--tls-key): the handshake within
@@ -148,6 +152,17 @@ private:
     response stats(request_context& ctx);
     // admin_routes.cpp: /presence, /presence/count, /connections, /connections/...
     asio::awaitable<response> admin(request_context& ctx);
+    // The dashboard: GET /admin (the page), and /admin/events when it is not
+    // streamed (refused, or draining). The stream itself is served by
+    // admin_hub_, a second hub on the first event loop with one topic whose
+    // retained, coalesced `stats` event admin_feed() replaces every
+    // --admin-feed-interval-ms while someone watches (docs/admin-dashboard.md).
+    response admin_page(request_context& ctx);
+    // Admin key (X-Publisher-Key, Bearer or Basic), or loopback without any key.
+    bool admin_allowed(const ssehub::http::request& req, std::string_view remote) const;
+    asio::awaitable<void> admin_feed();
+    ssehub::hub_config admin_hub_config();
+    std::string admin_snapshot();
     // mercure_routes.cpp (--mercure): POST /.well-known/mercure, the
     // subscriptions API, and the subscription events of a connection
     // coming (on_open) or going (on_disconnect).
@@ -212,6 +227,8 @@ private:
     std::vector<std::weak_ptr<ssehub::h2::session>> h2_sessions_;
 #endif
 
+    asio::steady_timer admin_timer_;        // admin_feed()
+    std::optional<ssehub::hub> admin_hub_;  // the /admin dashboard's streams
     std::optional<ssehub::hub> hub_;  // last member: destroyed first
 };
 

@@ -71,7 +71,8 @@ daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
       signals_(acceptor_.get_executor(), SIGINT, SIGTERM),
       watch_timer_(acceptor_.get_executor()),
       ip_streams_(opts_.max_streams_per_ip),
-      publish_rates_(opts_.publish_rate, opts_.publish_burst, opts_.publish_rate_keys) {
+      publish_rates_(opts_.publish_rate, opts_.publish_burst, opts_.publish_rate_keys),
+      admin_timer_(acceptor_.get_executor()) {
     counters_.start_time_seconds =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (!opts_.redis_url.empty()) {
@@ -105,6 +106,7 @@ daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
     if (mercure_)
         hub_->watch_patterns([m = mercure_.get()](const std::string& pattern, bool up) { m->routes().on_pattern(pattern, up); });
 #endif
+    admin_hub_.emplace(std::vector<asio::any_io_executor>{ioc_.get_executor()}, admin_hub_config());
     if (redis_) redis_->start(*hub_);  // Redis down at start is fine: the bridge retries with backoff
 
     asio::ip::tcp::resolver resolver(ioc_);
@@ -221,9 +223,37 @@ ssehub::hub_config daemon::hub_config() {
     return cfg;
 }
 
+// The dashboards' hub: one shard on the first loop, one topic, no replay and
+// no authentication of its own (answer() hands it only streams that
+// admin_allowed()); its counters stay out of the hub it watches.
+ssehub::hub_config daemon::admin_hub_config() {
+    ssehub::hub_config cfg;
+    cfg.send_queue = 8;  // one coalesced snapshot at a time is all a dashboard needs
+    cfg.heartbeat_interval = opts_.heartbeat;
+    cfg.retry = opts_.retry;
+    cfg.write_timeout = opts_.write_timeout;
+    cfg.slow_consumer_timeout = opts_.slow_consumer_timeout;
+    cfg.max_connections = opts_.admin_max_streams;
+    cfg.max_request_head = opts_.max_head;
+    cfg.request_head_timeout = opts_.head_timeout;
+    cfg.log = ssehub::logger(library_level(opts_.level), [this](ssehub::logger::level l, std::string_view msg) {
+        log_.write(daemon_level(l), "ssehub_admin", {{"detail", msg}});
+    });
+    cfg.on_connect = [](const http::request&, ssehub::connection& c) -> std::optional<ssehub::rejection> {
+        c.set_topics({std::string(admin_topic)});  // whatever the request named
+        return std::nullopt;
+    };
+    cfg.on_disconnect = [this](const ssehub::connection& c) {
+        log_.info("admin_stream_end", {{"conn", c.id()}, {"remote", c.context().remote},
+                                       {"reason", ssehub::to_string(c.end_reason())}});
+    };
+    return cfg;
+}
+
 void daemon::start() {
     asio::co_spawn(acceptor_.get_executor(), accept_loop(), [this](std::exception_ptr e) { log_.exception("accept", e); });
     asio::co_spawn(acceptor_.get_executor(), watch(), [this](std::exception_ptr e) { log_.exception("watch", e); });
+    asio::co_spawn(acceptor_.get_executor(), admin_feed(), [this](std::exception_ptr e) { log_.exception("admin_feed", e); });
     signals_.async_wait([this](std::error_code ec, int sig) {
         if (ec) return;
         begin_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -265,6 +295,8 @@ void daemon::begin_drain(std::string_view why) {
 asio::awaitable<void> daemon::drain() {
     const auto started = std::chrono::steady_clock::now();
     co_await hub_->async_shutdown(opts_.drain_timeout);
+    admin_timer_.cancel();
+    co_await admin_hub_->async_shutdown(std::min<std::chrono::milliseconds>(opts_.drain_timeout, 1s));  // the dashboards
 #ifdef SSEHUBD_HAS_H2
     co_await h2_goaway();  // after every stream's server-shutdown
 #endif
@@ -365,10 +397,15 @@ bool daemon::is_mercure(const http::request& req) const {
 }
 
 bool daemon::is_admin(const http::request& req) const {
-    const std::string_view given = presented_key(req);
+    std::string_view given = presented_key(req);
+    std::string basic;  // the /admin page's browser login
+    if (given.empty()) {
+        basic = basic_password(req);
+        given = basic;
+    }
     if (given.empty()) return false;
     if (!opts_.admin_key.empty()) return same_secret(given, opts_.admin_key);
-    return has_publisher_key(req);
+    return !opts_.publisher_key.empty() && same_secret(given, opts_.publisher_key);
 }
 
 }  // namespace ssehubd

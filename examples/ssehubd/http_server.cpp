@@ -275,12 +275,15 @@ asio::awaitable<bool> daemon::answer(Stream& sock, read_outcome got, http::reque
     const std::string path(got.head_done ? req.path() : std::string_view());
 
     bool over_ip_limit = false;
-    if (got.status == 0 && (path == "/events" || is_mercure(req)) && req.method == "GET" && !draining_.load()) {
+    // The /admin dashboard's stream: only with the admin key (else route() refuses it).
+    const bool admin_stream = got.status == 0 && path == "/admin/events" && admin_allowed(req, remote);
+    if (got.status == 0 && (path == "/events" || is_mercure(req) || admin_stream) && req.method == "GET" &&
+        !draining_.load()) {
         // --max-streams-per-ip: the slot is held until the hub's serve completes.
         if (auto slot = ip_streams_.try_take(peer_address(tcp_of(sock)))) {
             // Handed over: this frame and the session's (parser, body, buffers,
             // timers) end now instead of living as long as the stream.
-            start_stream(std::move(sock), std::move(req), std::move(cors_headers), remote, std::move(slot));
+            start_stream(std::move(sock), std::move(req), std::move(cors_headers), remote, std::move(slot), admin_stream);
             co_return false;
         }
         over_ip_limit = true;
@@ -340,7 +343,7 @@ asio::awaitable<bool> daemon::answer(Stream& sock, read_outcome got, http::reque
 
 template <class Stream>
 void daemon::start_stream(Stream sock, http::request req, std::vector<http::header> cors,
-                          const std::string& remote, ip_stream_limit::slot ip_slot) {
+                          const std::string& remote, ip_stream_limit::slot ip_slot, bool admin) {
     // The serve contract: CORS headers go into the stream head and into any
     // refusal the hub writes; the hooks see the peer. A stream that starts is
     // logged by on_open and on_disconnect; one the hub refuses, by its outcome.
@@ -351,6 +354,18 @@ void daemon::start_stream(Stream sock, http::request req, std::vector<http::head
         for (auto& h : mercure_->stream_headers(req)) opts.headers.push_back(std::move(h));
 #endif
     opts.context.remote = remote;
+    if (admin) {  // the dashboards' own hub: nothing of the watched hub's hooks
+        opts.on_open = [this](const ssehub::connection& c) {
+            counters_.count_request("/admin/events", 200);
+            log_.info("admin_stream", {{"conn", c.id()}, {"remote", c.context().remote}});
+        };
+        admin_hub_->async_serve(std::move(sock), std::move(req), std::move(opts),
+                                [this, ip_slot = std::move(ip_slot)](std::exception_ptr e, ssehub::serve_outcome o) {
+                                    if (e) log_.exception("admin_stream", e);
+                                    else if (o.status != 0 && o.status != 200) counters_.count_request("/admin/events", o.status);
+                                });
+        return;
+    }
     opts.on_open = [this](const ssehub::connection& c) {
         counters_.count_request("/events", 200);  // counted when answered, as every request
         if (redis_) redis_->joined(c);  // cluster-wide presence (--redis)

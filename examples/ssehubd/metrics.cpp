@@ -11,11 +11,11 @@
 namespace ssehubd {
 namespace {
 
-constexpr std::array<std::string_view, 18> known_routes{
+constexpr std::array<std::string_view, 20> known_routes{
     "/",           "/ssehub.js",          "/events",          "/events/visibility", "/publish",
     "/publish/invalidate", "/publish/signal", "/publish/progress", "/publish/complete", "/publish/batch",
     "/tickets",    "/metrics",            "/stats",           "/healthz",           "/readyz",
-    "/.well-known/mercure", "preflight", "other"};
+    "/.well-known/mercure", "/admin", "/admin/events", "preflight", "other"};
 
 // The shortest text that reads back as the same double, in %g style (fixed
 // notation from 1e-4 up), as Prometheus clients print numbers: a histogram
@@ -185,7 +185,7 @@ std::string render_prometheus(const ssehub::hub_stats& s, const daemon_counters&
     return w.take();
 }
 
-std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters& d, bool with_connections) {
+nlohmann::ordered_json stats_json(const ssehub::hub_stats& s, const daemon_counters& d, bool with_connections) {
     using json = nlohmann::ordered_json;
     json j;
     j["draining"] = d.draining.load();
@@ -208,6 +208,10 @@ std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters&
     json topics = json::array();
     for (const auto& [t, n] : sorted_topics(s, s.topic_connections.size())) topics.push_back({{"topic", t}, {"connections", n}});
     j["topics"] = std::move(topics);
+    json tenants = json::array();
+    for (const auto& [t, n] : s.tenant_connections) tenants.push_back({{"tenant", t}, {"connections", n}});
+    j["tenants"] = std::move(tenants);
+    j["replay"] = {{"events", s.replay_events ? json(*s.replay_events) : json(nullptr)}};
     json http = json::array();
     for (const auto& [key, n] : d.requests()) http.push_back({{"route", key.first}, {"code", key.second}, {"count", n}});
     j["http"] = std::move(http);
@@ -227,7 +231,11 @@ std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters&
                 {{"id", c.id}, {"topics", c.topics}, {"paused", c.paused}, {"sent", c.sent}, {"dropped", c.dropped}});
         j["connection_details"] = std::move(list);
     }
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+    return j;
+}
+
+std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters& d, bool with_connections) {
+    return stats_json(s, d, with_connections).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace ssehubd

@@ -9,6 +9,8 @@
 
 #include <ssehub/hub.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -54,5 +56,7 @@ std::string render_prometheus(const ssehub::hub_stats& s, const daemon_counters&
 // with_connections: add the per-connection list ("connection_details": id,
 // topics, paused, sent, dropped); /stats does only for ?connections=1 with the key.
 std::string render_stats_json(const ssehub::hub_stats& s, const daemon_counters& d, bool with_connections);
+// The same document as JSON (the admin dashboard's snapshot adds to it).
+nlohmann::ordered_json stats_json(const ssehub::hub_stats& s, const daemon_counters& d, bool with_connections);
 
 }  // namespace ssehubd

@@ -269,8 +269,16 @@ const std::vector<spec>& table() {
              o.publisher_jwt = true;
              return {};
          }},
-        {"admin-key", "KEY", "", "key for admin routes (/stats?connections=1); empty: the --publisher-key",
+        {"admin-key", "KEY", "",
+         "key for the admin routes and the dashboard at /admin (/stats?connections=1, /presence, /connections); "
+         "empty: the --publisher-key",
          text(&options::admin_key)},
+        {"admin-feed-interval-ms", "MS", "1000", "how often the /admin dashboard's event stream gets a new snapshot",
+         ms_in(&options::admin_feed_interval, 100, 60000)},
+        {"admin-top", "N", "20", "topics and tenants listed in each /admin snapshot (the largest)",
+         size_in(&options::admin_top, 1, 1000)},
+        {"admin-max-streams", "N", "16", "open /admin/events streams at most (503 beyond)",
+         size_in(&options::admin_max_streams, 1, 10000)},
         {"ticket-ttl-ms", "MS", "30000", "lifetime of a ticket from POST /tickets", ms_in(&options::ticket_ttl, 1)},
         {"max-tickets", "N", "100000", "live tickets held at most", size_in(&options::max_tickets, 1)},
         {"cors-origins", "A,B", "", "origins allowed by CORS (credentials included), or * for any", set_origins},

@@ -57,6 +57,9 @@ struct options {
     std::vector<scoped_publisher_key> scoped_keys;  // --publisher-key-scoped (repeatable)
     bool publisher_jwt = false;  // a JWT with a `publish` claim is a scoped publisher key
     std::string admin_key;       // admin routes; empty: the unscoped publisher key is the admin key
+    ms admin_feed_interval{1000};      // --admin-feed-interval-ms: a dashboard snapshot this often
+    std::size_t admin_top = 20;        // --admin-top: topics and tenants in each snapshot
+    std::size_t admin_max_streams = 16;  // --admin-max-streams: /admin/events streams at most
     ms ticket_ttl{30000};
     std::size_t max_tickets = 100000;
     std::vector<std::string> cors_origins;  // exact origins, or "*" for any (echoed, never a literal "*")

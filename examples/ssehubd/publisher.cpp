@@ -1,5 +1,7 @@
 #include "publisher.hpp"
 
+#include <ssehub/base64.hpp>
+
 #include <ssehub/auth.hpp>
 
 #include <algorithm>
@@ -36,20 +38,42 @@ api::error outside(const publisher& p, std::size_t i, std::string_view consequen
                 "' (topics: " + joined(p.topics) + "); " + std::string(consequence)};
 }
 
+// The credentials of `Authorization: <scheme> <credentials>` (scheme given
+// lower case with its space, matched case-insensitively); empty otherwise.
+std::string_view authorization(const ssehub::http::request& req, std::string_view scheme) {
+    const std::string* a = req.find("Authorization");
+    if (!a || a->size() <= scheme.size()) return {};
+    std::string_view v = *a;
+    const bool same = std::equal(scheme.begin(), scheme.end(), v.begin(), [](char want, char got) {
+        return std::tolower(static_cast<unsigned char>(got)) == want;
+    });
+    if (!same) return {};
+    v.remove_prefix(scheme.size());
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    return v;
+}
+
 }  // namespace
 
 std::string_view presented_key(const ssehub::http::request& req) {
     if (const std::string* k = req.find("X-Publisher-Key")) return *k;
-    const std::string* a = req.find("Authorization");
-    if (!a || a->size() <= 7) return {};
-    std::string_view v = *a;
-    const bool bearer = std::equal(v.begin(), v.begin() + 7, "bearer ", [](char x, char y) {
-        return std::tolower(static_cast<unsigned char>(x)) == y;
-    });
-    if (!bearer) return {};
-    v.remove_prefix(7);
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    return v;
+    return authorization(req, "bearer ");
+}
+
+std::string basic_password(const ssehub::http::request& req) {
+    std::string_view v = authorization(req, "basic ");
+    while (!v.empty() && v.back() == '=') v.remove_suffix(1);
+    if (v.empty()) return {};
+    // Standard base64 as base64url (the library's strict decoder).
+    std::string url(v);
+    for (char& c : url) {
+        if (c == '+') c = '-';
+        else if (c == '/') c = '_';
+    }
+    std::string plain;
+    if (!ssehub::base64url::decode(url, plain)) return {};
+    const auto colon = plain.find(':');
+    return colon == std::string::npos ? std::string() : plain.substr(colon + 1);
 }
 
 std::optional<api::error> publish_refusal(const publisher& p, const ssehub::event& ev) {

@@ -30,6 +30,11 @@ struct publisher {
 // (scheme case-insensitive); empty when none.
 std::string_view presented_key(const ssehub::http::request& req);
 
+// The password of `Authorization: Basic base64(user:password)` (what a
+// browser sends after the /admin page's Basic challenge; the user name is
+// ignored); empty when the header is not Basic or does not decode.
+std::string basic_password(const ssehub::http::request& req);
+
 // Why `p` may not publish `ev` (a 403 that names the field, never echoes
 // the input and lists the key's scope), or nullopt when it may. Every topic
 // must be covered (all or nothing); a key with tenants publishes only events

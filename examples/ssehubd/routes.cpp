@@ -79,6 +79,7 @@ asio::awaitable<daemon::response> daemon::route(request_context& ctx) {
         if (m != "POST") co_return method_not_allowed("POST");
         co_return co_await tickets(ctx);
     }
+    if (path == "/admin" || path == "/admin/events") co_return admin_page(ctx);
     if (path == "/presence" || path == "/presence/count" || path == "/connections" || path.starts_with("/connections/"))
         co_return co_await admin(ctx);
     const bool get = m == "GET";
@@ -315,7 +316,7 @@ daemon::response daemon::stats(request_context& ctx) {
         r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"ssehubd\""});
         return r;
     }
-    const auto s = hub_->stats(details, opts_.metrics_topic_series);
+    const auto s = hub_->stats(details, opts_.metrics_topic_series, opts_.metrics_topic_series);
     return {200, "application/json", render_stats_json(s, counters_, details), {}};
 }
 

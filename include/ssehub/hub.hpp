@@ -79,6 +79,12 @@ struct hub_stats {
     // Connections per subscribed pattern, the most subscribed first, at most
     // `max_topics` entries (the argument of stats()).
     std::vector<std::pair<std::string, std::size_t>> topic_connections;
+    // Connections per tenant (metadata "tenant_id"; connections without one
+    // are not listed), the largest first, at most `max_tenants` entries.
+    std::vector<std::pair<std::string, std::size_t>> tenant_connections;
+    // Events the replayer holds, when it says (sized_replayer: the memory
+    // replayer); empty for replayers that do not, or with none.
+    std::optional<std::size_t> replay_events;
     std::vector<connection_stats> connections;  // empty unless asked for
 };
 
@@ -320,7 +326,7 @@ public:
 
     // A snapshot. Per-connection entries only with `with_connections`
     // (10k connections make a big list); topic counts capped at `max_topics`.
-    hub_stats stats(bool with_connections = true, std::size_t max_topics = 0) const;
+    hub_stats stats(bool with_connections = true, std::size_t max_topics = 0, std::size_t max_tenants = 0) const;
 
     // Pauses or resumes a connection (a hidden browser tab). While paused,
     // instant events still flow; batched events are discarded and coalesced

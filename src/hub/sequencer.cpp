@@ -130,6 +130,7 @@ asio::awaitable<void> sequencer::run(std::shared_ptr<sequencer>) {
         try {
             if (replay_sync_) cfg.replayer.store_now(std::move(marker));
             else co_await cfg.replayer.async_store(std::move(marker));
+            if (const auto n = cfg.replayer.stored_count()) replay_events.store(static_cast<std::int64_t>(*n), std::memory_order_relaxed);
         } catch (...) {
             report_exception("replayer store", std::current_exception());
         }
@@ -188,6 +189,7 @@ void sequencer::store(const routed_event& re, clock::time_point now) {
     if (replay_sync_) {
         try {
             cfg.replayer.store_now(std::move(se));
+            if (const auto n = cfg.replayer.stored_count()) replay_events.store(static_cast<std::int64_t>(*n), std::memory_order_relaxed);
         } catch (...) {  // a failed store costs that event's replay, never the delivery
             report_exception("replayer store", std::current_exception());
         }

@@ -71,6 +71,8 @@ public:
     std::atomic<std::uint64_t> published{0};
     std::atomic<std::uint64_t> rejected{0};
     std::atomic<std::uint64_t> expired{0};
+    // The replayer's event count after its last store (sized_replayer), -1 unknown.
+    std::atomic<std::int64_t> replay_events{-1};
     std::atomic<std::uint64_t> next_watch{0};
     std::string start_marker;  // the replay store's first id (stored by run())
 

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <ssehub/base64.hpp>
 
 #include <set>
 
@@ -85,4 +86,81 @@ TEST_CASE("ssehubd: without any key the admin routes answer loopback clients onl
     CHECK(json::parse(join->data)["id"] == s.connection_id);
     // The test client is on 127.0.0.1: allowed.
     CHECK(body_json(get(d.port(), "/presence/count?topic=x"))["count"] == 1);
+}
+
+TEST_CASE("ssehubd: the /admin dashboard and its live stream, behind the admin key", "[daemon][admin]") {
+    daemon_process d({"--auth", "tickets", "--publisher-key", "pk", "--admin-key", "ak", "--admin-feed-interval-ms",
+                      "100", "--admin-max-streams", "1", "--admin-top", "1"});
+    const auto p = d.port();
+    const std::string basic = "Authorization: Basic " + ssehub::base64url::encode("admin:ak") + "\r\n";  // no +/ here
+    const std::string wrong = "Authorization: Basic " + ssehub::base64url::encode("admin:nope") + "\r\n";
+
+    // The page: a browser's Basic challenge without the key, HTML with it.
+    auto refused = get(p, "/admin");
+    CHECK(refused.status == 401);
+    CHECK(refused.header("WWW-Authenticate").starts_with("Basic realm=\"ssehubd admin\""));
+    CHECK(get(p, "/admin", wrong).status == 401);
+    CHECK(get(p, "/admin", "X-Publisher-Key: pk\r\n").status == 401);  // the publisher key is not the admin key
+    CHECK(post(p, "/admin", "").status == 405);
+    auto page = get(p, "/admin", basic);
+    CHECK(page.status == 200);
+    CHECK(page.header("Content-Type") == "text/html; charset=utf-8");
+    CHECK(page.header("X-Frame-Options") == "DENY");
+    CHECK(page.header("Content-Security-Policy").find("frame-ancestors 'none'") != std::string::npos);
+    CHECK(page.body.find("new EventSource('/admin/events')") != std::string::npos);
+    CHECK(get(p, "/admin", "X-Publisher-Key: ak\r\n").status == 200);
+    // The page's own requests carry the same login.
+    CHECK(get(p, "/connections", basic).status == 200);
+    CHECK(get(p, "/connections", wrong).status == 401);
+    CHECK(get(p, "/admin/events", wrong).status == 401);  // not streamed
+
+    auto a = subscribe(p, "orders", "alice", "t1");
+    auto b = subscribe(p, "orders", "bob", "t1");
+    auto c = subscribe(p, "news", "carol", "t2");
+
+    // /stats now counts tenants and the replay buffer (the memory replayer says its size).
+    auto stats = body_json(get(p, "/stats"));
+    CHECK(stats["tenants"] == json::parse(R"([{"tenant":"t1","connections":2},{"tenant":"t2","connections":1}])"));
+    CHECK(stats["replay"]["events"].is_number());
+
+    // The live stream: snapshots of the watched hub (the dashboard itself is
+    // not one of its connections), the largest topic and tenant (--admin-top 1).
+    subscriber dash(p, "/admin/events?topics=orders", basic);
+    REQUIRE(dash.connected());
+    CHECK(dash.c.events[0].data.find("\"topics\":[\"admin.stats\"]") != std::string::npos);  // ?topics= is ignored
+    auto latest = [&] {
+        for (auto it = dash.c.events.rbegin(); it != dash.c.events.rend(); ++it)
+            if (it->type == "stats") return json::parse(it->data);
+        return json();
+    };
+    REQUIRE(dash.wait_for("stats"));
+    auto s = latest();
+    CHECK(s["connections"]["active"] == 3);
+    CHECK(s["topics"] == json::parse(R"([{"topic":"orders","connections":2}])"));
+    CHECK(s["tenants"] == json::parse(R"([{"tenant":"t1","connections":2}])"));
+    CHECK(s["engine"]["kind"] == "none");
+    CHECK(s["dashboards"] == 1);
+    CHECK(s["at_ms"].get<std::int64_t>() > 1700000000000);
+
+    // A second dashboard is over --admin-max-streams 1.
+    CHECK(get(p, "/admin/events", basic).status == 503);
+
+    // What happens shows up in a later snapshot: a publish and its deliveries,
+    // a disconnect.
+    auto pub = post(p, "/publish", R"({"topics":["orders"],"type":"x","data":"1"})", "X-Publisher-Key: pk\r\n");
+    REQUIRE(pub.status == 202);
+    CHECK(request(p, "DELETE", "/connections/" + c->connection_id, {}, basic).status == 200);
+    dash.c.read_until(
+        [&] {
+            auto now = latest();
+            return now["events"]["delivered"] == 2 && now["connections"]["active"] == 2;
+        },
+        20s);
+    s = latest();
+    CHECK(s["events"]["published"] == 1);
+    CHECK(s["events"]["delivered"] == 2);
+    CHECK(s["connections"]["active"] == 2);
+    CHECK(s["tenants"] == json::parse(R"([{"tenant":"t1","connections":2}])"));
+    CHECK(!a->c.eof());
+    CHECK(!b->c.eof());
 }

@@ -93,7 +93,8 @@ TEST_CASE("ssehubd: bad flags exit 2 with a message", "[daemon]") {
     // Every bound is checked at start, the HTTP/2 and admin ones included.
     for (const char* bad : {"--h2-max-streams 0", "--h2-max-header-list 100", "--h2-reset-burst 0",
                             "--h2-reset-rate x", "--max-presence-page 0", "--admin-reply-timeout-ms 0",
-                            "--mercure-max-program-size 5", "--backend-ca-file /nonexistent/ca.pem"}) {
+                            "--mercure-max-program-size 5", "--backend-ca-file /nonexistent/ca.pem",
+                            "--admin-feed-interval-ms 10", "--admin-top 0", "--admin-max-streams 0"}) {
         INFO(bad);
         CHECK(run_to_end(bad).first == 2);
     }

@@ -7,6 +7,7 @@
 #include <concepts>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -69,6 +70,10 @@ public:
         return replay_op(impl_, last_id, patterns, conn_meta, max_events);
     }
 
+    // How many events the replayer holds, when it says (sized_replayer);
+    // called where its store is (the sequencer strand).
+    std::optional<std::size_t> stored_count() const { return impl_->stored_count(); }
+
     // Whether the replayer offers the synchronous fast path (sync_replayer).
     bool has_sync() const noexcept { return impl_->has_sync(); }
 
@@ -87,6 +92,7 @@ private:
                                                             const std::vector<std::string>& patterns,
                                                             const metadata& conn_meta, std::size_t max_events) = 0;
         virtual bool has_sync() const noexcept = 0;
+        virtual std::optional<std::size_t> stored_count() const = 0;
         virtual void store_now(stored_event ev) = 0;
         virtual replay_result replay_now(std::string_view last_id, const std::vector<std::string>& patterns,
                                          const metadata& conn_meta, std::size_t max_events) = 0;
@@ -101,6 +107,10 @@ private:
             return impl->async_replay(last_id, patterns, conn_meta, max_events);
         }
         bool has_sync() const noexcept override { return sync_replayer<T>; }
+        std::optional<std::size_t> stored_count() const override {
+            if constexpr (sized_replayer<T>) return static_cast<std::size_t>(impl->size());
+            else return std::nullopt;
+        }
         void store_now(stored_event ev) override {
             if constexpr (sync_replayer<T>) impl->store(std::move(ev));
         }

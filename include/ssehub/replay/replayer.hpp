@@ -103,4 +103,12 @@ concept replayer = detail::replayer_can_store<T> && detail::replayer_can_replay<
 template <class T>
 concept sync_replayer = replayer<T> && detail::replayer_can_store_now<T> && detail::replayer_can_replay_now<T>;
 
+// Optional: a replayer that can say how many events it holds (cheaply, on the
+// hub's sequencer strand right after a store). The hub reports it as
+// hub_stats::replay_events; memory_replayer does, the database-backed ones do not.
+template <class T>
+concept sized_replayer = requires(const T& t) {
+    { t.size() } -> std::convertible_to<std::size_t>;
+};
+
 }  // namespace ssehub
