@@ -20,9 +20,10 @@ npm run --silent typecheck
 echo "== vitest"
 npx vitest run
 echo "== browser module: examples/web/ssehub-client.js is what src builds to"
+committed="$(cd "$pkg_src/.." && pwd)/ssehub-client.js"
 node scripts/build-browser.mjs "$work/ssehub-client.js"
-if ! cmp "$work/ssehub-client.js" "$pkg_src/../ssehub-client.js"; then
-  diff -u "$pkg_src/../ssehub-client.js" "$work/ssehub-client.js" | head -n 40 || true
+if ! cmp "$work/ssehub-client.js" "$committed"; then
+  diff -u "$committed" "$work/ssehub-client.js" | head -n 40 || true
   echo "examples/web/ssehub-client.js is stale: run \`npm run build:browser\` in examples/web/ssehub-client and commit it"
   exit 1
 fi
