@@ -20,6 +20,14 @@ const only = () => {
   expect(open).toHaveLength(1);
   return open[0];
 };
+// The stream fails, the retry timer fires, and the new stream connects as `id`.
+async function reconnectAs(id: string) {
+  only().fail();
+  timers.runAll();
+  await settle();
+  only().connect(id);
+  await settle();
+}
 
 beforeEach(() => {
   FakeEventSource.reset();
@@ -321,11 +329,7 @@ describe('visibility', () => {
     only().connect('c1');
     await settle();
     expect(posts.calls.map((c) => [c.url, c.body.connection_id, c.body.paused])).toEqual([['http://hub.test/api/visibility', 'c1', '1']]);
-    only().fail();
-    timers.runAll();
-    await settle();
-    only().connect('c2');
-    await settle();
+    await reconnectAs('c2');
     expect(posts.calls.at(-1)!.body).toMatchObject({ connection_id: 'c2', paused: '1' });
     doc.setHidden(false);
     doc.setHidden(true);  // shown and hidden again at once: one report at a time, the latest wish wins
@@ -368,11 +372,7 @@ describe('visibility', () => {
     doc.setHidden(false);  // the document does not undo the page's own wish
     await settle();
     expect(posts.calls).toHaveLength(1);
-    only().fail();
-    timers.runAll();
-    await settle();
-    only().connect('c2');
-    await settle();
+    await reconnectAs('c2');
     expect(posts.calls.at(-1)!.body).toMatchObject({ connection_id: 'c2', paused: '1' });
     expect(hub.paused).toBe(true);
     await hub.setHidden(null);  // follow the (visible) document again
