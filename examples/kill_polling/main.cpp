@@ -8,7 +8,7 @@
 //   open http://127.0.0.1:8080/             (tenants A and B side by side)
 //        http://127.0.0.1:8080/?tenant=A    (one tenant)
 //
-// Routes: GET / (page), GET /ssehub.js, GET|POST /api/orders?tenant=X,
+// Routes: GET / (page), GET /ssehub.js (@ssehub/client), GET|POST /api/orders?tenant=X,
 // POST /api/import?tenant=X, POST /api/visibility, GET /api/stats, GET /events.
 //
 // The program runs one thread: the HTTP handlers and the hub hooks share the

@@ -62,7 +62,7 @@ struct ticket_request {
 result<ticket_request> parse_ticket_request(std::string_view body, const limits& lim);
 
 // POST /events/visibility: JSON {"connection_id":"..","hidden":bool,"owner":".."}
-// or the form ssehub.js sends: connection_id=..&owner=..&paused=1|0.
+// or the form @ssehub/client sends: connection_id=..&owner=..&paused=1|0.
 struct visibility_request {
     std::string connection_id;
     bool hidden = false;

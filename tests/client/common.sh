@@ -30,8 +30,8 @@ npm_ci() {
 copy_package() {
   local src=$1 dest=$2
   mkdir -p "$dest"
-  rm -rf "$dest/src" "$dest/test" "$dest/dist"
-  for f in package.json package-lock.json tsconfig.json tsconfig.build.json vitest.config.ts README.md src test; do
+  rm -rf "$dest/src" "$dest/test" "$dest/scripts" "$dest/dist"
+  for f in package.json package-lock.json tsconfig.json tsconfig.build.json vitest.config.ts README.md src test scripts; do
     [ -e "$src/$f" ] && cp -R "$src/$f" "$dest/"
   done
   return 0

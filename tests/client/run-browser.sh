@@ -52,8 +52,9 @@ first_url() {
   echo "no URL printed:" >&2; cat "$1" >&2; return 1
 }
 
-# The hub: CORS for the page's origin (another port), a short flush.
-"$ssehubd" --listen 127.0.0.1:0 --cors-origins '*' --flush-ms 200 --no-demo --log-level warn > "$work/ssehubd.log" 2>&1 &
+# The hub: CORS for the page's origin (another port), a short flush; its demo
+# page (/, /ssehub.js) is tested too.
+"$ssehubd" --listen 127.0.0.1:0 --cors-origins '*' --flush-ms 200 --log-level warn > "$work/ssehubd.log" 2>&1 &
 pids+=($!)
 hub=$(first_url "$work/ssehubd.log" "${pids[-1]}" '^ssehubd listening on \(http:[^ ]*\)$')
 node "$app/server.mjs" "$app/public" > "$work/server.log" 2>&1 &

@@ -317,7 +317,7 @@ TEST_CASE("ssehubd: only the connection's owner may pause it", "[daemon]") {
     CHECK(json::parse(ok.body)["hidden"] == true);
     CHECK(test::poll_until([&] { return paused() == 1; }));
 
-    // The form ssehub.js sends.
+    // The form @ssehub/client sends.
     auto form = post(p, "/events/visibility", "connection_id=" + s.connection_id + "&owner=" + owner + "&paused=0",
                      "Content-Type: application/x-www-form-urlencoded;charset=UTF-8\r\n");
     CHECK(form.status == 200);

@@ -165,13 +165,18 @@ TEST_CASE("ssehubd: demo page and ssehub.js are embedded, --no-demo turns them o
         CHECK(page.header("Content-Type").starts_with("text/html"));
         CHECK(page.body.find("EventSource") != std::string::npos);
         CHECK(page.body.find("/publish/invalidate") != std::string::npos);
+        CHECK(page.body.find("from '/ssehub.js'") != std::string::npos);
+        // /ssehub.js: @ssehub/client's browser build (examples/web/ssehub-client.js).
         auto js = get(d.port(), "/ssehub.js");
-        CHECK((js.status == 200 || js.status == 404));  // 404 when examples/web/ssehub.js was absent at build time
-        if (js.status == 200) CHECK(js.header("Content-Type").starts_with("text/javascript"));
+        CHECK(js.status == 200);
+        CHECK(js.header("Content-Type").starts_with("text/javascript"));
+        CHECK(js.body.find("function getHub(") != std::string::npos);
+        CHECK(js.body.find("\nexport {") != std::string::npos);
     }
     {
         daemon_process d({"--no-demo"});
         CHECK(get(d.port(), "/").status == 404);
+        CHECK(get(d.port(), "/ssehub.js").status == 404);
     }
     {
         daemon_process d({}, {"SSEHUBD_NO_DEMO=1"});

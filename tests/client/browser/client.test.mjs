@@ -5,7 +5,8 @@
 //   SSEHUB_PAGE          the page's server, e.g. http://127.0.0.1:41235/
 //   SSEHUB_NODE_MODULES  where playwright-core is installed
 //   SSEHUB_CHROMIUM      the browser (default /usr/bin/chromium)
-// One page load. Waits are for conditions with deadlines, except two short
+// Then ssehubd's demo page (GET /), on the package's browser module.
+// Waits are for conditions with deadlines, except two short
 // quiet windows that prove nothing more was fetched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,4 +152,62 @@ test('@ssehub/client with React, TanStack Query and SWR in headless Chromium', a
   await t.test('no errors in the page', () => {
     assert.deepEqual(logs.filter((l) => /^(error|pageerror)/.test(l)), []);
   });
+});
+
+// ssehubd's own demo page (GET /), built on the package's browser module
+// (GET /ssehub.js, examples/web/ssehub-client.js): no bundler, no React.
+test('ssehubd\'s demo page runs on @ssehub/client', async (t) => {
+  const demo = await browser.newPage();
+  const streams = [];
+  const demoLogs = [];
+  demo.on('request', (r) => { if (new URL(r.url()).pathname === '/events') streams.push(r.url()); });
+  demo.on('console', (m) => demoLogs.push(`${m.type()}: ${m.text()}`));
+  demo.on('pageerror', (e) => demoLogs.push(`pageerror: ${e.message}`));
+  const shows = (id, want) => demo.waitForFunction(([i, w]) => document.getElementById(i).textContent === w, [id, want],
+    { timeout: 5000, polling: 20 });
+  try {
+    await demo.goto(new URL('/', hubBase).toString());
+    await shows('status', 'open');
+    await demo.waitForFunction(() => document.getElementById('conn').textContent.startsWith('connection '), null,
+      { timeout: 5000, polling: 20 });
+
+    await t.test('one stream with the topics of the form and an owner', () => {
+      assert.equal(streams.length, 1, streams.join(' '));
+      const url = new URL(streams[0]);
+      assert.equal(url.searchParams.get('topics'), 'dashboard,import,orders');
+      assert.match(url.searchParams.get('owner'), /^[0-9a-f]{32}$/);
+    });
+
+    await t.test('the buttons publish; an invalidate of its topic counts as a refetch', async () => {
+      await demo.click('button[data-route="/publish/invalidate"]');
+      await shows('refetches', '1');
+      await demo.click('button[data-route="/publish"]');
+      await demo.waitForFunction(() => [...document.querySelectorAll('#log .type')].some((e) => e.textContent === 'message'),
+        null, { timeout: 5000, polling: 20 });
+      await demo.click('#import');
+      await shows('pct', 'completed');
+      assert.ok(await demo.evaluate(() => document.getElementById('bar').value) > 0);
+    });
+
+    await t.test('"pretend this tab is hidden" pauses the connection until unchecked', async () => {
+      await demo.check('#hidden');
+      await shows('delivery', 'paused');
+      assert.equal((await hubStats()).connections.paused, 1);
+      await demo.uncheck('#hidden');
+      await shows('delivery', 'live');
+      assert.equal((await hubStats()).connections.paused, 0);
+    });
+
+    await t.test('disconnect ends the stream', async () => {
+      await demo.click('#disconnect');
+      await shows('status', 'idle');
+      assert.equal(streams.length, 1);
+    });
+
+    await t.test('no errors in the demo page', () => {
+      assert.deepEqual(demoLogs.filter((l) => /^(error|pageerror)/.test(l)), []);
+    });
+  } finally {
+    await demo.close();
+  }
 });

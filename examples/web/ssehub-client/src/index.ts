@@ -241,6 +241,7 @@ export class Hub {
 
   private readonly subs = new Set<Subscription>();
   private readonly statusListeners = new Set<(s: Status) => void>();
+  private readonly pauseListeners = new Set<(paused: boolean) => void>();
   private es: EventSourceLike | null = null;
   private openTopics: string | null = null;  // the topic key the current stream was opened with
   private _status: Status = 'idle';
@@ -251,16 +252,14 @@ export class Hub {
   private retryTimer: unknown = null;
   private reconcileQueued = false;
   private generation = 0;  // bumps on every open/close: stale async work checks it
-  // Visibility: what the page wants, what the server accepted for this connection.
-  private wantPaused = false;
+  // Visibility: the page's own wish (setHidden; null: follow the document),
+  // and what the server accepted for this connection.
+  private hiddenOverride: boolean | null = null;
   private serverPaused = false;
   private syncing: Promise<void> | null = null;
   private reporting = false;
   private listening = false;
-  private readonly onVisibility = () => {
-    this.wantPaused = this.doc ? this.doc.visibilityState === 'hidden' : false;
-    void this.syncVisibility();
-  };
+  private readonly onVisibility = () => { void this.syncVisibility(); };
   private readonly counts: Record<string, number> = Object.create(null);
 
   constructor(url: string, options: HubOptions = {}) {
@@ -321,9 +320,22 @@ export class Hub {
     return () => { this.statusListeners.delete(listener); };
   }
 
-  /** Reports a hidden/visible state without a visibilitychange (e.g. a "pause" toggle); resolves when sent. */
-  setHidden(hidden: boolean): Promise<void> {
-    this.wantPaused = hidden;
+  /**
+   * Calls `listener(paused)` whenever `paused` changes: the hub accepted a
+   * pause or a resume, or the paused connection ended (a new one starts live).
+   */
+  onPause(listener: (paused: boolean) => void): () => void {
+    this.pauseListeners.add(listener);
+    return () => { this.pauseListeners.delete(listener); };
+  }
+
+  /**
+   * The page's own hidden/visible wish (e.g. a "pause" toggle), overriding the
+   * document's visibility, for this and every later connection; `null` follows
+   * `visibilitychange` again. Resolves when the hub has it.
+   */
+  setHidden(hidden: boolean | null): Promise<void> {
+    this.hiddenOverride = hidden;
     return this.syncVisibility();
   }
 
@@ -379,7 +391,7 @@ export class Hub {
     }
     this.es = null;
     this._connectionId = null;
-    this.serverPaused = false;
+    this.setServerPaused(false);
   }
 
   private async open(): Promise<void> {
@@ -448,7 +460,7 @@ export class Hub {
     if (type === 'connected') {
       const p = payload as ConnectedPayload;
       this._connectionId = p && typeof p.connection_id === 'string' ? p.connection_id : null;
-      this.serverPaused = false;  // a new connection starts live
+      this.setServerPaused(false);  // a new connection starts live
       const resumed = this.connectedOnce;
       const hadId = this.lastIdAtOpen();
       this.connectedOnce = true;
@@ -457,10 +469,7 @@ export class Hub {
       this.deliver(type, payload, meta);
       // A reconnect with no id to resume from may have missed events.
       if (resumed && !hadId) this.deliver('resync', { reason: 'reconnected' }, { type: 'resync', id: '', data: '' });
-      if (this.doc && this.visibilityUrl) {
-        this.wantPaused = this.doc.visibilityState === 'hidden';
-        void this.syncVisibility();
-      }
+      void this.syncVisibility();
       return;
     }
     this.deliver(type, payload, meta);
@@ -535,11 +544,22 @@ export class Hub {
     if (on === this.listening || !this.doc) return;
     this.listening = on;
     if (on) {
-      this.wantPaused = this.doc.visibilityState === 'hidden';
       this.doc.addEventListener('visibilitychange', this.onVisibility);
     } else {
       this.doc.removeEventListener('visibilitychange', this.onVisibility);
     }
+  }
+
+  // The page's wish: its own (setHidden) or else the document's visibility.
+  private wantPaused(): boolean {
+    if (this.hiddenOverride !== null) return this.hiddenOverride;
+    return this.doc !== null && this.doc.visibilityState === 'hidden';
+  }
+
+  private setServerPaused(paused: boolean): void {
+    if (this.serverPaused === paused) return;
+    this.serverPaused = paused;
+    for (const l of [...this.pauseListeners]) this.call(() => l(paused));
   }
 
   // One report loop at a time; it runs until the server has the latest wish.
@@ -554,8 +574,8 @@ export class Hub {
   private async reportLoop(): Promise<void> {
     this.reporting = true;
     try {
-      while (this._connectionId && this.wantPaused !== this.serverPaused) {
-        const want = this.wantPaused;
+      while (this._connectionId && this.wantPaused() !== this.serverPaused) {
+        const want = this.wantPaused();
         const id = this._connectionId;
         const body = new URLSearchParams({ connection_id: id, owner: this.owner, paused: want ? '1' : '0' });
         const res = await this.fetchImpl!(this.visibilityUrl!, {
@@ -563,7 +583,7 @@ export class Hub {
         });
         if (!res.ok) throw new Error(`@ssehub/client: visibility report answered ${res.status}`);
         if (id !== this._connectionId) continue;  // reconnected meanwhile: the new one starts live
-        this.serverPaused = want;
+        this.setServerPaused(want);
       }
     } catch (err) {
       this.report(err);

@@ -20,6 +20,14 @@ const only = () => {
   expect(open).toHaveLength(1);
   return open[0];
 };
+// The stream fails, the retry timer fires, and the new stream connects as `id`.
+async function reconnectAs(id: string) {
+  only().fail();
+  timers.runAll();
+  await settle();
+  only().connect(id);
+  await settle();
+}
 
 beforeEach(() => {
   FakeEventSource.reset();
@@ -321,17 +329,55 @@ describe('visibility', () => {
     only().connect('c1');
     await settle();
     expect(posts.calls.map((c) => [c.url, c.body.connection_id, c.body.paused])).toEqual([['http://hub.test/api/visibility', 'c1', '1']]);
-    only().fail();
-    timers.runAll();
-    await settle();
-    only().connect('c2');
-    await settle();
+    await reconnectAs('c2');
     expect(posts.calls.at(-1)!.body).toMatchObject({ connection_id: 'c2', paused: '1' });
     doc.setHidden(false);
     doc.setHidden(true);  // shown and hidden again at once: one report at a time, the latest wish wins
     await settle();
     expect(posts.calls.slice(2).map((c) => c.body.paused)).toEqual(['0', '1']);
     expect(hub.paused).toBe(true);
+  });
+
+  it('onPause tells when the hub accepted a pause or resume, and when the paused connection ended', async () => {
+    const hub = getHub(URL_, options());
+    const seen: boolean[] = [];
+    const off = hub.onPause((p) => seen.push(p));
+    hub.subscribe(['orders'], {});
+    await settle();
+    only().connect('c1');
+    doc.setHidden(true);
+    await settle();
+    expect(seen).toEqual([true]);
+    only().fail();  // the paused connection is gone
+    expect(seen).toEqual([true, false]);
+    timers.runAll();
+    await settle();
+    only().connect('c2');  // still hidden: the new connection is paused too
+    await settle();
+    expect(seen).toEqual([true, false, true]);
+    off();
+    doc.setHidden(false);
+    await settle();
+    expect(hub.paused).toBe(false);
+    expect(seen).toEqual([true, false, true]);
+  });
+
+  it('setHidden overrides the document across reconnects until setHidden(null)', async () => {
+    const hub = getHub(URL_, options());
+    hub.subscribe(['orders'], {});
+    await settle();
+    only().connect('c1');
+    await hub.setHidden(true);  // a "pause" toggle on a visible page
+    expect(posts.calls.map((c) => [c.body.connection_id, c.body.paused])).toEqual([['c1', '1']]);
+    doc.setHidden(false);  // the document does not undo the page's own wish
+    await settle();
+    expect(posts.calls).toHaveLength(1);
+    await reconnectAs('c2');
+    expect(posts.calls.at(-1)!.body).toMatchObject({ connection_id: 'c2', paused: '1' });
+    expect(hub.paused).toBe(true);
+    await hub.setHidden(null);  // follow the (visible) document again
+    expect(posts.calls.at(-1)!.body).toMatchObject({ connection_id: 'c2', paused: '0' });
+    expect(hub.paused).toBe(false);
   });
 
   it('visibilityUrl: false never listens nor posts, and sends no owner', async () => {
