@@ -348,7 +348,7 @@ const std::vector<spec>& table() {
          size_in(&options::max_batch_events, 1, 1000000)},
         {"drain-timeout-ms", "MS", "10000", "on SIGTERM/SIGINT, time clients get to drain before exit",
          ms_in(&options::drain_timeout, 0)},
-        {"no-demo", "", "", "do not serve the demo page on GET /",
+        {"no-demo", "", "", "do not serve the demo page (GET /) and its browser module (GET /ssehub.js)",
          [](options& o, std::string_view) -> std::string {
              o.demo = false;
              return {};
