@@ -96,6 +96,8 @@ daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
     }
 #ifdef SSEHUBD_HAS_MERCURE
     if (opts_.mercure) mercure_ = std::make_unique<mercure_endpoint>(opts_);
+    // With --redis each node routes the updates it receives, live or replayed.
+    if (mercure_ && redis_) redis_->set_transform([m = mercure_.get()](ssehub::event& ev) { m->route(ev); });
 #endif
     std::vector<asio::any_io_executor> shard_executors;
     for (auto* loop : loops_) shard_executors.push_back(loop->get_executor());

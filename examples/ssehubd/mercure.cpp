@@ -13,6 +13,14 @@ namespace http = ssehub::http;
 
 namespace {
 
+// The wire form of an update (mercure_endpoint::route).
+void to_wire(ssehub::event& ev, const std::vector<std::string>& topics, bool is_private) {
+    ev.topics = {std::string(mercure_endpoint::wire_topic)};
+    ev.group = {{"mercure.topics", nlohmann::json(topics).dump()}};
+    if (is_private) ev.group.emplace("mercure.private", "1");
+}
+
+
 ssehub::jwt_options mercure_keys(const options& o, const std::string& secret, const std::string& pem_file, const char* flag) {
     ssehub::jwt_options k;
     k.secret = secret;
@@ -207,8 +215,23 @@ std::variant<mercure_endpoint::refusal, ssehub::event> mercure_endpoint::publish
     }
     if (!g.may_publish(topics))
         return refusal{403, "the token does not allow publishing to every topic", "Bearer error=\"insufficient_scope\""};
-    ev.topics = router_.update_topics(topics, is_private);
+    to_wire(ev, topics, is_private);
     return ev;
+}
+
+bool mercure_endpoint::route(ssehub::event& ev) const {
+    if (ev.topics.size() != 1 || ev.topics[0] != wire_topic) return false;
+    const auto t = ev.group.find("mercure.topics");
+    const auto topics = t == ev.group.end() ? nlohmann::json() : nlohmann::json::parse(t->second, nullptr, false);
+    std::vector<std::string> list;
+    if (topics.is_array())
+        for (const auto& x : topics)
+            if (x.is_string()) list.push_back(x.get<std::string>());
+    const bool is_private = ev.group.contains("mercure.private");
+    ev.group.clear();
+    // A malformed one (not from a Mercure endpoint) reaches nobody.
+    ev.topics = list.empty() ? std::vector<std::string>{"mercure.none"} : router_.update_topics(list, is_private);
+    return true;
 }
 
 std::optional<mercure_endpoint::refusal> mercure_endpoint::subscriptions_refusal(const http::request& req) const {
@@ -274,7 +297,7 @@ std::vector<ssehub::event> mercure_endpoint::subscription_events(const std::stri
         const std::string topic = s["id"].get<std::string>();  // the subscription's own IRI (relative, as the reference hub)
         s["@context"] = "https://mercure.rocks/";
         ev.data = s.dump();
-        ev.topics = router_.update_topics({topic}, true);  // private: subscribe grants on it are needed
+        to_wire(ev, {topic}, true);  // private: subscribe grants on it are needed
         out.push_back(std::move(ev));
     }
     return out;

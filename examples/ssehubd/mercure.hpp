@@ -49,9 +49,20 @@ public:
         std::string message;
         std::string challenge;  // WWW-Authenticate value; empty: none
     };
-    // POST: the hub event for a publish (its hub topics from the router,
-    // the caller's id, type, data and retry), or why not.
+    // POST: the event for a publish (the caller's id, type, data and
+    // retry), or why not. It is in the wire form: its Mercure topics ride
+    // along (see route()), so that the node that delivers it routes it
+    // (with --redis, every node; its own router knows which templates its
+    // subscribers use).
     std::variant<refusal, ssehub::event> publish(const ssehub::http::request& req, std::string_view body) const;
+
+    // An update in the wire form travels on the hub topic `wire_topic`
+    // with its Mercure topics and private flag in `group` (the JSON array
+    // under "mercure.topics", "mercure.private": "1"); route() turns it into
+    // the hub event this node delivers: its hub topics from the router, the
+    // group emptied. Other events are left alone (false).
+    static constexpr std::string_view wire_topic = "mercure.update";
+    bool route(ssehub::event& ev) const;
 
     ssehub::mercure::router& routes() noexcept { return router_; }
 
@@ -67,7 +78,7 @@ public:
     // from its metadata; empty for a connection that is not Mercure's.
     std::vector<nlohmann::json> subscriptions_of(const std::string& connection_id, const ssehub::metadata& meta,
                                                  bool active) const;
-    // The private updates announcing them (one per subscription).
+    // The private updates announcing them (one per subscription), in the wire form.
     std::vector<ssehub::event> subscription_events(const std::string& connection_id, const ssehub::metadata& meta,
                                                    bool active) const;
 

@@ -11,6 +11,8 @@
 #include "mercure.hpp"
 #include "responses.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -44,9 +46,25 @@ asio::awaitable<daemon::response> daemon::mercure_publish(request_context& ctx) 
         log_.debug("mercure_publish_refused", {{"remote", ctx.remote}, {"status", no->status}, {"reason", no->message}});
         co_return refusal_response(*no);
     }
+    auto& ev = std::get<ssehub::event>(prepared);
+    if (redis_) {  // through Redis: every node routes it (its own subscribers' selectors) and delivers it once
+        if (!ev.id.empty())
+            co_return plain_text(400, "id: not accepted with --redis (the ids are the Redis Stream's, so that every node "
+                                      "replays the same)\n");
+        const auto rr = co_await redis_->publish(std::move(ev));
+        if (rr.ec) {
+            counters_.publish_failures.fetch_add(1);
+            log_.warn("redis_publish_failed", {{"node", redis_->node()}, {"error", rr.ec.message()}});
+            response out = plain_text(503, "redis unavailable, retry later\n");
+            out.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
+            co_return out;
+        }
+        log_.debug("mercure_publish", {{"id", rr.id}, {"nodes", rr.nodes}});
+        co_return plain_text(200, rr.id);
+    }
+    mercure_->route(ev);
     std::error_code ec;
-    const ssehub::publish_result r = co_await hub_->async_publish(std::move(std::get<ssehub::event>(prepared)),
-                                                                  asio::redirect_error(asio::use_awaitable, ec));
+    const ssehub::publish_result r = co_await hub_->async_publish(std::move(ev), asio::redirect_error(asio::use_awaitable, ec));
     if (ec == ssehub::error::intake_full || ec == ssehub::error::hub_stopped) {
         counters_.publish_failures.fetch_add(1);
         response out = plain_text(503, ec == ssehub::error::hub_stopped ? "shutting down\n" : "publish intake full, retry later\n");
@@ -87,9 +105,22 @@ asio::awaitable<daemon::response> daemon::mercure_subscriptions(request_context&
     ssehub::presence_query q;
     q.filter.match = {{std::string(mercure_endpoint::marker), "1"}};
     q.limit = hub_->config().max_presence_page;
+    const bool cluster = redis_ && redis_->cluster();  // --redis: every node's subscribers
     for (;;) {  // every page (bounded by --max-connections)
         std::error_code ec;
-        const auto page = co_await hub_->async_presence(q, asio::redirect_error(asio::use_awaitable, ec));
+        ssehub::presence_page page;
+        if (cluster) {
+            auto p = co_await redis_->presence(q);
+            if (p.ec) {
+                response r = plain_text(503, "redis unavailable, retry later\n");
+                r.headers.push_back({"Retry-After", std::to_string(retry_after_seconds())});
+                co_return r;
+            }
+            page.entries = std::move(p.entries);
+            page.next = std::move(p.next);
+        } else {
+            page = co_await hub_->async_presence(q, asio::redirect_error(asio::use_awaitable, ec));
+        }
         if (ec) co_return plain_text(500, "presence: " + ec.message() + "\n");
         for (const auto& e : page.entries) {
             if (parts.size() == 2 && e.id != parts[1]) continue;
@@ -113,10 +144,26 @@ asio::awaitable<daemon::response> daemon::mercure_subscriptions(request_context&
     co_return response{200, "application/ld+json", body.dump(), {}};
 }
 
+namespace {
+
+// A subscription event through Redis, so every node's subscribers may get it.
+asio::awaitable<void> publish_through(redis_bridge* redis, logger* log, ssehub::event ev) {
+    const auto r = co_await redis->publish(std::move(ev));
+    if (r.ec) log->warn("mercure_subscription_event_failed", {{"error", r.ec.message()}});
+}
+
+}  // namespace
+
 void daemon::announce_subscriptions(const ssehub::connection& c, bool active) {
     if (!mercure_ || !mercure_->subscriptions()) return;
-    for (auto& ev : mercure_->subscription_events(c.id(), c.metadata(), active))
+    for (auto& ev : mercure_->subscription_events(c.id(), c.metadata(), active)) {
+        if (redis_) {
+            asio::co_spawn(ioc_, publish_through(redis_.get(), &log_, std::move(ev)), asio::detached);
+            continue;
+        }
+        mercure_->route(ev);
         if (auto ec = hub_->publish(std::move(ev))) log_.warn("mercure_subscription_event_failed", {{"error", ec.message()}});
+    }
 }
 
 }  // namespace ssehubd

@@ -494,8 +494,8 @@ std::string check(const options& o) {
         return "--mercure: this ssehubd was built without ssehub::mercure (Debian: apt-get install libre2-dev, then "
                "rebuild)";
 #endif
-        if (!o.redis_url.empty() || !o.nats_url.empty())
-            return "--mercure with --redis or --nats is not supported yet (one node only)";
+        if (!o.nats_url.empty())
+            return "--mercure with --nats is not supported yet (--redis is: every node routes the updates it receives)";
         if (o.mercure_publisher_key.empty() && o.mercure_publisher_public_key.empty())
             return "--mercure needs --mercure-publisher-jwt-key, --mercure-jwt-key or --mercure-publisher-public-key";
         const auto u = ssehub::http::parse_url(o.mercure_url);

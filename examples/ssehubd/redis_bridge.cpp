@@ -58,6 +58,7 @@ public:
             ssehub::redis::streams_replayer_config rc;
             rc.stream = opts_.redis_prefix + ":stream";
             rc.max_age = opts_.replay_max_age;
+            rc.transform = transform_;
             auto r = std::make_shared<ssehub::redis::redis_streams_replayer>(ex_, ro_, rc);
             replayer_ = r;
             cfg.replayer = ssehub::any_replayer(r);
@@ -72,6 +73,14 @@ public:
         auto cfg = ssehub::redis::redis_fan_out_config();
         cfg.backoff_initial = std::chrono::milliseconds(100);
         cfg.backoff_max = std::chrono::milliseconds(2000);
+        if (transform_) {
+            cfg.transform = [decode = std::move(cfg.transform), t = transform_](const ssehub::pubsub_message& m,
+                                                                               ssehub::event ev) -> std::optional<ssehub::event> {
+                auto out = decode(m, std::move(ev));
+                if (out) t(*out);
+                return out;
+            };
+        }
         bridge_ = ssehub::fan_out(hub, std::move(sub), std::move(cfg));
         presence_->start(hub);
         log_.info("redis", {{"node", node_}, {"host", ro_.host}, {"port", ro_.port}, {"channel", opts_.redis_prefix + ":events"}});

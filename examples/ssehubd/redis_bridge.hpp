@@ -18,6 +18,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -48,6 +49,10 @@ public:
     // Prometheus families (HELP/TYPE/samples), appended to /metrics.
     virtual std::string prometheus() const = 0;
     const std::string& node() const noexcept { return node_; }
+    // Rewrites every event that arrives from Redis, live or replayed from
+    // the Stream, on the receiving node (the Mercure endpoint routes its
+    // updates there). Set before configure() and start().
+    void set_transform(std::function<void(ssehub::event&)> t) { transform_ = std::move(t); }
 
     // Cluster-wide presence (docs/presence-and-admin.md): false for an
     // engine without it (NATS), whose admin routes stay node-local.
@@ -63,6 +68,7 @@ public:
 
 protected:
     std::string node_;
+    std::function<void(ssehub::event&)> transform_;
 };
 
 }  // namespace ssehubd

@@ -228,6 +228,7 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
             if (!e) continue;
             auto d = decode_event(*e, now);
             if (!d || d->expired) continue;
+            if (cfg_.transform) cfg_.transform(d->ev);
             const event& ev = d->ev;
             if (!replay_matches(ev.topics, ev.group, patterns, meta)) continue;
             if (out.events.size() == max_events) {

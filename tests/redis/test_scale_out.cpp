@@ -4,6 +4,7 @@
 // cluster-wide presence and admin disconnects.
 #include "admin_client.hpp"
 #include "daemon_process.hpp"
+#include "mercure_client.hpp"
 #include "redis_server.hpp"
 
 #include <catch2/catch.hpp>
@@ -282,3 +283,86 @@ TEST_CASE("two nodes on one Redis: presence and admin disconnects are cluster-wi
     REQUIRE(test::poll_until([&] { return count(pa, "topic=chat") == 0; }, 20s));
     CHECK(body_json(get(pa, "/connections", key))["nodes"] == 1);
 }
+
+#ifdef SSEHUBD_TEST_MERCURE
+TEST_CASE("two nodes on one Redis speak Mercure: B routes and delivers what A publishes, replays it from the Stream; "
+          "subscriptions are cluster-wide",
+          "[redis][scale_out][mercure]") {
+    using namespace daemon_test;
+    redis_test::redis_server redis;
+    auto args = [&](std::string node) {
+        auto m = mercure_args();
+        m.push_back("--mercure-subscriptions");
+        return node_args(redis, std::move(node), m);
+    };
+    daemon_process a(args("A"));
+    daemon_process b(args("B"));
+    REQUIRE(test::poll_until([&] { return ready(a.port()) && ready(b.port()); }, 20s));
+
+    // Subscription events on A, of subscribers on B.
+    const std::string api_selector = "/.well-known/mercure/subscriptions{/topic}{/subscriber}";
+    const std::string admin = ssehub::sign_hs256(header_jwt, R"({"mercure":{"subscribe":[")" + api_selector + R"("]}})", sub_key);
+    const std::string auth = "Authorization: Bearer " + admin + "\r\n";
+    mercure_subscriber watcher(a.port(), "topic=" + url_encode(api_selector), auth);
+    REQUIRE(watcher.s.connected());
+
+    // Only B's subscribers use the template: A's router never evaluates it.
+    const std::string books = "topic=" + url_encode("https://t.test/books/{id}");
+    mercure_subscriber public_only(b.port(), books);
+    mercure_subscriber reader(b.port(), books, "Authorization: Bearer " + subscriber_token("https://t.test/books/1") + "\r\n");
+    REQUIRE(public_only.s.connected());
+    REQUIRE(reader.s.connected());
+    auto heard = [&](const std::string& id) {
+        for (int i = 0; i < 6; ++i) {
+            auto e = watcher.next();
+            if (!e) return false;
+            const auto j = nlohmann::json::parse(e->data);
+            if (j.value("subscriber", "") == id && j.value("active", false)) return true;
+        }
+        return false;
+    };
+    CHECK(heard(public_only.s.connection_id));
+    CHECK(heard(reader.s.connection_id));
+
+    const auto r1 = mercure_post(a.port(), {{"topic", "https://t.test/books/1"}, {"data", "public"}});
+    const auto r2 = mercure_post(a.port(), {{"topic", "https://t.test/books/1"}, {"data", "secret"}, {"private", "on"}});
+    const auto r3 = mercure_post(a.port(), {{"topic", "https://t.test/authors/1"}, {"data", "elsewhere"}});
+    const auto r4 = mercure_post(a.port(), {{"topic", "https://t.test/books/2"}, {"data", "last"}});
+    for (const auto* r : {&r1, &r2, &r3, &r4}) {
+        REQUIRE(r->status == 200);
+        CHECK(std::regex_match(r->body, std::regex("[0-9]+-[0-9]+")));  // the Stream's id, the same on every node
+    }
+    CHECK(public_only.next_id() == r1.body);
+    CHECK(public_only.next_id() == r4.body);  // not the private one, not authors/1
+    CHECK(reader.next_id() == r1.body);
+    CHECK(reader.next_id() == r2.body);  // its token matches books/1
+    CHECK(reader.next_id() == r4.body);
+    // A caller's id would not be the Stream's: refused, nothing published.
+    const auto mine = mercure_post(a.port(), {{"topic", "https://t.test/books/1"}, {"id", "mine"}});
+    CHECK(mine.status == 400);
+
+    // Replayed on B from the Redis Stream, routed there: after r1, the
+    // private r2 only with the token, never authors/1.
+    mercure_subscriber late(b.port(), books + "&lastEventID=" + r1.body);
+    CHECK(late.next_id() == r4.body);
+    mercure_subscriber late_reader(b.port(), books + "&lastEventID=" + r1.body,
+                                   "Authorization: Bearer " + subscriber_token("https://t.test/books/1") + "\r\n");
+    CHECK(late_reader.next_id() == r2.body);
+    CHECK(late_reader.next_id() == r4.body);
+
+    // The subscriptions API on A lists B's subscribers (once B's presence
+    // entries reached Redis: written in batches).
+    CHECK(test::poll_until(
+        [&] {
+            const auto all = get(a.port(), "/.well-known/mercure/subscriptions", auth);
+            if (all.status != 200) return false;
+            const auto listed = nlohmann::json::parse(all.body);
+            std::set<std::string> subscribers;
+            for (const auto& s : listed["subscriptions"]) subscribers.insert(s["subscriber"].get<std::string>());
+            for (const auto* s : {&public_only, &reader, &late, &late_reader})
+                if (!subscribers.count(s->s.connection_id)) return false;
+            return true;
+        },
+        20s));
+}
+#endif

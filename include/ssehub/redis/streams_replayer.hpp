@@ -14,6 +14,7 @@
 #include <asio/any_io_executor.hpp>
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -29,6 +30,11 @@ struct streams_replayer_config {
     std::size_t page = 256;                // entries per XRANGE
     std::size_t max_scan = 10000;          // entries read per replay at most (then truncated → resync)
     std::chrono::milliseconds max_age{std::chrono::minutes(5)};  // older entries are not replayed (0: no limit)
+    // Optional: rewrites each stored event before it is matched against the
+    // reconnecting client's topics, as fan_out_config::transform does for
+    // the live messages (an application that routes on the receiving node,
+    // as ssehubd's Mercure endpoint does). Must not block.
+    std::function<void(event&)> transform;
 };
 
 class redis_streams_replayer {
