@@ -14,6 +14,7 @@ std::string encode_event(const event& ev, std::int64_t now_ms) {
     json::array topics;
     for (const auto& t : ev.topics) topics.emplace_back(t);
     o.emplace_back("t", std::move(topics));
+    if (!ev.id.empty()) o.emplace_back("i", ev.id);  // a caller's id (an engine's own ids travel beside the JSON)
     if (!ev.type.empty()) o.emplace_back("y", ev.type);
     o.emplace_back("d", ev.data);
     if (!ev.group.empty()) {
@@ -40,6 +41,8 @@ std::optional<decoded_event> decode_event(std::string_view text, std::int64_t no
                 if (!t.is_string()) return std::nullopt;
                 ev.topics.push_back(t.as_string());
             }
+        } else if (name == "i" && m.is_string()) {
+            ev.id = m.as_string();
         } else if (name == "y" && m.is_string()) {
             ev.type = m.as_string();
         } else if (name == "d" && m.is_string()) {

@@ -47,10 +47,8 @@ asio::awaitable<daemon::response> daemon::mercure_publish(request_context& ctx) 
         co_return refusal_response(*no);
     }
     auto& ev = std::get<ssehub::event>(prepared);
-    if (redis_) {  // through Redis: every node routes it (its own subscribers' selectors) and delivers it once
-        if (!ev.id.empty())
-            co_return plain_text(400, "id: not accepted with --redis (the ids are the Redis Stream's, so that every node "
-                                      "replays the same)\n");
+    if (redis_) {  // through Redis: every node routes it (its own subscribers' selectors) and delivers it once, with
+                   // the caller's id or the Stream's
         const auto rr = co_await redis_->publish(std::move(ev));
         if (rr.ec) {
             counters_.publish_failures.fetch_add(1);

@@ -36,6 +36,9 @@ public:
         pc.stream = o.replay_size > 0 ? o.redis_prefix + ":stream" : "";
         pc.stream_max_len = o.replay_size;
         pc.max_topic_length = o.max_topic_length;
+        // A caller's id resumes a replay for as long as its events may be replayed.
+        pc.id_key_prefix = o.redis_prefix + ":id:";
+        pc.id_ttl = o.replay_max_age.count() > 0 ? o.replay_max_age : std::chrono::hours(24);
         publisher_ = std::make_shared<ssehub::redis::redis_publisher>(ex, ro_, pc);
         ssehub::redis::redis_presence_config prc;
         prc.prefix = o.redis_prefix;
@@ -58,6 +61,7 @@ public:
             ssehub::redis::streams_replayer_config rc;
             rc.stream = opts_.redis_prefix + ":stream";
             rc.max_age = opts_.replay_max_age;
+            rc.id_key_prefix = opts_.redis_prefix + ":id:";
             rc.transform = transform_;
             auto r = std::make_shared<ssehub::redis::redis_streams_replayer>(ex_, ro_, rc);
             replayer_ = r;

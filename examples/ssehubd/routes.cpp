@@ -166,7 +166,9 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
         if (rr.ec == ssehub::error::no_target)
             co_return error_response(400, "topics: at least one topic (or a group) is required", "topics");
         if (rr.ec == ssehub::error::invalid_event_field)
-            co_return error_response(400, "id: not accepted with --redis (ids are Redis Stream ids); type: no CR, LF or NUL", "id");
+            co_return error_response(400, opts_.nats_url.empty() ? "id: at most 256 bytes; id, type: no CR, LF or NUL"
+                                                                  : "id: not accepted with --nats (ids are made by the node); type: no CR, LF or NUL",
+                                     "id");
         if (rr.ec) {
             log_.warn("redis_publish_failed", {{"node", redis_->node()}, {"error", rr.ec.message()}});
             co_return unavailable(std::string(opts_.nats_url.empty() ? "redis" : "nats") + " unavailable, retry later");
@@ -206,10 +208,10 @@ asio::awaitable<daemon::response> daemon::publish_batch(request_context& ctx, co
             co_return from_api_error(*refused);
         }
     }
-    if (redis_) {
-        for (std::size_t i = 0; i < events.size(); ++i)
-            if (!events[i].id.empty())
-                co_return error_response(400, "[" + std::to_string(i) + "].id: not accepted with --redis (ids are Redis Stream ids)", "id");
+    for (std::size_t i = 0; redis_ && i < events.size(); ++i) {  // refused before any is published
+        if (!opts_.nats_url.empty() && !events[i].id.empty())
+            co_return error_response(400, "[" + std::to_string(i) + "].id: not accepted with --nats (ids are made by the node)", "id");
+        if (events[i].id.size() > 256) co_return error_response(400, "[" + std::to_string(i) + "].id: at most 256 bytes", "id");
     }
     nlohmann::json results = nlohmann::json::array();
     auto stopped = [&](std::string message) {

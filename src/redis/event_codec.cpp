@@ -13,9 +13,12 @@ bool is_stream_id(std::string_view id) noexcept {
 
 std::optional<decoded_event> decode_message(std::string_view payload, std::int64_t now_ms) {
     const auto nl = payload.find('\n');
-    if (nl == std::string_view::npos || !is_stream_id(payload.substr(0, nl))) return std::nullopt;
+    if (nl == std::string_view::npos) return std::nullopt;
+    const std::string_view id = payload.substr(0, nl);
     auto d = decode_event(payload.substr(nl + 1), now_ms);
-    if (d) d->ev.id = std::string(payload.substr(0, nl));
+    // The Stream's id, or the caller's (which the JSON carries too).
+    if (!d || (d->ev.id.empty() ? !is_stream_id(id) : d->ev.id != id)) return std::nullopt;
+    d->ev.id = std::string(id);
     return d;
 }
 

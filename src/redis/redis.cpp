@@ -89,11 +89,18 @@ asio::awaitable<void> redis_subscriber::async_run(pubsub_sink& sink) {
 
 namespace {
 
-// KEYS[1] stream; ARGV[1] max len, ARGV[2] event JSON, ARGV[3] channel.
+// KEYS[1] stream, KEYS[2] the caller id's key (when ARGV[4] is not empty);
+// ARGV[1] max len, ARGV[2] event JSON, ARGV[3] channel, ARGV[4] the caller's
+// id, ARGV[5] how long its key maps it to the entry (ms).
 constexpr const char* publish_script = R"lua(
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
-local n = redis.call('PUBLISH', ARGV[3], id .. '\n' .. ARGV[2])
-return {id, n}
+local shown = id
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[2], id, 'PX', ARGV[5])
+  shown = ARGV[4]
+end
+local n = redis.call('PUBLISH', ARGV[3], shown .. '\n' .. ARGV[2])
+return {shown, n}
 )lua";
 
 // Without a Stream: the id is Redis's clock (TIME) and a counter, so it still
@@ -102,6 +109,7 @@ constexpr const char* publish_script_no_stream = R"lua(
 local t = redis.call('TIME')
 local seq = redis.call('INCR', KEYS[1])
 local id = t[1] .. string.format('%03d', math.floor(t[2] / 1000)) .. '-' .. seq
+if ARGV[4] ~= '' then id = ARGV[4] end
 local n = redis.call('PUBLISH', ARGV[3], id .. '\n' .. ARGV[2])
 return {id, n}
 )lua";
@@ -127,17 +135,21 @@ asio::awaitable<redis_publish_result> redis_publisher::async_publish(event ev) {
     if (ev.topics.empty() && ev.group.empty()) out.ec = error::no_target;
     for (const auto& t : ev.topics)
         if (!out.ec && !topic::is_valid_subject(t, cfg_.max_topic_length)) out.ec = error::invalid_topic;
-    if (!out.ec && !ev.id.empty()) out.ec = error::invalid_event_field;  // ids come from the Stream
+    if (!out.ec && ev.id.size() > 256) out.ec = error::invalid_event_field;
+    if (!out.ec) out.ec = wire::validate_id(ev.id);
     if (!out.ec) out.ec = wire::validate_type(ev.type);
     if (out.ec) co_return out;
     const bool stream = !cfg_.stream.empty();
     std::vector<std::string> args{"EVAL",
                                   stream ? publish_script : publish_script_no_stream,
-                                  "1",
+                                  "2",
                                   stream ? cfg_.stream : cfg_.channel + ":seq",
+                                  cfg_.id_key_prefix + ev.id,
                                   std::to_string(cfg_.stream_max_len),
                                   encode_event(ev, unix_ms()),
-                                  cfg_.channel};
+                                  cfg_.channel,
+                                  ev.id,
+                                  std::to_string(std::max<std::int64_t>(1, cfg_.id_ttl.count()))};
     auto client = client_;
     try {
         const reply r = co_await client->exec(std::move(args));
@@ -198,12 +210,21 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
     const std::string last_id(last_id_view);
     const std::vector<std::string> patterns = patterns_ref;
     const metadata meta = meta_ref;
-    if (!is_stream_id(last_id)) co_return out;
-    const std::int64_t now = unix_ms();
-    if (cfg_.max_age.count() > 0 && stream_id_ms(last_id) < now - cfg_.max_age.count()) co_return out;
     auto client = client_;
+    // A caller's id resumes from the Stream entry its key maps it to.
+    std::string resume = last_id;
+    if (!is_stream_id(resume)) {
+        if (cfg_.id_key_prefix.empty() || last_id.empty()) co_return out;
+        std::vector<std::string> get{"GET", cfg_.id_key_prefix + last_id};
+        const reply r = co_await client->exec(std::move(get));
+        if (r.is_error()) throw std::system_error(std::make_error_code(std::errc::io_error), "redis GET: " + r.str);
+        if (r.type != reply::kind::string || !is_stream_id(r.str)) co_return out;  // unknown, or expired
+        resume = r.str;
+    }
+    const std::int64_t now = unix_ms();
+    if (cfg_.max_age.count() > 0 && stream_id_ms(resume) < now - cfg_.max_age.count()) co_return out;
     const std::size_t page = std::max<std::size_t>(cfg_.page, 2);
-    std::string from = last_id;  // inclusive on the first page: proves the id is still in the Stream
+    std::string from = resume;  // inclusive on the first page: proves the id is still in the Stream
     bool first = true;
     std::size_t scanned = 0;
     for (;;) {
@@ -212,7 +233,7 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
         if (r.is_error()) throw std::system_error(std::make_error_code(std::errc::io_error), "redis XRANGE: " + r.str);
         std::size_t i = 0;
         if (first) {
-            if (r.elements.empty() || r.elements[0].elements.empty() || r.elements[0].elements[0].str != last_id)
+            if (r.elements.empty() || r.elements[0].elements.empty() || r.elements[0].elements[0].str != resume)
                 co_return out;  // trimmed away or never there
             out.known = true;
             i = 1;
@@ -236,8 +257,9 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
                 co_return out;
             }
             frame f;
-            if (wire::make_frame(ev, id, f)) continue;
-            out.events.push_back(replayed_event{id, std::move(f)});
+            const std::string& shown = ev.id.empty() ? id : ev.id;  // a caller's id, as delivered live
+            if (wire::make_frame(ev, shown, f)) continue;
+            out.events.push_back(replayed_event{shown, std::move(f)});
         }
         if (r.elements.size() < page) co_return out;  // the end of the Stream
         if (scanned >= cfg_.max_scan) {

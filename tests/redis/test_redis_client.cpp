@@ -77,6 +77,12 @@ TEST_CASE("event codec round trip, with TTL as an absolute deadline", "[redis]")
     REQUIRE(m);
     CHECK(m->ev.id == "1700000000000-3");
     CHECK_FALSE(sr::decode_message("nope\n" + text, 0));
+    // A caller's id travels in the JSON too, and must be the one in front.
+    ev.id = "order-42";
+    const auto with_id = sr::encode_event(ev, 1000);
+    CHECK(sr::decode_event(with_id, 2000)->ev.id == "order-42");
+    CHECK(sr::decode_message("order-42\n" + with_id, 2000)->ev.id == "order-42");
+    CHECK_FALSE(sr::decode_message("1700000000000-3\n" + with_id, 2000));
     CHECK_FALSE(sr::decode_event("{\"t\":[1]}", 0));
     CHECK(sr::is_stream_id("0-1"));
     CHECK_FALSE(sr::is_stream_id("18c1f0a2b3c-000000000001"));
@@ -101,10 +107,20 @@ TEST_CASE("redis_publisher → redis_subscriber → hub: the Stream id is the ev
     CHECK(c.events[1].id == r.id);
     CHECK(c.events[1].data == "{\"n\":1}");
 
-    // Refused before Redis sees it.
-    CHECK(run(srv, pub.async_publish(make_event({"bad topic"}, "x"))).ec == ssehub::error::invalid_topic);
+    // A caller's id is the event's id on every node.
     auto with_id = make_event({"orders"}, "x");
     with_id.id = "mine";
+    const auto mine = run(srv, pub.async_publish(with_id));
+    REQUIRE_FALSE(mine.ec);
+    CHECK(mine.id == "mine");
+    REQUIRE(c.wait_events(3, 20s));
+    CHECK(c.events[2].id == "mine");
+
+    // Refused before Redis sees it.
+    CHECK(run(srv, pub.async_publish(make_event({"bad topic"}, "x"))).ec == ssehub::error::invalid_topic);
+    with_id.id = "two\nlines";
+    CHECK(run(srv, pub.async_publish(with_id)).ec == ssehub::error::invalid_event_field);
+    with_id.id = std::string(257, 'x');
     CHECK(run(srv, pub.async_publish(with_id)).ec == ssehub::error::invalid_event_field);
     CHECK(run(srv, pub.async_publish(ssehub::event{})).ec == ssehub::error::no_target);
     bridge.stop();
@@ -172,7 +188,23 @@ TEST_CASE("redis_streams_replayer: after an id, filtered by topic and group, unk
     CHECK(r.events.empty());
 
     CHECK_FALSE(replay("1-0", 100).known);            // not in the Stream
-    CHECK_FALSE(replay("18c1f0a2b3c-0001", 100).known);  // not a Stream id
+    CHECK_FALSE(replay("18c1f0a2b3c-0001", 100).known);  // not a Stream id, nor a caller's
+
+    // A caller's id resumes from its entry, and replays carry callers' ids.
+    auto own = make_event({"orders.eu"}, "7");
+    own.id = "order-7";
+    REQUIRE_FALSE(run(srv, pub.async_publish(own)).ec);
+    const auto after = run(srv, pub.async_publish(make_event({"orders.eu"}, "8")));
+    own.id = "order-9";
+    own.data = "9";
+    REQUIRE_FALSE(run(srv, pub.async_publish(own)).ec);
+    r = replay("order-7", 100);
+    CHECK(r.known);
+    REQUIRE(r.events.size() == 2);
+    CHECK(*r.events[0].bytes == "id: " + after.id + "\ndata: 8\n\n");
+    CHECK(r.events[1].id == "order-9");
+    CHECK(*r.events[1].bytes == "id: order-9\ndata: 9\n\n");
+    CHECK(replay("order-9", 100).events.empty());
 }
 
 TEST_CASE("redis_ticket_store: a ticket from one store is read, then taken once, through another", "[redis]") {

@@ -89,6 +89,18 @@ TEST_CASE("two nodes on one Redis: published on A, a client on B receives it exa
     CHECK(on_b.c.events[1].id == ids[0]);  // the same id on every node
     CHECK(on_a.c.events[1].id == ids[0]);
     CHECK(metric(b.port(), "ssehubd_fanout_messages_total{node=\"B\",result=\"published\"}") == 6);
+
+    // A caller's id is kept on every node; a client resumes from it on the other node.
+    const auto own = post(a.port(), "/publish", R"({"topics":["orders"],"id":"order-7","data":"7"})");
+    REQUIRE(own.status == 202);
+    CHECK(own.body.find("\"id\":\"order-7\"") != std::string::npos);
+    CHECK(data_until_end(on_b, "7").back() == "7");
+    CHECK(on_b.c.events.back().id == "order-7");
+    publish(a.port(), R"({"topics":["orders"],"data":"after"})");
+    subscriber resumed(b.port(), "/events?topics=orders", "Last-Event-ID: order-7\r\n");
+    REQUIRE(resumed.connected());
+    CHECK(data_until_end(resumed, "after") == std::vector<std::string>{"after"});
+    CHECK(post(a.port(), "/publish", R"([{"topics":["orders"],"id":")" + std::string(257, 'x') + R"("}])").status == 400);
 }
 
 TEST_CASE("node A dies, the client reconnects to node B with Last-Event-ID and gets exactly what it missed",
@@ -330,16 +342,22 @@ TEST_CASE("two nodes on one Redis speak Mercure: B routes and delivers what A pu
     const auto r4 = mercure_post(a.port(), {{"topic", "https://t.test/books/2"}, {"data", "last"}});
     for (const auto* r : {&r1, &r2, &r3, &r4}) {
         REQUIRE(r->status == 200);
-        CHECK(std::regex_match(r->body, std::regex("[0-9]+-[0-9]+")));  // the Stream's id, the same on every node
+        CHECK(std::regex_match(r->body, std::regex("[0-9]+-[0-9]+")));  // the Stream's id (none given), the same on every node
     }
     CHECK(public_only.next_id() == r1.body);
     CHECK(public_only.next_id() == r4.body);  // not the private one, not authors/1
     CHECK(reader.next_id() == r1.body);
     CHECK(reader.next_id() == r2.body);  // its token matches books/1
     CHECK(reader.next_id() == r4.body);
-    // A caller's id would not be the Stream's: refused, nothing published.
-    const auto mine = mercure_post(a.port(), {{"topic", "https://t.test/books/1"}, {"id", "mine"}});
-    CHECK(mine.status == 400);
+    // A caller's id: echoed, delivered with it on B, and resumable there.
+    const auto mine = mercure_post(a.port(), {{"topic", "https://t.test/books/1"}, {"id", "book-1-v2"}});
+    REQUIRE(mine.status == 200);
+    CHECK(mine.body == "book-1-v2");
+    CHECK(public_only.next_id() == "book-1-v2");
+    const auto r5 = mercure_post(a.port(), {{"topic", "https://t.test/books/3"}});
+    REQUIRE(r5.status == 200);
+    mercure_subscriber resumed(b.port(), books + "&lastEventID=book-1-v2");
+    CHECK(resumed.next_id() == r5.body);
 
     // Replayed on B from the Redis Stream, routed there: after r1, the
     // private r2 only with the token, never authors/1.

@@ -18,7 +18,8 @@ using ssehub::decoded_event;
 using ssehub::encode_event;
 using ssehub::unix_ms;
 
-// "<id>\n<json>" → the event with its id. nullopt when malformed.
+// "<id>\n<json>" → the event with its id (a Stream id, or the caller's id
+// that the JSON carries as well). nullopt when malformed.
 std::optional<decoded_event> decode_message(std::string_view payload, std::int64_t now_ms);
 
 // A Redis Stream id ("1700000000000-3").

@@ -13,6 +13,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -29,11 +30,17 @@ struct redis_publisher_config {
     std::string stream = "ssehub:stream";   // the Stream replay reads ("" : no Stream, ids are then not replayable)
     std::size_t stream_max_len = 10000;     // MAXLEN ~ (approximate: Redis trims whole nodes)
     std::size_t max_topic_length = 256;     // as hub_config::max_topic_length
+    // A caller's event id: the event keeps it on every node, and
+    // `id_key_prefix + id` maps it to its Stream entry for `id_ttl`, so a
+    // client that reconnects with it is replayed from there
+    // (streams_replayer_config::id_key_prefix, the same).
+    std::string id_key_prefix = "ssehub:id:";
+    std::chrono::milliseconds id_ttl{std::chrono::minutes(5)};
 };
 
 struct redis_publish_result {
     std::error_code ec;       // ssehub::error (invalid_topic, no_target, invalid_event_field), or a Redis failure
-    std::string id;           // the Stream entry id, the event's id on every node
+    std::string id;           // the event's id on every node: the caller's, else the Stream entry id
     std::size_t nodes = 0;    // subscribers that received it (one per node)
 };
 
@@ -44,8 +51,8 @@ public:
     redis_publisher(redis_publisher&&) noexcept = default;
     redis_publisher& operator=(redis_publisher&&) noexcept = default;
 
-    // Validates like hub::publish (ids come from Redis: a caller id is
-    // refused with invalid_event_field), then publishes. Never throws for a
+    // Validates like hub::publish (a caller's id: no CR, LF or NUL, at most
+    // 256 bytes, else invalid_event_field), then publishes. Never throws for a
     // Redis failure: ec says it (std::errc::connection_refused,
     // timed_out, ... or io_error for an error reply).
     asio::awaitable<redis_publish_result> async_publish(event ev);

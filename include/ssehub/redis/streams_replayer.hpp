@@ -30,6 +30,9 @@ struct streams_replayer_config {
     std::size_t page = 256;                // entries per XRANGE
     std::size_t max_scan = 10000;          // entries read per replay at most (then truncated → resync)
     std::chrono::milliseconds max_age{std::chrono::minutes(5)};  // older entries are not replayed (0: no limit)
+    // Where a caller's event id is mapped to its Stream entry (as
+    // redis_publisher_config::id_key_prefix); "": only Stream ids resume.
+    std::string id_key_prefix = "ssehub:id:";
     // Optional: rewrites each stored event before it is matched against the
     // reconnecting client's topics, as fan_out_config::transform does for
     // the live messages (an application that routes on the receiving node,
