@@ -96,7 +96,7 @@ constexpr const char* publish_script = R"lua(
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
 local shown = id
 if ARGV[4] ~= '' then
-  redis.call('SET', KEYS[2], id, 'PX', ARGV[5])
+  redis.call('SET', KEYS[2], id, 'PX', ARGV[5], 'NX')  -- a reused id resumes from its first entry
   shown = ARGV[4]
 end
 local n = redis.call('PUBLISH', ARGV[3], shown .. '\n' .. ARGV[2])

@@ -205,6 +205,13 @@ TEST_CASE("redis_streams_replayer: after an id, filtered by topic and group, unk
     CHECK(r.events[1].id == "order-9");
     CHECK(*r.events[1].bytes == "id: order-9\ndata: 9\n\n");
     CHECK(replay("order-9", 100).events.empty());
+    // A reused id resumes from its first entry, and the later one is replayed.
+    own.id = "order-7";
+    own.data = "7 again";
+    REQUIRE_FALSE(run(srv, pub.async_publish(own)).ec);
+    r = replay("order-7", 100);
+    REQUIRE(r.events.size() == 3);
+    CHECK(r.events[2].id == "order-7");
 }
 
 TEST_CASE("redis_ticket_store: a ticket from one store is read, then taken once, through another", "[redis]") {

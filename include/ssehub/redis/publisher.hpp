@@ -31,7 +31,8 @@ struct redis_publisher_config {
     std::size_t stream_max_len = 10000;     // MAXLEN ~ (approximate: Redis trims whole nodes)
     std::size_t max_topic_length = 256;     // as hub_config::max_topic_length
     // A caller's event id: the event keeps it on every node, and
-    // `id_key_prefix + id` maps it to its Stream entry for `id_ttl`, so a
+    // `id_key_prefix + id` maps it to its Stream entry for `id_ttl` (a
+    // reused id: to its first entry, as the Mercure draft asks), so a
     // client that reconnects with it is replayed from there
     // (streams_replayer_config::id_key_prefix, the same).
     std::string id_key_prefix = "ssehub:id:";
