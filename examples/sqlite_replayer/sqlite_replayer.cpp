@@ -257,7 +257,9 @@ ssehub::replay_result sqlite_replayer::replay(std::string_view last_id, const st
     const std::int64_t now = now_ms();
     const std::int64_t too_old = cfg_.max_age.count() > 0 ? now - cfg_.max_age.count() : INT64_MIN;
     std::int64_t from = 0;
-    {
+    if (!cfg_.earliest_id.empty() && last_id == cfg_.earliest_id) {  // everything kept
+        if (cfg_.max_events > 0) from = std::max<std::int64_t>(0, newest_seq_ - static_cast<std::int64_t>(cfg_.max_events));
+    } else {
         use q(st_->find);
         sqlite3_bind_text(q.s, 1, last_id.data(), static_cast<int>(last_id.size()), SQLITE_STATIC);
         const int rc = sqlite3_step(q.s);

@@ -50,6 +50,9 @@ struct sqlite_replayer_config {
     // replay if the process dies without running the destructor (SIGKILL, a
     // crash); a clean exit commits them. Replays always see them.
     std::size_t events_per_commit = 1;
+    // A Last-Event-ID equal to this (not empty) replays every event still
+    // kept (Mercure's `earliest`); publishers must not use it as an id.
+    std::string earliest_id;
     // Wall clock for ages and TTLs (they must survive a restart, so not
     // steady_clock); empty: system_clock::now (tests inject).
     std::function<std::chrono::system_clock::time_point()> clock;

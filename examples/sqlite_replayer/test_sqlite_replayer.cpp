@@ -138,6 +138,18 @@ TEST_CASE("sqlite_replayer: bounded by count", "[sqlite]") {
     CHECK_FALSE(r.replay("47", all, no_meta, 100).known);
     CHECK(ids(r.replay("48", all, no_meta, 100)) == strings{"49", "50"});
 
+    // Mercure's `earliest`: every event still kept.
+    temp_dir dir_e;
+    auto ce = config(dir_e.file(), 3);
+    ce.earliest_id = "earliest";
+    sqlite_replayer e(ce);
+    CHECK_FALSE(e.replay("earliest", all, no_meta, 100).events.size());
+    for (int i = 1; i <= 5; ++i) e.store(ev(std::to_string(i), {"a"}));
+    const auto everything = e.replay("earliest", all, no_meta, 100);
+    CHECK(everything.known);
+    CHECK(ids(everything) == strings{"3", "4", "5"});
+    CHECK_FALSE(r.replay("earliest", all, no_meta, 100).known);  // only where configured
+
     temp_dir dir0;
     sqlite_replayer none(config(dir0.file(), 0));
     none.store(ev("1", {"a"}));

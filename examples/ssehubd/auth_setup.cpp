@@ -253,6 +253,7 @@ void setup_auth_and_replay(ssehub::hub_config& cfg, const options& o, const sseh
             rc.path = o.replay_db;
             rc.max_events = o.replay_size;
             rc.max_age = o.replay_max_age;
+            if (o.mercure) rc.earliest_id = "earliest";  // Mercure's "everything you have"
             cfg.replayer = ssehub::any_replayer(std::in_place_type<sqlite_example::sqlite_replayer>, std::move(rc));
 #else
             throw std::runtime_error("--replay-db: this ssehubd was built without SQLite3");

@@ -62,6 +62,7 @@ public:
             rc.stream = opts_.redis_prefix + ":stream";
             rc.max_age = opts_.replay_max_age;
             rc.id_key_prefix = opts_.redis_prefix + ":id:";
+            if (opts_.mercure) rc.earliest_id = "earliest";  // Mercure's "everything you have"
             rc.transform = transform_;
             auto r = std::make_shared<ssehub::redis::redis_streams_replayer>(ex_, ro_, rc);
             replayer_ = r;

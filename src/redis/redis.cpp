@@ -213,7 +213,10 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
     auto client = client_;
     // A caller's id resumes from the Stream entry its key maps it to.
     std::string resume = last_id;
-    if (!is_stream_id(resume)) {
+    const bool everything = !cfg_.earliest_id.empty() && last_id == cfg_.earliest_id;
+    if (everything) {
+        resume = "-";  // the Stream's start, inclusive
+    } else if (!is_stream_id(resume)) {
         if (cfg_.id_key_prefix.empty() || last_id.empty()) co_return out;
         std::vector<std::string> get{"GET", cfg_.id_key_prefix + last_id};
         const reply r = co_await client->exec(std::move(get));
@@ -222,7 +225,8 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
         resume = r.str;
     }
     const std::int64_t now = unix_ms();
-    if (cfg_.max_age.count() > 0 && stream_id_ms(resume) < now - cfg_.max_age.count()) co_return out;
+    const std::int64_t too_old = cfg_.max_age.count() > 0 ? now - cfg_.max_age.count() : 0;
+    if (!everything && stream_id_ms(resume) < too_old) co_return out;
     const std::size_t page = std::max<std::size_t>(cfg_.page, 2);
     std::string from = resume;  // inclusive on the first page: proves the id is still in the Stream
     bool first = true;
@@ -232,7 +236,10 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
         const reply r = co_await client->exec(std::move(args));
         if (r.is_error()) throw std::system_error(std::make_error_code(std::errc::io_error), "redis XRANGE: " + r.str);
         std::size_t i = 0;
-        if (first) {
+        if (first && everything) {
+            out.known = true;
+            first = false;
+        } else if (first) {
             if (r.elements.empty() || r.elements[0].elements.empty() || r.elements[0].elements[0].str != resume)
                 co_return out;  // trimmed away or never there
             out.known = true;
@@ -245,6 +252,7 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
             const std::string& id = entry.elements[0].str;
             from = id;
             ++scanned;
+            if (everything && stream_id_ms(id) < too_old) continue;
             const std::string* e = field(entry.elements[1], "e");
             if (!e) continue;
             auto d = decode_event(*e, now);

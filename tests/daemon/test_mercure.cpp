@@ -5,6 +5,7 @@
 // Non-delivery is shown by order, never by waiting: a subscriber that must
 // not get update A gets a later update B as its next message.
 #include "mercure_client.hpp"
+#include "support/temp_dir.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -156,7 +157,15 @@ TEST_CASE("mercure: publish and subscribe errors, reserved namespace", "[daemon]
 }
 
 TEST_CASE("mercure: replay with lastEventID, Last-Event-ID, last_event_id and earliest", "[daemon][mercure]") {
-    daemon_process d(mercure_args());
+    const bool sqlite = GENERATE(false, true);  // the memory replayer, then --replay-db
+    INFO((sqlite ? "--replay-db" : "memory"));
+    test::temp_dir dir;
+    auto args = mercure_args();
+    if (sqlite) {
+        args.push_back("--replay-db");
+        args.push_back(dir.file("replay.db"));
+    }
+    daemon_process d(args);
     const std::string exact = "topic=" + url_encode("https://t.test/r");
     const std::string tpl = "topic=" + url_encode("https://t.test/tpl/{id}");
     {

@@ -212,6 +212,15 @@ TEST_CASE("redis_streams_replayer: after an id, filtered by topic and group, unk
     r = replay("order-7", 100);
     REQUIRE(r.events.size() == 3);
     CHECK(r.events[2].id == "order-7");
+
+    // Mercure's `earliest`: the whole Stream, filtered as ever.
+    CHECK_FALSE(replay("earliest", 100).known);  // not configured
+    rc.earliest_id = "earliest";
+    sr::redis_streams_replayer all_of_it(srv.context().get_executor(), options_for(redis), rc);
+    r = run(srv, all_of_it.async_replay("earliest", patterns, t1, 100));
+    CHECK(r.known);
+    REQUIRE(r.events.size() == 9);  // 0, 1, 2, 4, 6, 7, 8, 9, 7 again: not t2's, not the invoice
+    CHECK(*r.events[0].bytes == "id: " + first.id + "\ndata: 0\n\n");
 }
 
 TEST_CASE("redis_ticket_store: a ticket from one store is read, then taken once, through another", "[redis]") {

@@ -33,6 +33,9 @@ struct streams_replayer_config {
     // Where a caller's event id is mapped to its Stream entry (as
     // redis_publisher_config::id_key_prefix); "": only Stream ids resume.
     std::string id_key_prefix = "ssehub:id:";
+    // A Last-Event-ID equal to this (not empty) replays the whole Stream
+    // within max_age (Mercure's `earliest`); publishers must not use it as an id.
+    std::string earliest_id;
     // Optional: rewrites each stored event before it is matched against the
     // reconnecting client's topics, as fan_out_config::transform does for
     // the live messages (an application that routes on the receiving node,
