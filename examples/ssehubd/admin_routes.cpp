@@ -204,7 +204,7 @@ daemon::response daemon::admin_page(request_context& ctx) {
     return r;
 }
 
-std::string daemon::admin_snapshot() {
+asio::awaitable<std::string> daemon::admin_snapshot() {
     const auto s = hub_->stats(false, opts_.admin_top, opts_.admin_top);
     auto j = stats_json(s, counters_, false);
     j["at_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -218,7 +218,18 @@ std::string daemon::admin_snapshot() {
     if (s.replay_events) j["replay"]["capacity"] = opts_.replay_size;
     j["top"] = opts_.admin_top;
     j["dashboards"] = admin_hub_->stats(false, 0).active_connections;
-    return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    if (redis_ && redis_->cluster()) {  // every live node and its streams (cluster-wide presence)
+        const auto live = co_await redis_->nodes();
+        auto& engine = j["engine"];
+        if (live.ec) {
+            engine["nodes"] = nullptr;
+        } else {
+            engine["nodes"] = nlohmann::ordered_json::array();
+            for (const auto& n : live.nodes)
+                engine["nodes"].push_back({{"node", n.id}, {"connections", n.connections}, {"expires_ms", n.expires_ms}});
+        }
+    }
+    co_return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 asio::awaitable<void> daemon::admin_feed() {
@@ -233,7 +244,7 @@ asio::awaitable<void> daemon::admin_feed() {
         if (admin_hub_->stats(false, 0).active_connections == 0) continue;
         ssehub::event ev;
         ev.type = "stats";
-        ev.data = admin_snapshot();
+        ev.data = co_await admin_snapshot();
         ev.topics = {std::string(admin_topic)};
         ev.lane = ssehub::priority::coalesced;
         ev.coalesce_key = "stats";

@@ -162,7 +162,7 @@ private:
     bool admin_allowed(const ssehub::http::request& req, std::string_view remote) const;
     asio::awaitable<void> admin_feed();
     ssehub::hub_config admin_hub_config();
-    std::string admin_snapshot();
+    asio::awaitable<std::string> admin_snapshot();
     // mercure_routes.cpp (--mercure): POST /.well-known/mercure, the
     // subscriptions API, and the subscription events of a connection
     // coming (on_open) or going (on_disconnect).

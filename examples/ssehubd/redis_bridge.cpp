@@ -129,6 +129,7 @@ public:
     asio::awaitable<ssehub::redis::cluster_presence_page> presence(ssehub::presence_query q) override {
         co_return co_await presence_->async_presence(std::move(q));
     }
+    asio::awaitable<ssehub::redis::cluster_nodes> nodes() override { co_return co_await presence_->async_nodes(); }
     asio::awaitable<ssehub::redis::cluster_disconnect_result> disconnect(std::string id, std::string reason) override {
         co_return co_await presence_->async_disconnect(std::move(id), std::move(reason));
     }
@@ -208,6 +209,9 @@ private:
 // Never called: only engines whose cluster() is true are asked.
 asio::awaitable<ssehub::redis::cluster_presence_page> redis_bridge::presence(ssehub::presence_query) {
     co_return ssehub::redis::cluster_presence_page{std::make_error_code(std::errc::not_supported), 0, {}, {}, {}, 0};
+}
+asio::awaitable<ssehub::redis::cluster_nodes> redis_bridge::nodes() {
+    co_return ssehub::redis::cluster_nodes{std::make_error_code(std::errc::not_supported), {}};
 }
 asio::awaitable<ssehub::redis::cluster_disconnect_result> redis_bridge::disconnect(std::string, std::string) {
     co_return ssehub::redis::cluster_disconnect_result{std::make_error_code(std::errc::not_supported), 0, 0, 0};

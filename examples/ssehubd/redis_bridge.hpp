@@ -62,6 +62,7 @@ public:
     virtual void left(const ssehub::connection&) {}
     // Only where cluster() is true.
     virtual asio::awaitable<ssehub::redis::cluster_presence_page> presence(ssehub::presence_query q);
+    virtual asio::awaitable<ssehub::redis::cluster_nodes> nodes();
     virtual asio::awaitable<ssehub::redis::cluster_disconnect_result> disconnect(std::string id, std::string reason);
     virtual asio::awaitable<ssehub::redis::cluster_disconnect_result> disconnect(ssehub::presence_filter f,
                                                                                std::string reason);

@@ -21,6 +21,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -60,6 +61,21 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return redis.call('PEXPIRE', KEYS[2], ARGV[2])
+)lua";
+
+// KEYS[1] the node set: the nodes not yet expired, with their expiry and
+// (ARGV[1] the hash key prefix) their entry counts: {id, expiry, count, ...}.
+constexpr const char* nodes_script = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES')
+local out = {}
+for i = 1, #live, 2 do
+  out[#out + 1] = live[i]
+  out[#out + 1] = live[i + 1]
+  out[#out + 1] = redis.call('HLEN', ARGV[1] .. live[i])
+end
+return out
 )lua";
 
 // KEYS[1] the node set: the nodes not yet expired.
@@ -442,6 +458,24 @@ void redis_presence::left(const connection& c) {
 }
 
 const connection_counters& redis_presence::counters() const noexcept { return s_->client->counters(); }
+
+asio::awaitable<cluster_nodes> redis_presence::async_nodes() {
+    auto s = s_;
+    cluster_nodes out;
+    try {
+        std::vector<std::string> args{"EVAL", nodes_script, "1", s->nodes_key, s->cfg.prefix + ":presence:"};
+        const reply r = co_await s->client->exec(std::move(args));
+        if (r.type != reply::kind::array || r.elements.size() % 3 != 0)
+            throw std::system_error(std::make_error_code(std::errc::io_error));
+        for (std::size_t i = 0; i < r.elements.size(); i += 3)
+            out.nodes.push_back({r.elements[i].str, static_cast<std::size_t>(std::max<long long>(0, r.elements[i + 2].integer)),
+                                 std::strtoll(r.elements[i + 1].str.c_str(), nullptr, 10)});
+        std::sort(out.nodes.begin(), out.nodes.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    } catch (const std::exception& e) {
+        out.ec = error_of(e);
+    }
+    co_return out;
+}
 
 asio::awaitable<cluster_presence_page> redis_presence::async_presence(presence_query q) {
     auto s = s_;

@@ -236,6 +236,22 @@ TEST_CASE("two nodes on one Redis: presence and admin disconnects are cluster-wi
         CHECK(e["node"] == (e["id"] == a1->connection_id ? "A" : "B"));
     }
     CHECK(ids == std::set<std::string>{a1->connection_id, b1->connection_id, b2->connection_id});
+
+    // A's /admin dashboard shows every node with its streams.
+    subscriber dash(pa, "/admin/events", key);
+    REQUIRE(dash.connected());
+    const auto nodes = dash.wait_for("stats");
+    REQUIRE(nodes);
+    const auto engine = json::parse(nodes->data)["engine"];
+    CHECK(engine["kind"] == "redis");
+    CHECK(engine["up"] == true);
+    REQUIRE(engine["nodes"].size() == 2);
+    CHECK(engine["nodes"][0]["node"] == "A");
+    CHECK(engine["nodes"][0]["connections"] == 1);
+    CHECK(engine["nodes"][1]["node"] == "B");
+    CHECK(engine["nodes"][1]["connections"] == 3);
+    CHECK(engine["nodes"][1]["expires_ms"].get<std::int64_t>() > 1700000000000);
+
     auto t1 = body_json(get(pa, "/connections?tenant=t1&topic=news", key));
     REQUIRE(t1["entries"].size() == 1);
     CHECK(t1["entries"][0]["id"] == b3->connection_id);

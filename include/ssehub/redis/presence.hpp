@@ -53,6 +53,18 @@ struct cluster_presence_page {
     std::size_t nodes = 0;                 // live nodes read
 };
 
+// The live nodes (renewed within their TTL), each with how many streams its
+// presence hash holds: what an operator's dashboard shows per node.
+struct cluster_nodes {
+    std::error_code ec;  // Redis unreachable
+    struct node {
+        std::string id;
+        std::size_t connections = 0;
+        std::int64_t expires_ms = 0;  // Redis's clock: its entries vanish then unless renewed
+    };
+    std::vector<node> nodes;  // by id
+};
+
 struct cluster_disconnect_result {
     std::error_code ec;            // Redis unreachable (nothing was sent), or invalid_topic
     std::size_t disconnected = 0;  // the sum of the counts the nodes answered
@@ -79,6 +91,8 @@ public:
 
     // Every live node's entries, filtered and paged as hub::async_presence.
     asio::awaitable<cluster_presence_page> async_presence(presence_query q);
+    // The live nodes and their stream counts (one ZRANGE and an HLEN per node).
+    asio::awaitable<cluster_nodes> async_nodes();
     // hub::disconnect(id) on every node (`disconnected` is 1 where it was).
     asio::awaitable<cluster_disconnect_result> async_disconnect(std::string connection_id, std::string reason);
     // hub::async_disconnect(filter) on every node.
