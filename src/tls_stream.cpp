@@ -29,15 +29,26 @@
 namespace ssehub {
 namespace {
 
-// The BIO between OpenSSL and the socket: recv and send on the descriptor,
-// nothing buffered. Not OpenSSL's socket BIO: that one writes with write(2),
-// which raises SIGPIPE when the peer has gone; send(MSG_NOSIGNAL) does not.
-int fd_of(BIO* b) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b))); }
+// The BIO between OpenSSL and the socket: recv and send on the descriptor.
+// Not OpenSSL's socket BIO: that one writes with write(2), which raises
+// SIGPIPE when the peer has gone; send(MSG_NOSIGNAL) does not. Nothing is
+// buffered, except during a handshake step: each record of a flight would
+// otherwise be its own send (and, with Nagle, wait for the peer's ACK of the
+// one before), so the step collects them and sends the flight at once
+// (tls_stream::step), as asio::ssl::stream does; the buffer is released with
+// the handshake.
+int fd_of(BIO* b) { return static_cast<tls_stream::bio_state*>(BIO_get_data(b))->fd; }
 
 bool retry_later(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
 int bio_write(BIO* b, const char* data, std::size_t size, std::size_t* written) {
     BIO_clear_retry_flags(b);
+    auto* st = static_cast<tls_stream::bio_state*>(BIO_get_data(b));
+    if (st->hold) {
+        st->out.append(data, size);
+        *written = size;
+        return 1;
+    }
     const ssize_t r = ::send(fd_of(b), data, size, MSG_NOSIGNAL);
     if (r >= 0) {
         *written = static_cast<std::size_t>(r);
@@ -104,7 +115,9 @@ tls_stream::tls_stream(asio::ip::tcp::socket socket, ssl_ctx_st* ctx) : socket_(
         ssl_ = nullptr;
         throw std::system_error(failure, "tls_stream");
     }
-    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+    bio_ = std::make_unique<bio_state>();
+    bio_->fd = socket_.native_handle();
+    BIO_set_data(bio, bio_.get());
     SSL_set_bio(ssl_, bio, bio);  // one reference, both directions
     // No buffer kept while idle; SSL_write may return after each record and
     // be retried with the buffer at another address (Asio moves nothing, but
@@ -113,13 +126,14 @@ tls_stream::tls_stream(asio::ip::tcp::socket socket, ssl_ctx_st* ctx) : socket_(
 }
 
 tls_stream::tls_stream(tls_stream&& other) noexcept
-    : socket_(std::move(other.socket_)), ssl_(std::exchange(other.ssl_, nullptr)) {}
+    : socket_(std::move(other.socket_)), ssl_(std::exchange(other.ssl_, nullptr)), bio_(std::move(other.bio_)) {}
 
 tls_stream& tls_stream::operator=(tls_stream&& other) noexcept {
     if (this != &other) {
         SSL_free(ssl_);
         socket_ = std::move(other.socket_);
         ssl_ = std::exchange(other.ssl_, nullptr);
+        bio_ = std::move(other.bio_);
     }
     return *this;
 }
@@ -131,6 +145,22 @@ bool tls_stream::has_pending() const noexcept { return ssl_ && SSL_has_pending(s
 void tls_stream::set_role(handshake_type type) {
     if (type == server) SSL_set_accept_state(ssl_);
     else SSL_set_connect_state(ssl_);
+}
+
+// Sends what a handshake step collected; false while the socket takes no
+// more (then wait for it to be writable) or on an error (`ec`).
+bool tls_stream::flush_held(std::error_code& ec) {
+    std::string& out = bio_->out;
+    while (!out.empty()) {
+        const ssize_t r = ::send(bio_->fd, out.data(), out.size(), MSG_NOSIGNAL);
+        if (r < 0) {
+            if (retry_later(errno)) return false;
+            ec = {errno, std::system_category()};
+            return false;
+        }
+        out.erase(0, static_cast<std::size_t>(r));
+    }
+    return true;
 }
 
 tls_stream::want tls_stream::step(op_kind kind, void* data, std::size_t size, std::size_t& n, std::error_code& ec) {
@@ -146,7 +176,21 @@ tls_stream::want tls_stream::step(op_kind kind, void* data, std::size_t size, st
     errno = 0;
     int r = 0;
     switch (kind) {
-    case op_kind::handshake: r = SSL_do_handshake(ssl_); break;
+    case op_kind::handshake:
+        // A flight not yet all sent goes first; then one step, its records
+        // collected and sent together.
+        if (!flush_held(ec)) return ec ? want::nothing : want::write;
+        bio_->hold = true;
+        r = SSL_do_handshake(ssl_);
+        bio_->hold = false;
+        if (const int saved = errno; !flush_held(ec)) {
+            if (ec) return want::nothing;
+            return want::write;  // the rest when the socket takes it; the step is then called again
+        } else {
+            errno = saved;
+        }
+        if (r == 1) std::string().swap(bio_->out);  // done: no buffer while the stream lives
+        break;
     case op_kind::read: r = SSL_read_ex(ssl_, data, size, &n); break;
     case op_kind::write: r = SSL_write_ex(ssl_, data, size, &n); break;
     case op_kind::shutdown:

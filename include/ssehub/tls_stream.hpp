@@ -34,6 +34,8 @@
 #include <asio/socket_base.hpp>
 
 #include <chrono>
+#include <memory>
+#include <string>
 #include <cstddef>
 #include <system_error>
 #include <type_traits>
@@ -165,6 +167,19 @@ private:
 
     asio::ip::tcp::socket socket_;
     ssl_st* ssl_ = nullptr;
+
+public:
+    // What the BIO sees (tls_stream.cpp): the descriptor, and a handshake
+    // step's records while `hold`.
+    struct bio_state {
+        int fd = -1;
+        bool hold = false;
+        std::string out;
+    };
+
+private:
+    bool flush_held(std::error_code& ec);
+    std::unique_ptr<bio_state> bio_;
 };
 
 // What hub::async_serve sends before the FIN: close_notify, bounded by
