@@ -24,7 +24,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #ifdef SSEHUBD_HAS_TLS
-#include <asio/ssl/stream.hpp>
+#include <ssehub/tls_stream.hpp>
 #endif
 #ifdef SSEHUBD_HAS_H2
 #include <ssehub/h2/session.hpp>
@@ -46,7 +46,7 @@ class jwt_verifier;
 class tls_server;  // tls.hpp
 class mercure_endpoint;  // mercure.hpp (--mercure)
 #ifdef SSEHUBD_HAS_TLS
-using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+using tls_stream = ssehub::tls_stream;  // no buffers of its own (docs/tls-and-http2.md, "Memory")
 #endif
 
 class daemon {

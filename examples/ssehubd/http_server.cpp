@@ -9,9 +9,6 @@
 #endif
 
 #include <ssehub/http_read.hpp>
-#ifdef SSEHUBD_HAS_TLS
-#include <ssehub/tls.hpp>
-#endif
 #ifdef SSEHUBD_HAS_H2
 #include <ssehub/h2/session.hpp>
 #endif
@@ -48,10 +45,7 @@ auto& tcp_of(Stream& s) {
 template <class Stream>
 bool has_buffered(Stream& s) {
 #ifdef SSEHUBD_HAS_TLS
-    if constexpr (std::is_same_v<Stream, tls_stream>) {
-        SSL* ssl = s.native_handle();
-        return SSL_pending(ssl) > 0 || BIO_pending(SSL_get_rbio(ssl)) > 0;
-    }
+    if constexpr (std::is_same_v<Stream, tls_stream>) return s.has_pending();
 #endif
     (void)s;
     return false;

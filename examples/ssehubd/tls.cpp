@@ -144,11 +144,13 @@ void tls_server::wait_signal() {
 
 asio::awaitable<void> daemon::tls_session(asio::ip::tcp::socket sock) {
     using namespace asio::experimental::awaitable_operators;
-    tls_stream stream(std::move(sock), *tls_->context());
+    // The SSL object references the context: a reload (SIGHUP) swaps ours
+    // and leaves this connection's alone.
+    tls_stream stream(std::move(sock), tls_->context()->native_handle());
     asio::steady_timer deadline(co_await asio::this_coro::executor, opts_.tls_handshake_timeout);
     std::error_code ec, timer_ec;
     const auto r =
-        co_await (stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec)) ||
+        co_await (stream.async_handshake(tls_stream::server, asio::redirect_error(asio::use_awaitable, ec)) ||
                   deadline.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
     if (r.index() == 1 || ec) {
         // A client that never finishes its handshake (TLS slowloris), plain

@@ -1,6 +1,7 @@
 // Loopback tests over TLS: the hub serving asio::ssl::stream<tcp::socket>
-// (a throwaway self-signed certificate made in-process), and a blocking TLS
-// client that reads with deadlines.
+// and ssehub::tls_stream, each test over both (a throwaway self-signed
+// certificate made in-process), and a blocking TLS client that reads with
+// deadlines.
 #ifdef SSEHUB_TEST_TLS
 
 #include "support/harness.hpp"
@@ -9,6 +10,7 @@
 
 #include <ssehub/replayer.hpp>
 #include <ssehub/tls.hpp>
+#include <ssehub/tls_stream.hpp>
 
 #include <asio/ssl.hpp>
 
@@ -19,10 +21,22 @@ using namespace std::chrono_literals;
 namespace {
 
 using test::tls_client;
-using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
+
+// The TLS streams the hub is tested over: Asio's and ssehub's own.
+struct asio_ssl_stream {
+    using stream = asio::ssl::stream<asio::ip::tcp::socket>;
+    static stream make(asio::ip::tcp::socket s, asio::ssl::context& ctx) { return stream(std::move(s), ctx); }
+    static constexpr auto server = asio::ssl::stream_base::server;
+};
+struct ssehub_tls_stream {
+    using stream = ssehub::tls_stream;
+    static stream make(asio::ip::tcp::socket s, asio::ssl::context& ctx) { return stream(std::move(s), ctx.native_handle()); }
+    static constexpr auto server = ssehub::tls_stream::server;
+};
 
 // A hub behind a TLS acceptor on 127.0.0.1:0: handshake, then
-// async_serve(ssl::stream) with options; outcomes recorded.
+// async_serve(stream) with options; outcomes recorded.
+template <class Tls>
 class tls_server {
 public:
     explicit tls_server(ssehub::hub_config cfg = {})
@@ -70,13 +84,13 @@ private:
             std::error_code ec;
             auto sock = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
-            asio::co_spawn(ioc_, serve(tls_stream(std::move(sock), ctx_)), asio::detached);
+            asio::co_spawn(ioc_, serve(Tls::make(std::move(sock), ctx_)), asio::detached);
         }
     }
 
-    asio::awaitable<void> serve(tls_stream s) {
+    asio::awaitable<void> serve(typename Tls::stream s) {
         std::error_code ec;
-        co_await s.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+        co_await s.async_handshake(Tls::server, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return;
         // A completion handler, as ssehubd does (the stream outlives this frame).
         hub_->async_serve(std::move(s), ssehub::serve_options(), [this](std::exception_ptr, ssehub::serve_outcome o) {
@@ -109,15 +123,17 @@ ssehub::hub_config replaying_config() {
 }
 
 // Opens a stream on `target` and waits until it is connected and registered.
-bool subscribe(tls_server& s, tls_client& c, std::string_view target) {
+template <class Tls>
+bool subscribe(tls_server<Tls>& s, tls_client& c, std::string_view target) {
     c.get(s.port(), target);
     return c.wait_events(1) && s.wait_active(1);
 }
 
 }  // namespace
 
-TEST_CASE("tls: a stream over ssl::stream receives the connected event and a published one", "[tls][loopback]") {
-    tls_server s;
+TEMPLATE_TEST_CASE("tls: a stream receives the connected event and a published one", "[tls][loopback]",
+                   asio_ssl_stream, ssehub_tls_stream) {
+    tls_server<TestType> s;
     tls_client c;
     c.get(s.port(), "/events?topics=orders");
     REQUIRE(c.wait_events(1));
@@ -129,8 +145,8 @@ TEST_CASE("tls: a stream over ssl::stream receives the connected event and a pub
     CHECK(c.events[1].data == "over tls");
 }
 
-TEST_CASE("tls: Last-Event-ID replay over ssl::stream", "[tls][replay][loopback]") {
-    tls_server s(replaying_config());
+TEMPLATE_TEST_CASE("tls: Last-Event-ID replay", "[tls][replay][loopback]", asio_ssl_stream, ssehub_tls_stream) {
+    tls_server<TestType> s(replaying_config());
     std::string last;
     {
         tls_client first;
@@ -154,8 +170,9 @@ TEST_CASE("tls: Last-Event-ID replay over ssl::stream", "[tls][replay][loopback]
     CHECK(again.events[3].data == "live");
 }
 
-TEST_CASE("tls: the client closes: the outcome says client_left", "[tls][loopback]") {
-    tls_server s;
+TEMPLATE_TEST_CASE("tls: the client closes: the outcome says client_left", "[tls][loopback]",
+                   asio_ssl_stream, ssehub_tls_stream) {
+    tls_server<TestType> s;
     {
         tls_client c;
         REQUIRE(subscribe(s, c, "/events?topics=a"));
@@ -167,8 +184,9 @@ TEST_CASE("tls: the client closes: the outcome says client_left", "[tls][loopbac
     CHECK(s.wait_active(0));
 }
 
-TEST_CASE("tls: hub shutdown sends server-shutdown, then close_notify and the end", "[tls][loopback]") {
-    tls_server s;
+TEMPLATE_TEST_CASE("tls: hub shutdown sends server-shutdown, then close_notify and the end", "[tls][loopback]",
+                   asio_ssl_stream, ssehub_tls_stream) {
+    tls_server<TestType> s;
     tls_client c;
     REQUIRE(subscribe(s, c, "/events?topics=a"));
     s.hub().publish(test::event_on({"a"}, "last words"));
@@ -182,8 +200,9 @@ TEST_CASE("tls: hub shutdown sends server-shutdown, then close_notify and the en
     CHECK(s.outcomes()[0].reason == ssehub::serve_reason::shutdown);
 }
 
-TEST_CASE("tls: a refusal is answered over TLS and ends cleanly", "[tls][loopback]") {
-    tls_server s;
+TEMPLATE_TEST_CASE("tls: a refusal is answered over TLS and ends cleanly", "[tls][loopback]",
+                   asio_ssl_stream, ssehub_tls_stream) {
+    tls_server<TestType> s;
     tls_client c;
     c.get(s.port(), "/events");  // no topics: 400
     REQUIRE(c.wait_closed());

@@ -1,5 +1,5 @@
 // ssehub::h2: an HTTP/2 server session (RFC 9113, through nghttp2: framing,
-// HPACK, flow control) over a TCP socket or an asio::ssl::stream, serving
+// HPACK, flow control) over a TCP socket or a TLS stream, serving
 // many requests on one connection. Each request becomes an h2::stream
 // (<ssehub/h2/stream.hpp>) handed to the session's handler: an event stream
 // goes to hub.async_serve like a socket (its own hub connection, writer and
@@ -238,9 +238,9 @@ asio::awaitable<void> run_connection(Socket socket, std::shared_ptr<session> s) 
 
 }  // namespace detail
 
-// Serves the session over `socket` (a connected tcp::socket, or an
-// ssl::stream after its handshake; include <ssehub/tls.hpp> for a clean TLS
-// end) until the connection closes. Completes on the caller's executor.
+// Serves the session over `socket` (a tcp::socket, or a TLS stream after its
+// handshake; an asio::ssl::stream needs <ssehub/tls.hpp> for a clean TLS end)
+// until the connection closes. Completes on the caller's executor.
 template <class Socket>
 asio::awaitable<void> serve_connection(Socket socket, std::shared_ptr<session> s) {
     auto run = detail::run_connection(std::move(socket), s);
