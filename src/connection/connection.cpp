@@ -16,6 +16,7 @@
 
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/io_context.hpp>
 #include <asio/strand.hpp>
 #include <asio/redirect_error.hpp>
@@ -493,12 +494,10 @@ asio::awaitable<bool> on_connection_strand(any_stream& stream) {
 }
 
 // The caller is not on a strand: run_connection again, on a new one.
-template <class R>
-asio::awaitable<R> serve_on_new_strand(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
-                                       std::unique_ptr<serve_args>& args) {
+asio::awaitable<void> serve_on_new_strand(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
+                                          std::unique_ptr<serve_args>& args) {
     const asio::any_io_executor strand = make_connection_strand(*stream);
-    co_return co_await asio::co_spawn(strand, run_connection<R>(hub, std::move(stream), std::move(args)),
-                                      asio::use_awaitable);
+    co_await asio::co_spawn(strand, run_connection<void>(hub, std::move(stream), std::move(args)), asio::use_awaitable);
 }
 
 }  // namespace
@@ -513,31 +512,39 @@ asio::any_io_executor make_connection_strand(any_stream& stream) {
     return asio::make_strand(io);
 }
 
-// The outcome is boxed, and built in plain functions: the coroutine frames
-// (this one, co_spawn's) keep 8 bytes for it instead of the whole outcome,
-// for as long as the stream runs.
-boxed_outcome boxed(serve_outcome o) { return std::make_unique<serve_outcome>(std::move(o)); }
-boxed_outcome outcome_of(const connection_impl& c) {
-    return boxed(serve_outcome{c.end_reason(), 200, c.id(), {}, c.context().remote});
-}
-
 // This frame lives as long as the connection (with the pending receive's), so
 // everything that does not is kept out of it: the request head, auth, the
 // checks and registration run in prepare_connection, the cleanup in
 // close_connection (arguments by reference: no copies here), and the writer
 // loop is inlined rather than a frame of its own. `args` is freed once the
-// response head is built. R = serve_outcome adds only the result's slot.
+// response head is built. With serve_entry this frame is the bottom of its
+// Asio coroutine thread (no co_spawn frame beside it): it must let no
+// exception escape, so they go to `done` as co_spawn would hand them over.
 template <class R>
 asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<any_stream> stream,
                                   std::unique_ptr<serve_args> args) {
-    if (!co_await on_connection_strand(*stream)) {
-        co_return co_await serve_on_new_strand<R>(hub, stream, args);
-    }
     std::shared_ptr<connection_impl> conn;
-    co_await prepare_connection(hub, stream, *args, conn);
+    std::exception_ptr failure;
+    try {
+        if constexpr (std::is_void_v<R>) {
+            if (!co_await on_connection_strand(*stream)) {
+                co_await serve_on_new_strand(hub, stream, args);
+                co_return;
+            }
+        } else {
+            // Launched from the caller's thread: onto the connection's strand
+            // first (co_spawn's entry point does the same).
+            co_await asio::dispatch(asio::use_awaitable);
+        }
+        co_await prepare_connection(hub, stream, *args, conn);
+    } catch (...) {
+        if (!args || !args->done) throw;  // awaited: the caller gets it
+        failure = std::current_exception();
+    }
+    std::unique_ptr<serve_done> done = std::move(args->done);
     if (!conn) {
-        if constexpr (std::is_void_v<R>) co_return;
-        else co_return boxed(std::move(args->outcome));
+        if (done) done->complete(failure, failure ? serve_outcome{} : std::move(args->outcome));
+        co_return;
     }
     connection_impl& c = *conn;
     if (args->options.on_open) {
@@ -548,7 +555,6 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
         }
     }
     // Registered before the head is written: nothing published from here on is missed.
-    std::exception_ptr failure;
     start_reader(conn);
     try {
         // The writer: the response head, then the queue until it closes or a
@@ -613,14 +619,24 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
     // co_await below would throw operation_aborted and the connection would
     // never be unregistered.
     co_await asio::this_coro::reset_cancellation_state();
-    co_await close_connection(hub, conn, std::move(failure));
-    if constexpr (!std::is_void_v<R>) co_return outcome_of(c);
+    if (!done) {
+        co_await close_connection(hub, conn, std::move(failure));
+        co_return;
+    }
+    std::exception_ptr lost;  // the cleanup itself failed (allocation): the handler gets it
+    try {
+        co_await close_connection(hub, conn, std::move(failure));
+    } catch (...) {
+        lost = std::current_exception();
+    }
+    done->complete(lost, lost ? serve_outcome{} : serve_outcome{c.end_reason(), 200, c.id(), {}, c.context().remote});
 }
 
 template asio::awaitable<void> run_connection<void>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,
                                                     std::unique_ptr<serve_args>);
-template asio::awaitable<boxed_outcome> run_connection<boxed_outcome>(std::shared_ptr<shard>,
-                                                                      std::unique_ptr<any_stream>,
-                                                                      std::unique_ptr<serve_args>);
+#ifdef SSEHUB_SERVE_ENTRY
+template asio::awaitable<serve_entry> run_connection<serve_entry>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,
+                                                                  std::unique_ptr<serve_args>);
+#endif
 
 }  // namespace ssehub::detail
