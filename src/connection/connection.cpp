@@ -85,7 +85,7 @@ std::vector<http::header> stream_fields(const std::vector<http::header>& extra) 
 
 // The response head (unless the stream sends it itself: HTTP/2) and the first event.
 std::string stream_head(any_stream& stream, const connection_impl& c, std::chrono::milliseconds retry,
-                        const std::vector<http::header>& extra) {
+                        const std::vector<http::header>& extra, const std::string& resume_id) {
     std::string head;
     if (stream.sends_head()) {
         stream.send_head(200, stream_fields(extra));
@@ -110,7 +110,7 @@ std::string stream_head(any_stream& stream, const connection_impl& c, std::chron
         json::append_string(data, t);
     }
     data += "]}";
-    wire::encode(c.resume_id, "connected", data, std::nullopt, head);
+    wire::encode(resume_id, "connected", data, std::nullopt, head);
     return head;
 }
 
@@ -431,13 +431,17 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
         }
     }
     // Last-Event-ID: the header beats the query parameter (for clients that cannot send headers).
-    if (const std::string* h = req.find("Last-Event-ID")) conn->last_event_id = *h;
-    else if (auto q = req.query_param("lastEventId")) conn->last_event_id = std::move(*q);
-    else if (auto q2 = req.query_param("lastEventID")) conn->last_event_id = std::move(*q2);  // Mercure's and fibersse's spelling
-    else if (auto q3 = req.query_param("last_event_id")) conn->last_event_id = std::move(*q3);  // the Mercure draft's
-    if (conn->last_event_id &&
-        (conn->last_event_id->size() > cfg.max_last_event_id || wire::validate_id(*conn->last_event_id)))
-        conn->last_event_id = std::string();  // unknown: replay answers with `resync`
+    std::optional<std::string> last_id;
+    if (const std::string* h = req.find("Last-Event-ID")) last_id = *h;
+    else if (auto q = req.query_param("lastEventId")) last_id = std::move(*q);
+    else if (auto q2 = req.query_param("lastEventID")) last_id = std::move(*q2);  // Mercure's and fibersse's spelling
+    else if (auto q3 = req.query_param("last_event_id")) last_id = std::move(*q3);  // the Mercure draft's
+    if (last_id) {
+        conn->replay = std::make_unique<connection_impl::replay_fields>();
+        // Too long or invalid: unknown (empty), which replay answers with `resync`.
+        if (last_id->size() <= cfg.max_last_event_id && !wire::validate_id(*last_id))
+            conn->replay->last_event_id = std::move(*last_id);
+    }
     // Deduplicate (keeping the client's order) so the index holds each pattern once per connection.
     {
         auto& list = conn->topic_list();
@@ -460,7 +464,11 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
         co_return;
     }
 
-    if (!reg) reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
+    if (!reg) {
+        auto r = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
+        reg = r.ec;
+        args.resume_id = std::move(r.resume_id);
+    }
     if (reg) {
         co_await refuse(*conn->stream, args, 503,
                         reg == error::too_many_connections ? "too many connections" : "shutting down",
@@ -565,7 +573,7 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
         // long-lived frame.)
         std::error_code ec;
         std::unique_ptr<gather_buffer> g;
-        queued_frame first{std::make_shared<const std::string>(stream_head(*c.stream, c, hub->cfg.retry, args->options.headers)), 0};
+        queued_frame first{std::make_shared<const std::string>(stream_head(*c.stream, c, hub->cfg.retry, args->options.headers, args->resume_id)), 0};
         args.reset();
         asio::const_buffer one = asio::buffer(*first.bytes);
         batch b{&first, &one, 1};

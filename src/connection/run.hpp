@@ -24,6 +24,7 @@ struct serve_args {
     serve_options options;
     serve_outcome outcome;  // set when the request is refused before streaming
     std::chrono::milliseconds goodbye_timeout{0};  // a refusal's TLS close_notify (hub_config::write_timeout)
+    std::string resume_id;  // the `connected` event's id, from registration (shard::add_connection)
     // The serve contract's completion (null for async_serve without options):
     // called once with the outcome, exceptions included, instead of the
     // coroutine returning them. Moved out of here before `args` is freed.
