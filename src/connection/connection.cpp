@@ -17,7 +17,12 @@
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/dispatch.hpp>
+#include <asio/execution/blocking.hpp>
+#include <asio/execution/context.hpp>
+#include <asio/execution/outstanding_work.hpp>
 #include <asio/io_context.hpp>
+#include <asio/query.hpp>
+#include <asio/require.hpp>
 #include <asio/strand.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
@@ -127,6 +132,32 @@ std::string stream_head(any_stream& stream, const connection_impl& c, std::chron
 
 using awaitable_thread = asio::detail::awaitable_thread<asio::any_io_executor>;
 
+// The executor the pending receive completes on: the connection's strand by
+// reference (8 bytes instead of a 56-byte any_io_executor in every idle
+// connection's pending operation), counting no outstanding work: while the
+// writer waits, the EOF watch's pending read keeps the context running, and
+// when that watch ends it closes the queue, which completes the receive.
+class strand_ref {
+public:
+    explicit strand_ref(const asio::any_io_executor& s) noexcept : s_(&s) {}
+    template <class F>
+    void execute(F&& f) const {
+        s_->execute(std::forward<F>(f));
+    }
+    asio::execution_context& query(asio::execution::context_t) const noexcept {
+        return asio::query(*s_, asio::execution::context);
+    }
+    asio::any_io_executor require(asio::execution::blocking_t::never_t) const {
+        return asio::require(*s_, asio::execution::blocking.never);
+    }
+    strand_ref prefer(asio::execution::outstanding_work_t::tracked_t) const noexcept { return *this; }
+    friend bool operator==(const strand_ref& a, const strand_ref& b) noexcept { return a.s_ == b.s_; }
+    friend bool operator!=(const strand_ref& a, const strand_ref& b) noexcept { return a.s_ != b.s_; }
+
+private:
+    const asio::any_io_executor* s_;
+};
+
 class receive_resumer : public asio::detail::awaitable_handler_base<asio::any_io_executor, void> {
 public:
     // Its pending operation lives as long as an idle connection: an exact-size
@@ -135,19 +166,27 @@ public:
     using allocator_type = exact_allocator<void>;
     allocator_type get_allocator() const noexcept { return {}; }
 
-    receive_resumer(awaitable_thread* t, std::error_code& ec, queued_frame& out) noexcept
-        : asio::detail::awaitable_handler_base<asio::any_io_executor, void>(t), ec_(&ec), out_(&out) {}
+    // Completes on the connection's strand (the coroutine's executor).
+    using executor_type = strand_ref;
+    executor_type get_executor() const noexcept { return strand_; }
+
+    receive_resumer(awaitable_thread* t, const asio::any_io_executor& strand, std::error_code& ec,
+                    queued_frame& out) noexcept
+        : asio::detail::awaitable_handler_base<asio::any_io_executor, void>(t), strand_(strand), ec_(&ec), out_(&out) {}
 
     void operator()(std::error_code ec, queued_frame value) {
         *ec_ = ec;
         *out_ = std::move(value);
-        // frame(): the suspended coroutine, awaitable<void> (run_connection).
+        // frame(): the suspended coroutine (run_connection), used only through
+        // awaitable_frame_base, as Asio's own awaitable_handler does (also
+        // for the entry-point frame of serve_entry).
         this->frame()->attach_thread(this);
         this->frame()->clear_cancellation_slot();
         this->pump();
     }
 
 private:
+    strand_ref strand_;
     std::error_code* ec_;
     queued_frame* out_;
 };
@@ -298,8 +337,12 @@ asio::awaitable<bool> spend_credential(const auth_outcome& auth, const logger& l
 // closed (args.outcome says how). (An out parameter, not a result:
 // `auto conn = co_await prepare(...)` returning the shared_ptr crashed the
 // g++ 12 Debug+TSan build with an over-released connection; this form does not.)
+// `hop`: first onto the coroutine's own executor (the connection's strand),
+// for a coroutine launched on the caller's thread (serve_entry); here rather
+// than in run_connection, whose frame would keep the awaiter's slot.
 asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
-                                         serve_args& args, std::shared_ptr<connection_impl>& out) {
+                                         serve_args& args, std::shared_ptr<connection_impl>& out, bool hop) {
+    if (hop) co_await asio::dispatch(asio::use_awaitable);
     const hub_config& cfg = hub->cfg;
     args.outcome.remote = args.options.context.remote;  // for a refusal's outcome
     args.goodbye_timeout = cfg.write_timeout;
@@ -539,12 +582,10 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
                 co_await serve_on_new_strand(hub, stream, args);
                 co_return;
             }
-        } else {
-            // Launched from the caller's thread: onto the connection's strand
-            // first (co_spawn's entry point does the same).
-            co_await asio::dispatch(asio::use_awaitable);
         }
-        co_await prepare_connection(hub, stream, *args, conn);
+        // serve_entry: launched from the caller's thread, so onto the
+        // connection's strand first (as co_spawn's entry point does).
+        co_await prepare_connection(hub, stream, *args, conn, !std::is_void_v<R>);
     } catch (...) {
         if (!args || !args->done) throw;  // awaited: the caller gets it
         failure = std::current_exception();
@@ -588,7 +629,7 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
 #ifdef SSEHUB_RECEIVE_RESUMER
                 // Suspends this coroutine; resumed (on its strand) by receive_resumer.
                 co_await [&](auto* frame) noexcept {
-                    c.queue.async_receive(receive_resumer(frame->detach_thread(), ec, first));
+                    c.queue.async_receive(receive_resumer(frame->detach_thread(), c.strand, ec, first));
                     return static_cast<awaitable_thread*>(nullptr);
                 };
 #else
@@ -627,17 +668,14 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
     // co_await below would throw operation_aborted and the connection would
     // never be unregistered.
     co_await asio::this_coro::reset_cancellation_state();
-    if (!done) {
-        co_await close_connection(hub, conn, std::move(failure));
-        co_return;
-    }
-    std::exception_ptr lost;  // the cleanup itself failed (allocation): the handler gets it
     try {
-        co_await close_connection(hub, conn, std::move(failure));
+        co_await close_connection(hub, conn, std::move(failure));  // (leaves `failure` empty)
     } catch (...) {
-        lost = std::current_exception();
+        if (!done) throw;
+        failure = std::current_exception();  // the cleanup itself failed (allocation): the handler gets it
     }
-    done->complete(lost, lost ? serve_outcome{} : serve_outcome{c.end_reason(), 200, c.id(), {}, c.context().remote});
+    if (done)
+        done->complete(failure, failure ? serve_outcome{} : serve_outcome{c.end_reason(), 200, c.id(), {}, c.context().remote});
 }
 
 template asio::awaitable<void> run_connection<void>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,

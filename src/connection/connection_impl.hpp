@@ -67,7 +67,7 @@ public:
     // reader_done, in what would be padding.
     std::uint32_t connected_s = 0;
     asio::steady_timer* reader_waiter = nullptr;
-    std::array<char, 16> eof_sink;  // the EOF watch reads (and drops) into it
+    std::array<char, 8> eof_sink;  // the EOF watch reads (and drops) into it
     std::atomic<std::int64_t> last_write_ns{0};     // idle detection for heartbeats
     std::atomic<std::int64_t> write_started_ns{0};  // 0 when no write is in flight
     const logger* log = nullptr;  // the hub's (it outlives the connection)
