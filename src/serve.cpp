@@ -3,7 +3,10 @@
 #include "connection/run.hpp"
 #include "hub/sequencer.hpp"
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
 
 namespace ssehub {
 
@@ -35,14 +38,28 @@ void shard::disconnect(const std::shared_ptr<connection_impl>& c, frame bye) {
 
 asio::any_io_executor hub::serve_executor(detail::any_stream& stream) { return detail::make_connection_strand(stream); }
 
-asio::awaitable<detail::boxed_outcome> hub::serve_with_outcome(std::unique_ptr<detail::any_stream> stream,
-                                                       std::optional<http::request> request, serve_options options) {
-    // Not a coroutine: the returned awaitable is the connection's own.
+void hub::launch_serve(const asio::any_io_executor& ex, std::unique_ptr<detail::any_stream> stream,
+                       std::optional<http::request> request, serve_options options,
+                       std::unique_ptr<detail::serve_done> done, asio::cancellation_slot slot) {
     auto args = std::make_unique<detail::serve_args>();
     args->request = std::move(request);
     args->options = std::move(options);
+    args->done = std::move(done);
     auto shard = shard_for(stream->get_executor());
-    return detail::run_connection<detail::boxed_outcome>(std::move(shard), std::move(stream), std::move(args));
+#ifdef SSEHUB_SERVE_ENTRY
+    // What co_spawn does, without its entry-point frame: the connection's
+    // coroutine is the bottom of the stack, its cancellation state a child of
+    // `slot`; launch() runs it up to its first suspension (the dispatch onto
+    // `ex`).
+    const asio::cancellation_state state(slot);
+    asio::detail::awaitable_handler<asio::any_io_executor, void>(
+        detail::run_connection<detail::serve_entry>(std::move(shard), std::move(stream), std::move(args)), ex, slot,
+        state)
+        .launch();
+#else
+    asio::co_spawn(ex, detail::run_connection<void>(std::move(shard), std::move(stream), std::move(args)),
+                   asio::bind_cancellation_slot(slot, [](std::exception_ptr) {}));  // (`done` got any exception)
+#endif
 }
 
 bool hub::disconnect(std::string_view connection_id, std::string_view reason) {

@@ -20,10 +20,12 @@
 #include <asio/awaitable.hpp>
 #include <asio/associated_cancellation_slot.hpp>
 #include <asio/associated_executor.hpp>
-#include <asio/associator.hpp>
+#include <asio/cancellation_state.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/execution/outstanding_work.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
+#include <asio/prefer.hpp>
 
 #include <array>
 #include <atomic>
@@ -108,17 +110,33 @@ std::string remote_of(Stream& s) {
 
 namespace detail {
 class sequencer;
-// The serve coroutine's result: 8 bytes in the frames that live as long as
-// the stream, instead of the whole outcome.
-using boxed_outcome = std::unique_ptr<serve_outcome>;
-// A serve handler that takes the boxed outcome; its associators are the
-// handler's (below).
+// The serve contract's completion, type-erased: the connection's coroutine
+// holds one pointer to it (not a co_spawn frame around it) and calls it once,
+// on the connection's strand, when the stream is over.
+class serve_done {
+public:
+    virtual ~serve_done() = default;
+    virtual void complete(std::exception_ptr e, serve_outcome o) = 0;
+};
+// Posts the handler to its associated executor (else `fallback`), keeping
+// that executor's work counted until then (as co_spawn does).
 template <class Handler>
-struct unbox_outcome {
-    Handler handler;
-    void operator()(std::exception_ptr e, boxed_outcome o) {
-        std::move(handler)(e, o ? std::move(*o) : serve_outcome{});
+class serve_done_for final : public serve_done {
+public:
+    serve_done_for(Handler h, const asio::any_io_executor& fallback)
+        : handler_(std::move(h)),
+          work_(asio::prefer(asio::get_associated_executor(handler_, fallback),
+                             asio::execution::outstanding_work.tracked)) {}
+    void complete(std::exception_ptr e, serve_outcome o) override {
+        auto work = std::move(work_);
+        asio::post(work, [h = std::move(handler_), e, o = std::move(o)]() mutable { std::move(h)(e, std::move(o)); });
     }
+
+private:
+    Handler handler_;
+    std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<Handler, asio::any_io_executor>>(),
+                                       asio::execution::outstanding_work.tracked))>
+        work_;
 };
 class shard;
 using publish_completion = std::function<void(std::error_code, publish_result)>;
@@ -343,10 +361,13 @@ public:
 
 private:
     asio::awaitable<void> serve(std::unique_ptr<detail::any_stream> stream, std::optional<http::request> request);
-    // The connection's strand, and its body with the outcome (src/serve.cpp).
+    // The connection's strand.
     asio::any_io_executor serve_executor(detail::any_stream& stream);
-    asio::awaitable<detail::boxed_outcome> serve_with_outcome(std::unique_ptr<detail::any_stream> stream,
-                                                      std::optional<http::request> request, serve_options options);
+    // Starts the connection's coroutine on `ex` (src/serve.cpp); `done` gets
+    // the outcome; `slot` (connected or not) cancels the stream.
+    void launch_serve(const asio::any_io_executor& ex, std::unique_ptr<detail::any_stream> stream,
+                      std::optional<http::request> request, serve_options options,
+                      std::unique_ptr<detail::serve_done> done, asio::cancellation_slot slot);
 
     template <class Stream, class CompletionToken>
     auto start_serve(Stream stream, std::optional<http::request> request, serve_options options,
@@ -357,12 +378,14 @@ private:
             [this](auto handler, std::unique_ptr<detail::any_stream> st, std::optional<http::request> req,
                    serve_options opts) {
                 const asio::any_io_executor ex = serve_executor(*st);
-                // The coroutine completes with the boxed outcome; the
-                // handler gets it unboxed (with its own associated executor,
-                // cancellation slot and allocator: co_spawn connects the
-                // slot to the coroutine).
-                asio::co_spawn(ex, serve_with_outcome(std::move(st), std::move(req), std::move(opts)),
-                               detail::unbox_outcome<std::decay_t<decltype(handler)>>{std::move(handler)});
+                // As co_spawn does: a terminal (or total) cancellation through
+                // the handler's slot reaches the connection's coroutine.
+                asio::cancellation_state proxy(asio::get_associated_cancellation_slot(handler),
+                                               asio::enable_total_cancellation());
+                using handler_type = std::decay_t<decltype(handler)>;
+                launch_serve(ex, std::move(st), std::move(req), std::move(opts),
+                             std::make_unique<detail::serve_done_for<handler_type>>(std::move(handler), ex),
+                             proxy.slot());
             },
             token, std::move(s), std::move(request), std::move(options));
     }
@@ -388,18 +411,3 @@ private:
 };
 
 }  // namespace ssehub
-
-// unbox_outcome has its handler's associated executor, cancellation slot and
-// allocator (both call forms: Asio 1.22 and later versions).
-template <template <typename, typename> class Associator, typename Handler, typename DefaultCandidate>
-struct asio::associator<Associator, ssehub::detail::unbox_outcome<Handler>, DefaultCandidate>
-    : Associator<Handler, DefaultCandidate> {
-    static typename Associator<Handler, DefaultCandidate>::type get(
-        const ssehub::detail::unbox_outcome<Handler>& h) noexcept {
-        return Associator<Handler, DefaultCandidate>::get(h.handler);
-    }
-    static auto get(const ssehub::detail::unbox_outcome<Handler>& h, const DefaultCandidate& c) noexcept
-        -> decltype(Associator<Handler, DefaultCandidate>::get(h.handler, c)) {
-        return Associator<Handler, DefaultCandidate>::get(h.handler, c);
-    }
-};

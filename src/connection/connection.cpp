@@ -16,7 +16,13 @@
 
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/execution/blocking.hpp>
+#include <asio/execution/context.hpp>
+#include <asio/execution/outstanding_work.hpp>
 #include <asio/io_context.hpp>
+#include <asio/query.hpp>
+#include <asio/require.hpp>
 #include <asio/strand.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
@@ -84,7 +90,7 @@ std::vector<http::header> stream_fields(const std::vector<http::header>& extra) 
 
 // The response head (unless the stream sends it itself: HTTP/2) and the first event.
 std::string stream_head(any_stream& stream, const connection_impl& c, std::chrono::milliseconds retry,
-                        const std::vector<http::header>& extra) {
+                        const std::vector<http::header>& extra, const std::string& resume_id) {
     std::string head;
     if (stream.sends_head()) {
         stream.send_head(200, stream_fields(extra));
@@ -109,7 +115,7 @@ std::string stream_head(any_stream& stream, const connection_impl& c, std::chron
         json::append_string(data, t);
     }
     data += "]}";
-    wire::encode(c.resume_id, "connected", data, std::nullopt, head);
+    wire::encode(resume_id, "connected", data, std::nullopt, head);
     return head;
 }
 
@@ -126,6 +132,32 @@ std::string stream_head(any_stream& stream, const connection_impl& c, std::chron
 
 using awaitable_thread = asio::detail::awaitable_thread<asio::any_io_executor>;
 
+// The executor the pending receive completes on: the connection's strand by
+// reference (8 bytes instead of a 56-byte any_io_executor in every idle
+// connection's pending operation), counting no outstanding work: while the
+// writer waits, the EOF watch's pending read keeps the context running, and
+// when that watch ends it closes the queue, which completes the receive.
+class strand_ref {
+public:
+    explicit strand_ref(const asio::any_io_executor& s) noexcept : s_(&s) {}
+    template <class F>
+    void execute(F&& f) const {
+        s_->execute(std::forward<F>(f));
+    }
+    asio::execution_context& query(asio::execution::context_t) const noexcept {
+        return asio::query(*s_, asio::execution::context);
+    }
+    asio::any_io_executor require(asio::execution::blocking_t::never_t) const {
+        return asio::require(*s_, asio::execution::blocking.never);
+    }
+    strand_ref prefer(asio::execution::outstanding_work_t::tracked_t) const noexcept { return *this; }
+    friend bool operator==(const strand_ref& a, const strand_ref& b) noexcept { return a.s_ == b.s_; }
+    friend bool operator!=(const strand_ref& a, const strand_ref& b) noexcept { return a.s_ != b.s_; }
+
+private:
+    const asio::any_io_executor* s_;
+};
+
 class receive_resumer : public asio::detail::awaitable_handler_base<asio::any_io_executor, void> {
 public:
     // Its pending operation lives as long as an idle connection: an exact-size
@@ -134,19 +166,27 @@ public:
     using allocator_type = exact_allocator<void>;
     allocator_type get_allocator() const noexcept { return {}; }
 
-    receive_resumer(awaitable_thread* t, std::error_code& ec, queued_frame& out) noexcept
-        : asio::detail::awaitable_handler_base<asio::any_io_executor, void>(t), ec_(&ec), out_(&out) {}
+    // Completes on the connection's strand (the coroutine's executor).
+    using executor_type = strand_ref;
+    executor_type get_executor() const noexcept { return strand_; }
+
+    receive_resumer(awaitable_thread* t, const asio::any_io_executor& strand, std::error_code& ec,
+                    queued_frame& out) noexcept
+        : asio::detail::awaitable_handler_base<asio::any_io_executor, void>(t), strand_(strand), ec_(&ec), out_(&out) {}
 
     void operator()(std::error_code ec, queued_frame value) {
         *ec_ = ec;
         *out_ = std::move(value);
-        // frame(): the suspended coroutine, awaitable<void> (run_connection).
+        // frame(): the suspended coroutine (run_connection), used only through
+        // awaitable_frame_base, as Asio's own awaitable_handler does (also
+        // for the entry-point frame of serve_entry).
         this->frame()->attach_thread(this);
         this->frame()->clear_cancellation_slot();
         this->pump();
     }
 
 private:
+    strand_ref strand_;
     std::error_code* ec_;
     queued_frame* out_;
 };
@@ -297,8 +337,12 @@ asio::awaitable<bool> spend_credential(const auth_outcome& auth, const logger& l
 // closed (args.outcome says how). (An out parameter, not a result:
 // `auto conn = co_await prepare(...)` returning the shared_ptr crashed the
 // g++ 12 Debug+TSan build with an over-released connection; this form does not.)
+// `hop`: first onto the coroutine's own executor (the connection's strand),
+// for a coroutine launched on the caller's thread (serve_entry); here rather
+// than in run_connection, whose frame would keep the awaiter's slot.
 asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
-                                         serve_args& args, std::shared_ptr<connection_impl>& out) {
+                                         serve_args& args, std::shared_ptr<connection_impl>& out, bool hop) {
+    if (hop) co_await asio::dispatch(asio::use_awaitable);
     const hub_config& cfg = hub->cfg;
     args.outcome.remote = args.options.context.remote;  // for a refusal's outcome
     args.goodbye_timeout = cfg.write_timeout;
@@ -430,13 +474,17 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
         }
     }
     // Last-Event-ID: the header beats the query parameter (for clients that cannot send headers).
-    if (const std::string* h = req.find("Last-Event-ID")) conn->last_event_id = *h;
-    else if (auto q = req.query_param("lastEventId")) conn->last_event_id = std::move(*q);
-    else if (auto q2 = req.query_param("lastEventID")) conn->last_event_id = std::move(*q2);  // Mercure's and fibersse's spelling
-    else if (auto q3 = req.query_param("last_event_id")) conn->last_event_id = std::move(*q3);  // the Mercure draft's
-    if (conn->last_event_id &&
-        (conn->last_event_id->size() > cfg.max_last_event_id || wire::validate_id(*conn->last_event_id)))
-        conn->last_event_id = std::string();  // unknown: replay answers with `resync`
+    std::optional<std::string> last_id;
+    if (const std::string* h = req.find("Last-Event-ID")) last_id = *h;
+    else if (auto q = req.query_param("lastEventId")) last_id = std::move(*q);
+    else if (auto q2 = req.query_param("lastEventID")) last_id = std::move(*q2);  // Mercure's and fibersse's spelling
+    else if (auto q3 = req.query_param("last_event_id")) last_id = std::move(*q3);  // the Mercure draft's
+    if (last_id) {
+        conn->replay = std::make_unique<connection_impl::replay_fields>();
+        // Too long or invalid: unknown (empty), which replay answers with `resync`.
+        if (last_id->size() <= cfg.max_last_event_id && !wire::validate_id(*last_id))
+            conn->replay->last_event_id = std::move(*last_id);
+    }
     // Deduplicate (keeping the client's order) so the index holds each pattern once per connection.
     {
         auto& list = conn->topic_list();
@@ -459,7 +507,11 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
         co_return;
     }
 
-    if (!reg) reg = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
+    if (!reg) {
+        auto r = co_await asio::co_spawn(hub->strand, hub->add_connection(conn), asio::use_awaitable);
+        reg = r.ec;
+        args.resume_id = std::move(r.resume_id);
+    }
     if (reg) {
         co_await refuse(*conn->stream, args, 503,
                         reg == error::too_many_connections ? "too many connections" : "shutting down",
@@ -493,12 +545,10 @@ asio::awaitable<bool> on_connection_strand(any_stream& stream) {
 }
 
 // The caller is not on a strand: run_connection again, on a new one.
-template <class R>
-asio::awaitable<R> serve_on_new_strand(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
-                                       std::unique_ptr<serve_args>& args) {
+asio::awaitable<void> serve_on_new_strand(const std::shared_ptr<shard>& hub, std::unique_ptr<any_stream>& stream,
+                                          std::unique_ptr<serve_args>& args) {
     const asio::any_io_executor strand = make_connection_strand(*stream);
-    co_return co_await asio::co_spawn(strand, run_connection<R>(hub, std::move(stream), std::move(args)),
-                                      asio::use_awaitable);
+    co_await asio::co_spawn(strand, run_connection<void>(hub, std::move(stream), std::move(args)), asio::use_awaitable);
 }
 
 }  // namespace
@@ -513,31 +563,37 @@ asio::any_io_executor make_connection_strand(any_stream& stream) {
     return asio::make_strand(io);
 }
 
-// The outcome is boxed, and built in plain functions: the coroutine frames
-// (this one, co_spawn's) keep 8 bytes for it instead of the whole outcome,
-// for as long as the stream runs.
-boxed_outcome boxed(serve_outcome o) { return std::make_unique<serve_outcome>(std::move(o)); }
-boxed_outcome outcome_of(const connection_impl& c) {
-    return boxed(serve_outcome{c.end_reason(), 200, c.id(), {}, c.context().remote});
-}
-
 // This frame lives as long as the connection (with the pending receive's), so
 // everything that does not is kept out of it: the request head, auth, the
 // checks and registration run in prepare_connection, the cleanup in
 // close_connection (arguments by reference: no copies here), and the writer
 // loop is inlined rather than a frame of its own. `args` is freed once the
-// response head is built. R = serve_outcome adds only the result's slot.
+// response head is built. With serve_entry this frame is the bottom of its
+// Asio coroutine thread (no co_spawn frame beside it): it must let no
+// exception escape, so they go to `done` as co_spawn would hand them over.
 template <class R>
 asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<any_stream> stream,
                                   std::unique_ptr<serve_args> args) {
-    if (!co_await on_connection_strand(*stream)) {
-        co_return co_await serve_on_new_strand<R>(hub, stream, args);
-    }
     std::shared_ptr<connection_impl> conn;
-    co_await prepare_connection(hub, stream, *args, conn);
+    std::exception_ptr failure;
+    try {
+        if constexpr (std::is_void_v<R>) {
+            if (!co_await on_connection_strand(*stream)) {
+                co_await serve_on_new_strand(hub, stream, args);
+                co_return;
+            }
+        }
+        // serve_entry: launched from the caller's thread, so onto the
+        // connection's strand first (as co_spawn's entry point does).
+        co_await prepare_connection(hub, stream, *args, conn, !std::is_void_v<R>);
+    } catch (...) {
+        if (!args || !args->done) throw;  // awaited: the caller gets it
+        failure = std::current_exception();
+    }
+    std::unique_ptr<serve_done> done = std::move(args->done);
     if (!conn) {
-        if constexpr (std::is_void_v<R>) co_return;
-        else co_return boxed(std::move(args->outcome));
+        if (done) done->complete(failure, failure ? serve_outcome{} : std::move(args->outcome));
+        co_return;
     }
     connection_impl& c = *conn;
     if (args->options.on_open) {
@@ -548,7 +604,6 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
         }
     }
     // Registered before the head is written: nothing published from here on is missed.
-    std::exception_ptr failure;
     start_reader(conn);
     try {
         // The writer: the response head, then the queue until it closes or a
@@ -559,7 +614,7 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
         // long-lived frame.)
         std::error_code ec;
         std::unique_ptr<gather_buffer> g;
-        queued_frame first{std::make_shared<const std::string>(stream_head(*c.stream, c, hub->cfg.retry, args->options.headers)), 0};
+        queued_frame first{std::make_shared<const std::string>(stream_head(*c.stream, c, hub->cfg.retry, args->options.headers, args->resume_id)), 0};
         args.reset();
         asio::const_buffer one = asio::buffer(*first.bytes);
         batch b{&first, &one, 1};
@@ -574,7 +629,7 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
 #ifdef SSEHUB_RECEIVE_RESUMER
                 // Suspends this coroutine; resumed (on its strand) by receive_resumer.
                 co_await [&](auto* frame) noexcept {
-                    c.queue.async_receive(receive_resumer(frame->detach_thread(), ec, first));
+                    c.queue.async_receive(receive_resumer(frame->detach_thread(), c.strand, ec, first));
                     return static_cast<awaitable_thread*>(nullptr);
                 };
 #else
@@ -613,14 +668,21 @@ asio::awaitable<R> run_connection(std::shared_ptr<shard> hub, std::unique_ptr<an
     // co_await below would throw operation_aborted and the connection would
     // never be unregistered.
     co_await asio::this_coro::reset_cancellation_state();
-    co_await close_connection(hub, conn, std::move(failure));
-    if constexpr (!std::is_void_v<R>) co_return outcome_of(c);
+    try {
+        co_await close_connection(hub, conn, std::move(failure));  // (leaves `failure` empty)
+    } catch (...) {
+        if (!done) throw;
+        failure = std::current_exception();  // the cleanup itself failed (allocation): the handler gets it
+    }
+    if (done)
+        done->complete(failure, failure ? serve_outcome{} : serve_outcome{c.end_reason(), 200, c.id(), {}, c.context().remote});
 }
 
 template asio::awaitable<void> run_connection<void>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,
                                                     std::unique_ptr<serve_args>);
-template asio::awaitable<boxed_outcome> run_connection<boxed_outcome>(std::shared_ptr<shard>,
-                                                                      std::unique_ptr<any_stream>,
-                                                                      std::unique_ptr<serve_args>);
+#ifdef SSEHUB_SERVE_ENTRY
+template asio::awaitable<serve_entry> run_connection<serve_entry>(std::shared_ptr<shard>, std::unique_ptr<any_stream>,
+                                                                  std::unique_ptr<serve_args>);
+#endif
 
 }  // namespace ssehub::detail

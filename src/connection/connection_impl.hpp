@@ -67,15 +67,19 @@ public:
     // reader_done, in what would be padding.
     std::uint32_t connected_s = 0;
     asio::steady_timer* reader_waiter = nullptr;
-    std::array<char, 16> eof_sink;  // the EOF watch reads (and drops) into it
+    std::array<char, 8> eof_sink;  // the EOF watch reads (and drops) into it
     std::atomic<std::int64_t> last_write_ns{0};     // idle detection for heartbeats
     std::atomic<std::int64_t> write_started_ns{0};  // 0 when no write is in flight
     const logger* log = nullptr;  // the hub's (it outlives the connection)
 
-    // Replay (set before registration; then hub strand).
-    std::optional<std::string> last_event_id;  // from Last-Event-ID or ?lastEventId=
-    std::string resume_id;       // id for the `connected` event (empty: none)
-    std::vector<std::pair<std::string, queued_frame>> held;
+    // Replay, for a client that reconnects with a Last-Event-ID (null for
+    // every other connection: an idle stream keeps none of it). Set before
+    // registration; then hub strand, until the replay is delivered.
+    struct replay_fields {
+        std::string last_event_id;  // from Last-Event-ID or ?lastEventId= (empty: unknown, answered with `resync`)
+        std::vector<std::pair<std::string, queued_frame>> held;  // live events that arrived during the replay
+    };
+    std::unique_ptr<replay_fields> replay;
 };
 
 }  // namespace ssehub::detail

@@ -46,13 +46,13 @@ route_decision connection_state::on_event(priority lane, const queued_frame& f,
             resync_on_resume_ = true;
             return {route_action::dropped, drop_reason::paused};
         }
-        if (!lanes_.add_batched(f, expires, cfg.max_batched)) {
+        if (!lanes_for_write().add_batched(f, expires, cfg.max_batched)) {
             missed(now);
             return {route_action::dropped, drop_reason::lane_cap};
         }
         return schedule(now, queued, cfg);
     case priority::coalesced:
-        if (!lanes_.add_coalesced(coalesce_key, f, expires, cfg.max_coalesce_keys)) {
+        if (!lanes_for_write().add_coalesced(coalesce_key, f, expires, cfg.max_coalesce_keys)) {
             if (paused_) resync_on_resume_ = true;
             else missed(now);
             return {route_action::dropped, drop_reason::lane_cap};
@@ -63,7 +63,7 @@ route_decision connection_state::on_event(priority lane, const queued_frame& f,
 }
 
 std::size_t connection_state::take_pending(time_point now, std::vector<queued_frame>& out) {
-    return lanes_.take(now, out);
+    return lanes_ ? lanes_->take(now, out) : 0;
 }
 
 void connection_state::flushed(time_point now, std::size_t queued_after, const hub_config& cfg) noexcept {
@@ -75,7 +75,7 @@ bool connection_state::pause(std::size_t& discarded) noexcept {
     if (ending() || paused_) return false;
     paused_ = true;
     // What is already batched is discarded; the client learns it on resume.
-    discarded = lanes_.discard_batched();
+    discarded = lanes_ ? lanes_->discard_batched() : 0;
     if (discarded) resync_on_resume_ = true;
     return true;
 }

@@ -100,7 +100,7 @@ public:
         if (ending()) return route_action::skip;
         if (replaying_) return route_action::hold;
         // Pending batched/coalesced frames go first: `complete` never overtakes `progress`.
-        return !paused_ && !lanes_.empty() ? route_action::flush_then_push : route_action::push;
+        return !paused_ && lanes_pending() ? route_action::flush_then_push : route_action::push;
     }
 
     // The queue refused a frame (full): the client is behind and is owed a
@@ -117,8 +117,8 @@ public:
 
     // On the flush list: is the flush due? Or should it leave the list
     // (nothing pending, paused, ending)? `scheduled()` says it is on the list.
-    bool flush_due(time_point now) const noexcept { return !paused_ && !ending() && !lanes_.empty() && now >= next_flush_; }
-    bool keep_scheduled() const noexcept { return !paused_ && !ending() && !lanes_.empty(); }
+    bool flush_due(time_point now) const noexcept { return !paused_ && !ending() && lanes_pending() && now >= next_flush_; }
+    bool keep_scheduled() const noexcept { return !paused_ && !ending() && lanes_pending(); }
     void unschedule() noexcept { scheduled_ = false; }
     bool scheduled() const noexcept { return scheduled_; }
     time_point next_flush() const noexcept { return next_flush_; }
@@ -152,13 +152,24 @@ public:
 
     time_point deadline() const noexcept { return deadline_; }
     time_point behind_since() const noexcept { return behind_since_; }
-    const lane_buffer& lanes() const noexcept { return lanes_; }
+    const lane_buffer& lanes() const noexcept {
+        static const lane_buffer none;
+        return lanes_ ? *lanes_ : none;
+    }
 
 private:
     void missed(time_point now) noexcept;
     route_decision schedule(time_point now, std::size_t queued, const hub_config& cfg) noexcept;
 
-    lane_buffer lanes_;
+    bool lanes_pending() const noexcept { return lanes_ && !lanes_->empty(); }
+    lane_buffer& lanes_for_write() {
+        if (!lanes_) lanes_ = std::make_unique<lane_buffer>();
+        return *lanes_;
+    }
+
+    // Created by the first batched or coalesced event: a connection that
+    // only gets instant events (or none) keeps 8 bytes here, not 48.
+    std::unique_ptr<lane_buffer> lanes_;
     time_point deadline_ = time_point::max();
     time_point next_flush_{};
     time_point behind_since_{};

@@ -232,8 +232,9 @@ std::size_t sequencer::replay_limit() const noexcept {
 
 asio::awaitable<replay_result> sequencer::replay(std::shared_ptr<connection_impl> c) {
     // Topics and metadata are fixed before registration: read-only here.
-    if (replay_sync_) co_return cfg.replayer.replay_now(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
-    co_return co_await cfg.replayer.async_replay(*c->last_event_id, c->topics(), c->metadata(), replay_limit());
+    const std::string& last_id = c->replay->last_event_id;
+    if (replay_sync_) co_return cfg.replayer.replay_now(last_id, c->topics(), c->metadata(), replay_limit());
+    co_return co_await cfg.replayer.async_replay(last_id, c->topics(), c->metadata(), replay_limit());
 }
 
 void sequencer::interest_changed(const std::string& pattern, bool up) {
@@ -367,10 +368,9 @@ void sequencer::request_stop() {
 
 std::pair<std::shared_ptr<shard>, std::shared_ptr<connection_impl>> find_connection(
     const std::vector<std::shared_ptr<shard>>& shards, std::string_view connection_id) {
-    const std::string key(connection_id);
     for (const auto& s : shards) {
         std::lock_guard lock(s->registry_mutex);
-        if (auto it = s->by_id.find(key); it != s->by_id.end()) return {s, it->second};
+        if (auto it = s->by_id.find(connection_id); it != s->by_id.end()) return {s, it->second};
     }
     return {};
 }

@@ -222,7 +222,7 @@ void shard::deliver(connection_impl& c, const queued_frame& q, const routed_even
     switch (d.action) {
     case route_action::skip:
     case route_action::kept: break;
-    case route_action::hold: c.held.emplace_back(ev.id, q); break;  // after the replay, in order, without duplicates
+    case route_action::hold: c.replay->held.emplace_back(ev.id, q); break;  // after the replay, in order, without duplicates
     case route_action::flush_then_push: flush_connection(c, now); [[fallthrough]];
     case route_action::push: push_frame(c, q); break;
     case route_action::scheduled: schedule_flush(c); break;
@@ -361,10 +361,10 @@ std::error_code shard::reserve() noexcept {
     return {};
 }
 
-asio::awaitable<std::error_code> shard::add_connection(std::shared_ptr<connection_impl> c) {
+asio::awaitable<shard::registration> shard::add_connection(std::shared_ptr<connection_impl> c) {
     if (stopped.load(std::memory_order_acquire)) {
         unreserve();
-        co_return error::hub_stopped;
+        co_return registration{error::hub_stopped, {}};
     }
     conn_slot s;
     {
@@ -393,15 +393,17 @@ asio::awaitable<std::error_code> shard::add_connection(std::shared_ptr<connectio
     c->connected_s = static_cast<std::uint32_t>(
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
     if (cfg.presence_events) publish_presence(*c, "join");
-    if (cfg.replayer && c->last_event_id) {
+    registration r;
+    if (cfg.replayer && c->replay) {
         c->state.replay_started();  // live events are held until the replay is delivered
         if (auto sq = seq.lock()) sq->tasks.spawn(strand, replay(shared_from_this(), c));
         else c->state.replay_finished();
     } else {
-        if (cfg.replayer) c->resume_id = last_routed_id;  // a reconnect with it replays what follows
+        c->replay.reset();  // (no replayer)
+        if (cfg.replayer) r.resume_id = last_routed_id;  // a reconnect with it replays what follows
         if (!retained.empty()) send_retained(*c);
     }
-    co_return std::error_code{};
+    co_return r;
 }
 
 asio::awaitable<void> shard::remove_connection(std::shared_ptr<connection_impl> c) {
@@ -457,8 +459,8 @@ asio::awaitable<void> shard::replay(std::shared_ptr<shard>, std::shared_ptr<conn
     }
     // Replayed events, then the live ones that arrived meanwhile and were not
     // part of the replay, de-duplicated by the ids carried beside each frame.
-    auto held = std::move(c->held);
-    c->held.clear();
+    auto held = std::move(c->replay->held);
+    c->replay.reset();  // (the sequencer has answered: nothing reads it any more)
     c->state.replay_finished();
     if (c->state.ending()) co_return;
     std::unordered_set<std::string_view> seen;  // views into r, which outlives it

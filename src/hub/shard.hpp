@@ -26,6 +26,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -51,7 +52,11 @@ public:
     // Shard strand.
     asio::awaitable<void> run(std::shared_ptr<shard> keep_alive);
     // Registers a connection that holds a reservation (released on failure).
-    asio::awaitable<std::error_code> add_connection(std::shared_ptr<connection_impl> c);
+    struct registration {
+        std::error_code ec;
+        std::string resume_id;  // the id of the `connected` event (empty: none)
+    };
+    asio::awaitable<registration> add_connection(std::shared_ptr<connection_impl> c);
     asio::awaitable<void> remove_connection(std::shared_ptr<connection_impl> c);
     asio::awaitable<void> shutdown(std::chrono::milliseconds grace, frame bye);
     void drain_intake();
@@ -101,7 +106,9 @@ public:
     // Registry: strand; slots and by_id also under registry_mutex for readers on other threads.
     mutable std::mutex registry_mutex;
     std::vector<std::shared_ptr<connection_impl>> slots;
-    std::unordered_map<std::string, std::shared_ptr<connection_impl>> by_id;  // set_paused, disconnect
+    // set_paused, disconnect. The key views the connection's own id (the
+    // value keeps it alive): no second copy of every id.
+    std::unordered_map<std::string_view, std::shared_ptr<connection_impl>> by_id;
     std::vector<conn_slot> free_slots;
     subscription_index subscriptions;
     group_index groups;
