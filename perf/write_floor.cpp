@@ -5,6 +5,8 @@
 // parent writes one frame to each of N sockets in turn, `rounds` times, and
 // divides its own CPU time (user + system, getrusage) by the writes. Every
 // delivery a server makes costs at least this much (docs/performance.md).
+// reader_cpu -1: no reader at all (the frames stay in the socket buffers, so
+// no write wakes anyone: the cost of the write alone).
 //
 //   ssehub_write_floor [sockets=10000] [rounds=20] [bytes=100] [writer_cpu=0] [reader_cpu=1]
 #include <arpa/inet.h>
@@ -123,14 +125,16 @@ int main(int argc, char** argv) {
     }
     close(listener);
 
-    const pid_t child = fork();
-    if (child < 0) die("fork");
+    // No reader (reader_cpu < 0): the client ends stay open, unread, here.
+    const pid_t child = reader_cpu < 0 ? -1 : fork();
+    if (reader_cpu >= 0 && child < 0) die("fork");
     if (child == 0) {
         for (int s : servers) close(s);
         pin(reader_cpu);
         drain(clients);
     }
-    for (int c : clients) close(c);
+    if (reader_cpu >= 0)
+        for (int c : clients) close(c);
     pin(writer_cpu);
 
     const std::string frame = "data: " + std::string(bytes > 8 ? bytes - 8 : 1, 'x') + "\n\n";
@@ -146,11 +150,13 @@ int main(int argc, char** argv) {
     const double cpu = cpu_seconds() - cpu0;
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     for (int s : servers) close(s);
-    int status = 0;
-    waitpid(child, &status, 0);
-    std::printf("%zu writes of %zu bytes to %zu loopback sockets: %.2f us of writer CPU per write "
+    if (reader_cpu >= 0) {
+        int status = 0;
+        waitpid(child, &status, 0);
+    }
+    std::printf("%zu writes of %zu bytes to %zu loopback sockets (%s): %.2f us of writer CPU per write "
                 "(%.2f ms per 1,000), %.2f us wall per write\n",
-                writes, frame.size(), sockets, cpu / static_cast<double>(writes) * 1e6,
+                writes, frame.size(), sockets, reader_cpu < 0 ? "no reader" : "a reader draining them", cpu / static_cast<double>(writes) * 1e6,
                 cpu / static_cast<double>(writes) * 1e6, wall / static_cast<double>(writes) * 1e6);
     return 0;
 }
