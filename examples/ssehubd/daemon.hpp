@@ -162,6 +162,7 @@ private:
     bool admin_allowed(const ssehub::http::request& req, std::string_view remote) const;
     asio::awaitable<void> admin_feed();
     ssehub::hub_config admin_hub_config();
+    ssehub::hub_config stream_config(std::string_view log_name);  // daemon_state.cpp: what both hubs share
     asio::awaitable<std::string> admin_snapshot();
     // mercure_routes.cpp (--mercure): POST /.well-known/mercure, the
     // subscriptions API, and the subscription events of a connection

@@ -135,8 +135,26 @@ int daemon::retry_after_seconds() const {
     return static_cast<int>(std::max<std::int64_t>(1, (opts_.retry.count() + 999) / 1000));
 }
 
-ssehub::hub_config daemon::hub_config() {
+// What both of the daemon's hubs take from the flags: how a stream is read,
+// kept alive and given up on, and where the library's log goes (as
+// {"msg":`log_name`,"detail":...}: a hook or a replayer that threw).
+ssehub::hub_config daemon::stream_config(std::string_view log_name) {
     ssehub::hub_config cfg;
+    cfg.heartbeat_interval = opts_.heartbeat;
+    cfg.retry = opts_.retry;
+    cfg.write_timeout = opts_.write_timeout;
+    cfg.slow_consumer_timeout = opts_.slow_consumer_timeout;
+    cfg.max_request_head = opts_.max_head;
+    cfg.request_head_timeout = opts_.head_timeout;
+    cfg.log = ssehub::logger(library_level(opts_.level), [this, name = std::string(log_name)](ssehub::logger::level l,
+                                                                                              std::string_view msg) {
+        log_.write(daemon_level(l), name, {{"detail", msg}});
+    });
+    return cfg;
+}
+
+ssehub::hub_config daemon::hub_config() {
+    ssehub::hub_config cfg = stream_config("ssehub");
     cfg.send_queue = opts_.send_queue;
     cfg.batch_delay = opts_.batch_delay;
     cfg.batch_above_deliveries = opts_.batch_above_deliveries;
@@ -146,24 +164,13 @@ ssehub::hub_config daemon::hub_config() {
     cfg.flush_max = opts_.flush_max;
     cfg.max_batched = opts_.max_batched;
     cfg.max_coalesce_keys = opts_.max_coalesce_keys;
-    cfg.slow_consumer_timeout = opts_.slow_consumer_timeout;
-    cfg.heartbeat_interval = opts_.heartbeat;
     cfg.max_lifetime = opts_.max_lifetime;
     cfg.auth_expiry_grace = opts_.auth_expiry_grace;
-    cfg.retry = opts_.retry;
-    cfg.write_timeout = opts_.write_timeout;
     cfg.max_connections = opts_.max_connections;
     cfg.presence_events = opts_.presence_events;
     cfg.max_presence_page = opts_.max_presence_page;
-    cfg.max_request_head = opts_.max_head;
-    cfg.request_head_timeout = opts_.head_timeout;
     cfg.max_topic_length = opts_.max_topic_length;
     cfg.max_topics_per_connection = opts_.max_topics;
-    // What the library cannot hand back (a hook or a replayer that threw)
-    // goes into the JSON log, as {"msg":"ssehub","detail":...}.
-    cfg.log = ssehub::logger(library_level(opts_.level), [this](ssehub::logger::level l, std::string_view msg) {
-        log_.write(daemon_level(l), "ssehub", {{"detail", msg}});
-    });
 
     if (opts_.auth == auth_mode::jwt || opts_.publisher_jwt) {  // subscribers' tokens, publishers' or both
         jwt_ = std::make_shared<const jwt_verifier>(opts_, [this](bool ok, std::string_view detail) {
@@ -229,18 +236,9 @@ ssehub::hub_config daemon::hub_config() {
 // no authentication of its own (answer() hands it only streams that
 // admin_allowed()); its counters stay out of the hub it watches.
 ssehub::hub_config daemon::admin_hub_config() {
-    ssehub::hub_config cfg;
+    ssehub::hub_config cfg = stream_config("ssehub_admin");
     cfg.send_queue = 8;  // one coalesced snapshot at a time is all a dashboard needs
-    cfg.heartbeat_interval = opts_.heartbeat;
-    cfg.retry = opts_.retry;
-    cfg.write_timeout = opts_.write_timeout;
-    cfg.slow_consumer_timeout = opts_.slow_consumer_timeout;
     cfg.max_connections = opts_.admin_max_streams;
-    cfg.max_request_head = opts_.max_head;
-    cfg.request_head_timeout = opts_.head_timeout;
-    cfg.log = ssehub::logger(library_level(opts_.level), [this](ssehub::logger::level l, std::string_view msg) {
-        log_.write(daemon_level(l), "ssehub_admin", {{"detail", msg}});
-    });
     cfg.on_connect = [](const http::request&, ssehub::connection& c) -> std::optional<ssehub::rejection> {
         c.set_topics({std::string(admin_topic)});  // whatever the request named
         return std::nullopt;
