@@ -100,6 +100,26 @@ public:
                                                          std::forward<Token>(token));
     }
 
+    // Writes what the socket takes now, without waiting: one SSL_write per
+    // buffer in turn, until one is not taken whole. Returns the bytes taken;
+    // 0 with `ec` unset when nothing can go now. An asynchronous write must
+    // then continue from exactly there (OpenSSL may hold the rest of a record
+    // it began). The hub's writer tries this first, as it does a socket's
+    // write_some, so a delivery the socket takes at once needs no operation.
+    template <class ConstBufferSequence>
+    std::size_t try_write_some(const ConstBufferSequence& buffers, std::error_code& ec) {
+        std::size_t total = 0;
+        for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+            const asio::const_buffer b(*it);
+            if (b.size() == 0) continue;
+            std::size_t n = 0;
+            const want w = step(op_kind::write, const_cast<void*>(b.data()), b.size(), n, ec);
+            total += n;
+            if (ec || w != want::nothing || n < b.size()) break;
+        }
+        return total;
+    }
+
     // Sends close_notify; void(std::error_code).
     template <class Token>
     auto async_shutdown(Token&& token) {

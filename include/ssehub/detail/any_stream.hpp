@@ -88,7 +88,7 @@ public:
     virtual asio::awaitable<void> write(std::span<const asio::const_buffer> bufs, std::error_code& ec) = 0;
     // Writes what the stream takes at once, without blocking or suspending;
     // returns how many bytes (0, ec unset: none now, or a stream with no such
-    // path, e.g. TLS). ec set on failure.
+    // path, e.g. asio::ssl::stream; ssehub::tls_stream has one). ec set on failure.
     virtual std::size_t try_write(std::span<const asio::const_buffer> bufs, std::error_code& ec) = 0;
     virtual asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf, std::error_code& ec) = 0;
     // Callback form of read_some: `done` runs on `ex` (the connection's strand).
@@ -136,7 +136,9 @@ public:
     }
 
     std::size_t try_write(std::span<const asio::const_buffer> bufs, std::error_code& ec) override {
-        if constexpr (has_try_write) {
+        if constexpr (has_try_write_some) {
+            return s_.try_write_some(bufs, ec);
+        } else if constexpr (has_try_write) {
             if (!nonblocking_) return 0;
             const std::size_t n = s_.write_some(bufs, ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
@@ -196,8 +198,12 @@ public:
 private:
     static constexpr bool has_send_head = requires(Stream& s, const std::vector<http::header>& h) { s.send_head(200, h); };
 
+    // A stream with its own non-blocking write attempt (ssehub::tls_stream).
+    static constexpr bool has_try_write_some = requires(Stream& s, std::span<const asio::const_buffer> b, std::error_code& e) {
+        { s.try_write_some(b, e) } -> std::convertible_to<std::size_t>;
+    };
     // A stream that writes synchronously without blocking once in
-    // non-blocking mode (a socket; not TLS, whose write_some would block).
+    // non-blocking mode (a socket; not asio::ssl::stream, whose write_some would block).
     static constexpr bool has_try_write = requires(Stream& s, std::span<const asio::const_buffer> b, std::error_code& e) {
         s.non_blocking(true, e);
         { s.write_some(b, e) } -> std::convertible_to<std::size_t>;
