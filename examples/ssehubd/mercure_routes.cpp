@@ -12,7 +12,6 @@
 #include "responses.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -156,7 +155,8 @@ void daemon::announce_subscriptions(const ssehub::connection& c, bool active) {
     if (!mercure_ || !mercure_->subscriptions()) return;
     for (auto& ev : mercure_->subscription_events(c.id(), c.metadata(), active)) {
         if (redis_) {
-            asio::co_spawn(ioc_, publish_through(redis_.get(), &log_, std::move(ev)), asio::detached);
+            asio::co_spawn(ioc_, publish_through(redis_.get(), &log_, std::move(ev)),
+                           [this](std::exception_ptr e) { log_.exception("mercure_subscription_event", e); });
             continue;
         }
         mercure_->route(ev);
