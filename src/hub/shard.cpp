@@ -460,6 +460,15 @@ asio::awaitable<void> shard::replay(std::shared_ptr<shard>, std::shared_ptr<conn
     // Replayed events, then the live ones that arrived meanwhile and were not
     // part of the replay, de-duplicated by the ids carried beside each frame.
     auto held = std::move(c->replay->held);
+    // Another shard may have delivered, before the reconnect, events this
+    // shard routed only after registering it: they are held too, in
+    // sequence order. The client named the last of them: it and everything
+    // held before it are not sent again.
+    for (std::size_t i = held.size(); i-- > 0;)
+        if (held[i].first == c->replay->last_event_id) {
+            held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+            break;
+        }
     c->replay.reset();  // (the sequencer has answered: nothing reads it any more)
     c->state.replay_finished();
     if (c->state.ending()) co_return;

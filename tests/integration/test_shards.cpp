@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -141,6 +142,57 @@ TEST_CASE("shards: Last-Event-ID replays exactly what was missed, whichever shar
     REQUIRE(done.wait_for(10s) == std::future_status::ready);
     const int first = std::stoi(seen.front());
     for (std::size_t i = 0; i < seen.size(); ++i) REQUIRE(seen[i] == std::to_string(first + static_cast<int>(i)));
+}
+
+TEST_CASE("shards: a reconnect is not sent again what a lagging shard routes after registering it",
+          "[loopback][shards][replay]") {
+    // The client has X from shard 1 and reconnects with Last-Event-ID X to
+    // shard 0, which has not routed X yet (its strand is held by an
+    // on_disconnect). Shard 0 registers the new stream first, then routes X:
+    // X is held for after the replay, and must not be delivered, since the
+    // client sent its id.
+    auto cfg = sharded(2);
+    cfg.replayer = ssehub::memory_replayer();
+    auto entered = std::make_shared<std::atomic<bool>>(false);
+    auto reconnect_seen = std::make_shared<std::atomic<bool>>(false);
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    cfg.on_disconnect = [entered, released](const ssehub::connection& c) {
+        if (c.topics().front() != "blocker") return;
+        *entered = true;
+        released.wait();  // holds shard 0's strand (there is a second thread)
+    };
+    cfg.on_connect = [reconnect_seen](const ssehub::http::request& req,
+                                      ssehub::connection& c) -> std::optional<ssehub::rejection> {
+        // (With on_connect the request's topics are this callback's to set.)
+        c.set_topics({req.target.find("blocker") == std::string::npos ? "feed" : "blocker"});
+        if (req.find("Last-Event-ID")) *reconnect_seen = true;
+        return std::nullopt;
+    };
+    server s(cfg, 2);
+    client blocker;  // shard 0
+    blocker.get(s.port(), "/events?topics=blocker");
+    REQUIRE(blocker.wait_events(1));
+    client first;  // shard 1
+    first.get(s.port(), "/events?topics=feed");
+    REQUIRE(first.wait_events(1));
+    blocker.close();
+    REQUIRE(test::poll_until([&] { return entered->load(); }));
+    REQUIRE(!s.hub().publish(test::event_on({"feed"}, "x")));
+    REQUIRE(first.wait_events(2));  // shard 1 routed it; shard 0 has it in its intake
+    CHECK(first.events[1].data == "x");
+    client second;  // shard 0: registered before it routes "x"
+    second.get(s.port(), "/events?topics=feed", "Last-Event-ID: " + first.events[1].id + "\r\n");
+    REQUIRE(test::poll_until([&] { return reconnect_seen->load(); }));
+    release.set_value();
+    REQUIRE(wait_active(s.hub(), 2));
+    REQUIRE(!s.hub().publish(test::event_on({"feed"}, "y")));
+    REQUIRE(second.wait_events(2));
+    REQUIRE(!s.hub().publish(test::event_on({"feed"}, "z")));  // after anything the replay queued
+    REQUIRE(second.read_until([&] { return second.events.back().data == "z"; }));
+    std::vector<std::string> got;
+    for (std::size_t i = 1; i < second.events.size(); ++i) got.push_back(second.events[i].data);
+    CHECK(got == std::vector<std::string>{"y", "z"});
 }
 
 TEST_CASE("shards: a poller runs while any shard has a subscriber; a late one gets the latest value",
