@@ -108,9 +108,14 @@ std::shared_ptr<detail::shard> hub::shard_for(const asio::any_io_executor& ex) {
     if (shards_.size() == 1) return shards_[0];
     // The shard on the stream's own executor (one io_context per core), else
     // the next one round-robin.
-    if (match_executor_)
+    if (match_executor_) {
+        // (A stream on a strand, as an HTTP/2 stream is: the strand's context.)
+        using strand_type = asio::strand<asio::io_context::executor_type>;
+        const auto* strand = detail::executor_target<strand_type>(ex);
+        const asio::any_io_executor io = strand ? asio::any_io_executor(strand->get_inner_executor()) : ex;
         for (const auto& s : shards_)
-            if (s->strand.get_inner_executor() == ex) return s;
+            if (s->strand.get_inner_executor() == io) return s;
+    }
     return shards_[next_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
 }
 

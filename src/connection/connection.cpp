@@ -557,8 +557,11 @@ asio::awaitable<void> serve_on_new_strand(const std::shared_ptr<shard>& hub, std
 // io_context executor fits any_io_executor's small buffer, so neither this
 // conversion nor the work-tracking copy each pending operation makes
 // allocates (a strand<any_io_executor> does, every time).
+// A stream whose executor is a strand already (an HTTP/2 stream: its
+// session's) is served on that strand, so its writes need no hop.
 asio::any_io_executor make_connection_strand(any_stream& stream) {
     const asio::any_io_executor io = stream.get_executor();
+    if (executor_target<asio::strand<asio::io_context::executor_type>>(io)) return io;
     if (const auto* ioc = executor_target<asio::io_context::executor_type>(io)) return asio::make_strand(*ioc);
     return asio::make_strand(io);
 }

@@ -3,9 +3,11 @@
 #include "ssehub/h2/session.hpp"
 
 #include <asio/error.hpp>
+#include <asio/io_context.hpp>
 #include <asio/strand.hpp>
 #include <asio/post.hpp>
 
+#include "ssehub/detail/any_stream.hpp"
 #include "ssehub/token_bucket.hpp"
 
 #include <nghttp2/nghttp2.h>
@@ -82,22 +84,29 @@ void complete(std::unique_ptr<detail::io_op>& op, std::error_code ec, std::size_
     o->complete(ec, n);
 }
 
-// Moves what the pending write has room for into the send buffer and completes it.
-void fill_from_pending_write(stream_state& st, std::size_t limit) {
-    if (!st.write_op) return;
+// Appends what the send buffer (at most `limit` bytes) has room for; returns how much.
+std::size_t append_to_out(stream_state& st, std::span<const asio::const_buffer> bufs, std::size_t limit) {
     const std::size_t room = limit > st.buffered() ? limit - st.buffered() : 0;
-    if (room == 0) return;
+    if (room == 0) return 0;
     if (st.out_pos > 0 && st.out_pos == st.out.size()) {
         st.out.clear();
         st.out_pos = 0;
     }
     std::size_t taken = 0;
-    for (const auto& b : st.write_bufs) {
+    for (const auto& b : bufs) {
         if (taken == room) break;
         const std::size_t n = std::min(b.size(), room - taken);
         st.out.append(static_cast<const char*>(b.data()), n);
         taken += n;
     }
+    return taken;
+}
+
+// Moves what the pending write has room for into the send buffer and completes it.
+void fill_from_pending_write(stream_state& st, std::size_t limit) {
+    if (!st.write_op) return;
+    if (limit <= st.buffered()) return;
+    const std::size_t taken = append_to_out(st, st.write_bufs, limit);
     st.write_bufs.clear();
     complete(st.write_op, {}, taken);
 }
@@ -128,6 +137,15 @@ ssize_t read_data(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t
 bool hop_by_hop(std::string_view lower) {
     return lower == "connection" || lower == "keep-alive" || lower == "transfer-encoding" || lower == "upgrade" ||
            lower == "proxy-connection";
+}
+
+// A strand of the io_context's own executor when it is one: it fits
+// any_io_executor's small buffer (no allocation per copy), and a stream's
+// code can ask it whether it runs there (try_write).
+asio::any_io_executor make_session_strand(const asio::any_io_executor& io) {
+    if (const auto* ioc = ssehub::detail::executor_target<asio::io_context::executor_type>(io))
+        return asio::make_strand(*ioc);
+    return asio::make_strand(io);
 }
 
 }  // namespace
@@ -245,7 +263,7 @@ std::shared_ptr<session> session::create(const asio::any_io_executor& io, server
 
 session::session(const asio::any_io_executor& io, server_config cfg, asio::ip::tcp::endpoint remote, handler on_stream)
     : io_(io),
-      strand_(asio::make_strand(io)),
+      strand_(make_session_strand(io)),
       cfg_(std::move(cfg)),
       remote_(std::move(remote)),
       on_stream_(std::move(on_stream)),
@@ -490,6 +508,17 @@ void start_write(const std::shared_ptr<stream_state>& s, std::vector<asio::const
     });
 }
 
+std::size_t try_write(stream_state& s, std::span<const asio::const_buffer> bufs, std::error_code& ec) {
+    ec = {};
+    using strand_type = asio::strand<asio::io_context::executor_type>;
+    const auto* strand = ssehub::detail::executor_target<strand_type>(s.strand);
+    if (!strand || !strand->running_in_this_thread()) return 0;
+    if (s.closed || s.done || !s.sess || s.ending || !s.head_sent || s.write_op) return 0;
+    const std::size_t taken = append_to_out(s, bufs, s.sess->config().stream_buffer);
+    if (taken > 0) s.sess->resume(s);
+    return taken;
+}
+
 void cancel_op(const std::weak_ptr<stream_state>& w, bool write, std::uint64_t serial) {
     auto s = w.lock();
     if (!s) return;
@@ -519,7 +548,7 @@ stream::~stream() {
     close(ec);
 }
 
-stream::executor_type stream::get_executor() const noexcept { return s_->io; }
+stream::executor_type stream::get_executor() const noexcept { return s_->strand; }
 std::int32_t stream::id() const noexcept { return s_->id; }
 const http::request& stream::request() const noexcept { return s_->req; }
 std::string& stream::body() noexcept { return s_->body; }

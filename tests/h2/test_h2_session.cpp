@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -146,4 +147,53 @@ TEST_CASE("h2: event streams and a plain request on one connection; a stream who
     REQUIRE(c.pump_until([&] { return c.goaway; }));
     CHECK(c.goaway_error == NGHTTP2_NO_ERROR);
     CHECK(!c.stream(a).closed);  // GOAWAY (NO_ERROR) lets open streams finish
+}
+
+TEST_CASE("h2: a stream's executor is its session's strand; there try_write_some takes bytes without waiting",
+          "[h2]") {
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor acceptor(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    std::promise<std::shared_ptr<ssehub::h2::stream>> opened;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto sock = co_await acceptor.async_accept(asio::use_awaitable);
+            const auto peer = sock.remote_endpoint();
+            auto session = ssehub::h2::session::create(sock.get_executor(), {}, peer, [&](ssehub::h2::stream st) {
+                opened.set_value(std::make_shared<ssehub::h2::stream>(std::move(st)));
+            });
+            co_await ssehub::h2::serve_connection(std::move(sock), session);
+        },
+        asio::detached);
+    std::thread io([&] { ioc.run(); });
+    test::h2_client c(acceptor.local_endpoint().port(), 65535);
+    const auto id = c.request("GET", "/x");
+    auto got = opened.get_future();
+    REQUIRE(c.pump_until([&] { return got.wait_for(0s) == std::future_status::ready; }));
+    auto st = got.get();
+    // Called on the strand: 0 before the head went out, then the bytes.
+    auto on_strand = [&](std::function<std::size_t()> f) {
+        std::promise<std::size_t> done;
+        asio::post(st->get_executor(), [&] { done.set_value(f()); });
+        return done.get_future().get();
+    };
+    const std::string text = "hello";
+    std::error_code ec;
+    CHECK(on_strand([&] { return st->try_write_some(asio::buffer(text), ec); }) == 0);
+    st->send_head(200, ssehub::http::response_fields(200, "text/plain", 10));
+    CHECK(on_strand([&] { return st->try_write_some(asio::buffer(text), ec); }) == 5);
+    CHECK(!ec);
+    CHECK(st->try_write_some(asio::buffer(text), ec) == 0);  // not on the strand: never
+    REQUIRE(c.pump_until([&] { return c.stream(id).data == "hello"; }));
+    CHECK(on_strand([&] { return st->try_write_some(asio::buffer(text), ec); }) == 5);
+    on_strand([&] {
+        std::error_code e;
+        st->shutdown(asio::socket_base::shutdown_send, e);
+        return std::size_t{0};
+    });
+    REQUIRE(c.pump_until([&] { return c.stream(id).closed; }));
+    CHECK(c.stream(id).data == "hellohello");
+    st.reset();
+    ioc.stop();
+    io.join();
 }

@@ -37,6 +37,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 struct nghttp2_session;
@@ -179,9 +180,31 @@ asio::awaitable<void> read_loop(Socket& socket, std::shared_ptr<session> s) {
     }
 }
 
+// Writes what the socket takes now, without waiting: a TLS stream's own
+// try_write_some (ssehub::tls_stream), a TCP socket in non-blocking mode;
+// 0 for other streams (asio::ssl::stream), which are written asynchronously.
+template <class Socket>
+std::size_t write_now(Socket& socket, const std::string& out, std::error_code& ec) {
+    ec = {};
+    if constexpr (requires { socket.try_write_some(asio::buffer(out), ec); }) {
+        return socket.try_write_some(asio::buffer(out), ec);
+    } else if constexpr (std::is_same_v<Socket, asio::ip::tcp::socket>) {
+        if (!socket.non_blocking()) return 0;  // (write_some would block)
+        const std::size_t n = socket.write_some(asio::buffer(out), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+        return ec ? 0 : n;
+    } else {
+        return 0;
+    }
+}
+
 template <class Socket>
 asio::awaitable<void> write_loop(Socket& socket, std::shared_ptr<session> s) {
     std::string out;
+    if constexpr (std::is_same_v<Socket, asio::ip::tcp::socket>) {
+        std::error_code ec;
+        socket.non_blocking(true, ec);  // for write_now; if it fails, every write waits
+    }
     for (;;) {
         out.clear();
         s->take_output(out, 64 * 1024);
@@ -193,7 +216,10 @@ asio::awaitable<void> write_loop(Socket& socket, std::shared_ptr<session> s) {
             continue;
         }
         std::error_code ec;
-        co_await asio::async_write(socket, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
+        const std::size_t now = write_now(socket, out, ec);
+        if (!ec && now < out.size())
+            co_await asio::async_write(socket, asio::buffer(out.data() + now, out.size() - now),
+                                       asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             s->transport_closed();
             break;

@@ -29,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -75,6 +76,8 @@ private:
 void start_read(const std::shared_ptr<stream_state>& s, std::unique_ptr<io_op> op);
 void start_write(const std::shared_ptr<stream_state>& s, std::vector<asio::const_buffer> bufs, std::unique_ptr<io_op> op);
 void cancel_op(const std::weak_ptr<stream_state>& s, bool write, std::uint64_t serial);
+// On the session's strand only (else 0): takes what the send buffer has room for now.
+std::size_t try_write(stream_state& s, std::span<const asio::const_buffer> bufs, std::error_code& ec);
 std::uint64_t next_serial(stream_state& s) noexcept;
 asio::any_io_executor io_executor(const stream_state& s) noexcept;
 
@@ -92,8 +95,9 @@ public:
     // Resets the stream (RST_STREAM CANCEL) unless its response ended.
     ~stream();
 
-    // The executor of the connection's socket (its I/O context), as a socket
-    // returns; the stream's own work runs on the session's strand.
+    // The session's strand (on the connection socket's I/O context): the
+    // stream's own work runs there, and code that serves the stream from it
+    // (the hub's connection uses it as its strand) writes without a hop.
     executor_type get_executor() const noexcept;
 
     // The HTTP/2 stream id (odd, from the client).
@@ -132,6 +136,17 @@ public:
                 initiate(std::move(handler), std::move(s), &b);
             },
             token, s_, std::move(bufs));
+    }
+
+    // Called on the stream's executor (the session's strand): takes at once
+    // what the send buffer has room for, without waiting, and returns how
+    // many bytes it took; 0 elsewhere, before the head went out, or while a
+    // write is pending (async_write_some then reports the stream's state).
+    template <class ConstBufferSequence>
+    std::size_t try_write_some(const ConstBufferSequence& buffers, std::error_code& ec) {
+        const std::span<const asio::const_buffer> bufs(asio::buffer_sequence_begin(buffers),
+                                                       asio::buffer_sequence_end(buffers));
+        return detail::try_write(*s_, bufs, ec);
     }
 
     // shutdown_send: END_STREAM after what was written (a graceful end).
