@@ -435,10 +435,11 @@ asio::awaitable<void> daemon::h2_session(Stream sock) {
 }
 
 asio::awaitable<void> daemon::h2_request(ssehub::h2::stream st) {
-    const std::string remote = st.request().remote;
+    // Moved out: an event stream keeps no second copy of its head.
+    http::request req = st.take_request();
+    const std::string remote = req.remote;
     read_outcome got;
     got.head_done = true;
-    http::request req = st.request();
     std::string body = std::move(st.body());
     co_await answer(st, got, req, std::move(body), remote, false);
 }

@@ -552,6 +552,12 @@ stream::executor_type stream::get_executor() const noexcept { return s_->strand;
 std::int32_t stream::id() const noexcept { return s_->id; }
 const http::request& stream::request() const noexcept { return s_->req; }
 std::string& stream::body() noexcept { return s_->body; }
+http::request stream::take_request() noexcept {
+    http::request r = std::move(s_->req);
+    s_->req = http::request{};
+    s_->authority = std::string();  // (read at dispatch only)
+    return r;
+}
 
 void stream::send_head(int status, const std::vector<http::header>& headers) {
     asio::post(s_->strand, [s = s_, status, headers] {
