@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 
 namespace ssehub::nats::detail {
 
@@ -37,9 +38,16 @@ struct link {
     bool global_delivery = false;  // subscriber: the C client's shared delivery thread, not one per subscription
     // Called on the C client's threads; set before connect().
     std::function<void(link_event)> on_event;
+    // JetStream publisher: each asynchronous publish's ack (or failure), on a
+    // C client thread; the message is destroyed after it returns. Set before connect().
+    std::function<void(natsMsg*, jsPubAck*, jsPubAckErr*)> on_ack;
 
     std::mutex mu;
     natsConnection* nc = nullptr;  // mu; null until connected, and after close
+    jsCtx* js = nullptr;           // mu; with opts.jetstream.enabled, beside nc
+    // Held shared by blocking JetStream calls (stream lookups, replays) while
+    // they use nc/js without `mu`; close() takes it exclusively first.
+    std::shared_mutex use_mu;
     bool closing = false;          // mu
     std::uint64_t key = 0;         // in the registry once connect() ran
 
@@ -55,6 +63,11 @@ struct link {
 void connect(const std::shared_ptr<link>& l);
 // Blocking: closes and destroys the connection.
 void close(const std::shared_ptr<link>& l);
+// Blocking (JetStream): looks the stream up and creates it when missing
+// (opts.jetstream: its name, subjects, limits, the republish to the live
+// subjects). Throws std::system_error when the server refuses (JetStream
+// off, a stream with other subjects) or does not answer.
+void ensure_stream(const std::shared_ptr<link>& l);
 
 // Runs fn(l) on blocking_pool and resumes after it (rethrowing what it
 // threw). Call sites keep the awaitable in a named variable: no temporary
