@@ -25,17 +25,6 @@ struct replayer_state {
 
 namespace {
 
-// Replays wait on the network: two threads of their own, so that the
-// connects and flushes on blocking_pool() never queue behind them. Joined at exit.
-asio::thread_pool& replay_pool() {
-    struct joined_pool {
-        asio::thread_pool pool{2};
-        ~joined_pool() { pool.join(); }
-    };
-    static joined_pool p;
-    return p.pool;
-}
-
 [[noreturn]] void fail(std::errc e, const std::string& what) {
     throw std::system_error(std::make_error_code(e), "nats replay: " + what);
 }
@@ -146,22 +135,11 @@ nats_jetstream_replayer::nats_jetstream_replayer(nats_options o, jetstream_repla
     st_->l->opts = std::move(o);
     st_->l->counters = std::make_shared<nats_counters>();
     st_->cfg = std::move(cfg);
-    asio::post(detail::blocking_pool(), [l = st_->l] {
-        try {
-            detail::connect(l);
-        } catch (const std::exception& e) {
-            l->opts.log.log(logger::level::error, e.what());  // counted in connect_failures; replays fail
-        }
-    });
+    detail::connect_in_background(st_->l);  // a failure: replays fail (the clients resync)
 }
 
 nats_jetstream_replayer::~nats_jetstream_replayer() {
-    if (!st_) return;  // moved from
-    {
-        std::lock_guard lock(st_->l->mu);
-        st_->l->closing = true;
-    }
-    asio::post(detail::blocking_pool(), [l = st_->l] { detail::close(l); });
+    if (st_) detail::close_in_background(st_->l);  // else moved from
 }
 
 void nats_jetstream_replayer::follow(nats_subscriber live) {

@@ -34,15 +34,45 @@ std::string live_subject(const nats_options& o, std::string_view subject) {
 
 namespace detail {
 
+namespace {
+// Joined, not stopped, at exit: the closes posted last still run, so no
+// connection outlives the program's static objects.
+struct joined_pool {
+    explicit joined_pool(std::size_t threads) : pool(threads) {}
+    asio::thread_pool pool;
+    ~joined_pool() { pool.join(); }
+};
+}  // namespace
+
 asio::thread_pool& blocking_pool() {
-    // Joined, not stopped, at exit: the closes posted last still run, so no
-    // connection outlives the program's static objects.
-    struct joined_pool {
-        asio::thread_pool pool{1};
-        ~joined_pool() { pool.join(); }
-    };
-    static joined_pool p;
+    static joined_pool p(1);
     return p.pool;
+}
+
+asio::thread_pool& replay_pool() {
+    static joined_pool p(2);
+    return p.pool;
+}
+
+void connect_in_background(const std::shared_ptr<link>& l) {
+    asio::post(blocking_pool(), [l] {
+        try {
+            connect(l);
+        } catch (const std::exception& e) {
+            l->opts.log.log(logger::level::error, e.what());
+        }
+    });
+}
+
+void close_in_background(const std::shared_ptr<link>& l, std::function<void()> after) {
+    {
+        std::lock_guard lock(l->mu);
+        l->closing = true;
+    }
+    asio::post(blocking_pool(), [l, after = std::move(after)] {
+        close(l);
+        if (after) after();
+    });
 }
 
 namespace {

@@ -29,6 +29,9 @@ namespace ssehub::nats::detail {
 // that none of them runs on the hub's threads. FIFO: a close runs after the
 // flushes posted before it.
 asio::thread_pool& blocking_pool();
+// Two threads for JetStream replays (they wait on the network), so that the
+// calls on blocking_pool() never queue behind them. Joined at exit too.
+asio::thread_pool& replay_pool();
 
 enum class link_event { connected, disconnected, reconnected, closed };
 
@@ -63,6 +66,12 @@ struct link {
 void connect(const std::shared_ptr<link>& l);
 // Blocking: closes and destroys the connection.
 void close(const std::shared_ptr<link>& l);
+// connect() on blocking_pool, its failure (a malformed URL) logged (and
+// counted in connect_failures): what the link's users then do fails.
+void connect_in_background(const std::shared_ptr<link>& l);
+// Marks the link closing at once (no new use starts), then close() on
+// blocking_pool, then `after` there (may be empty).
+void close_in_background(const std::shared_ptr<link>& l, std::function<void()> after = {});
 // Blocking (JetStream): looks the stream up and creates it when missing
 // (opts.jetstream: its name, subjects, limits, the republish to the live
 // subjects). Throws std::system_error when the server refuses (JetStream

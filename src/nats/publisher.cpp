@@ -131,23 +131,12 @@ nats_publisher::nats_publisher(nats_options o, nats_publisher_config cfg)
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(r));
     id_prefix_ = std::string(buf) + "-";
-    asio::post(detail::blocking_pool(), [l = link_] {
-        try {
-            detail::connect(l);
-        } catch (const std::exception& e) {
-            l->opts.log.log(logger::level::error, e.what());  // counted in connect_failures; publishes fail
-        }
-    });
+    detail::connect_in_background(link_);  // a failure: publishes fail
 }
 
 nats_publisher::~nats_publisher() {
     if (!link_) return;  // moved from
-    {
-        std::lock_guard lock(link_->mu);
-        link_->closing = true;
-    }
-    asio::post(detail::blocking_pool(), [l = link_, js = js_] {
-        detail::close(l);
+    detail::close_in_background(link_, [js = js_] {
         if (js) js->fail_all(std::make_error_code(std::errc::operation_canceled));  // their acks will not come
     });
 }
