@@ -340,8 +340,10 @@ asio::awaitable<bool> nats_subscriber::async_subscribed(std::vector<std::string>
         st = std::static_pointer_cast<run_state>(slot_->run.lock());
     }
     if (!st) co_return false;
+    // By interest: the patterns' own subscriptions. Fixed patterns: those
+    // (they cover what the hub's clients may ask, or nothing will).
     std::vector<std::string> subjects = fixed_subjects(opts_);
-    for (const auto& p : patterns) subjects.push_back(subscription_subject(opts_, p));
+    for (const auto& p : interest_ ? patterns : patterns_) subjects.push_back(subscription_subject(opts_, p));
     auto start = [st, timeout](auto handler, std::vector<std::string> subj) {
         using handler_t = decltype(handler);
         struct holder {

@@ -55,7 +55,8 @@ public:
     const nats_counters& counters() const noexcept { return *counters_; }
 
     // True once the server has the subscriptions of the running run (of this
-    // subscriber or a copy) for each of `patterns` (and the fixed subjects),
+    // subscriber or a copy) for each of `patterns` (with fixed patterns: for
+    // those, whatever `patterns` says) and the fixed subjects,
     // confirmed by a round trip after their SUB; false after `timeout`, or
     // when no run is connected. A replay that starts after it misses nothing
     // the live subscription would not deliver (nats_jetstream_replayer).
