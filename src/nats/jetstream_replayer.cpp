@@ -186,10 +186,7 @@ asio::awaitable<replay_result> nats_jetstream_replayer::async_replay(std::string
                 st->l->counters->replay_errors.fetch_add(1, std::memory_order_relaxed);
                 e = std::current_exception();
             }
-            auto ex = work.get_executor();
-            asio::post(ex, [h = std::move(h), e, r = std::move(r), work = std::move(work)]() mutable {
-                std::move(h)(e, std::move(r));
-            });
+            detail::post_back(std::move(work), [h = std::move(h), e, r = std::move(r)]() mutable { std::move(h)(e, std::move(r)); });
         });
     };
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, replay_result)>(

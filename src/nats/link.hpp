@@ -78,6 +78,26 @@ void close_in_background(const std::shared_ptr<link>& l, std::function<void()> a
 // off, a stream with other subjects) or does not answer.
 void ensure_stream(const std::shared_ptr<link>& l);
 
+// Posts `f` from a thread of ours (a pool, a C client thread) to `work`'s
+// executor, and lets it run only once this thread holds no copy of that
+// executor any more: the io_context may be destroyed as soon as the
+// handler's coroutine has finished, and an executor (a strand) released
+// after that would touch freed memory. The handler waits for a mutex that
+// this thread releases when asio::post has returned (microseconds).
+template <class Executor, class F>
+void post_back(asio::executor_work_guard<Executor> work, F f) {
+    auto gate = std::make_shared<std::mutex>();
+    std::unique_lock hold(*gate);
+    {
+        auto ex = work.get_executor();
+        asio::post(ex, [gate, f = std::move(f), work = std::move(work)]() mutable {
+            { std::lock_guard posted(*gate); }
+            f();
+        });
+    }
+    hold.unlock();
+}
+
 // Runs fn(l) on blocking_pool and resumes after it (rethrowing what it
 // threw). Call sites keep the awaitable in a named variable: no temporary
 // with a destructor in the co_await expression (GCC 12 coroutines).
@@ -93,8 +113,7 @@ inline asio::awaitable<void> on_pool(std::shared_ptr<link> l, void (*fn)(const s
                     e = std::current_exception();
                 }
                 lk.reset();
-                auto ex = work.get_executor();
-                asio::post(ex, [h = std::move(h), e, work = std::move(work)]() mutable { std::move(h)(e); });
+                post_back(std::move(work), [h = std::move(h), e]() mutable { std::move(h)(e); });
             });
         },
         asio::use_awaitable, std::move(l), fn);

@@ -9,6 +9,7 @@
 #include "ssehub/wire.hpp"
 
 #include <asio/async_result.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <cstdio>
@@ -36,8 +37,7 @@ struct ack_waiter_for final : ack_waiter {
     explicit ack_waiter_for(Handler&& h)
         : handler(std::move(h)), work(asio::make_work_guard(asio::get_associated_executor(handler))) {}
     void done(js_ack a) override {
-        auto ex = work.get_executor();
-        asio::post(ex, [h = std::move(handler), a, w = std::move(work)]() mutable { std::move(h)(a); });
+        post_back(std::move(work), [h = std::move(handler), a]() mutable { std::move(h)(a); });
     }
     Handler handler;
     asio::executor_work_guard<asio::associated_executor_t<Handler>> work;
@@ -52,6 +52,9 @@ struct js_state {
     std::atomic<bool> stream_ready{false};
     std::atomic<bool> checking{false};
     std::atomic<std::int64_t> last_check_ms{0};
+    // After a failed check while connected: the next one, reconnect_max
+    // later. Only on blocking_pool() (one thread); cancelled at close.
+    std::unique_ptr<asio::steady_timer> retry;
 
     std::unique_ptr<ack_waiter> take(natsMsg* m) {
         std::lock_guard lock(mu);
@@ -73,11 +76,15 @@ struct js_state {
 
 namespace {
 
-// Looks the stream up (creates it when missing) on the blocking thread; one at a time.
+// Looks the stream up (creates it when missing) on the blocking thread; one
+// at a time. A failure while connected (JetStream still starting after a
+// server restart) is retried reconnect_max later: no busy loop, no wait for
+// the next publish.
 void check_stream(const std::shared_ptr<link>& l, const std::shared_ptr<js_state>& js) {
     if (js->checking.exchange(true)) return;
     js->last_check_ms.store(unix_ms());
     asio::post(blocking_pool(), [w = std::weak_ptr<link>(l), js] {
+        bool again = false;
         if (auto lk = w.lock()) {
             try {
                 ensure_stream(lk);
@@ -85,6 +92,15 @@ void check_stream(const std::shared_ptr<link>& l, const std::shared_ptr<js_state
             } catch (const std::exception& e) {
                 js->stream_ready.store(false);
                 lk->opts.log.log(logger::level::error, e.what());
+                again = lk->counters->connected.load();
+            }
+            if (again) {
+                if (!js->retry) js->retry = std::make_unique<asio::steady_timer>(blocking_pool());
+                js->retry->expires_after(lk->opts.reconnect_max);
+                js->retry->async_wait([w, js](std::error_code ec) {
+                    if (ec) return;  // cancelled: closed
+                    if (auto l2 = w.lock(); l2 && !js->stream_ready.load()) check_stream(l2, js);
+                });
             }
         }
         js->checking.store(false);
@@ -137,7 +153,9 @@ nats_publisher::nats_publisher(nats_options o, nats_publisher_config cfg)
 nats_publisher::~nats_publisher() {
     if (!link_) return;  // moved from
     detail::close_in_background(link_, [js = js_] {
-        if (js) js->fail_all(std::make_error_code(std::errc::operation_canceled));  // their acks will not come
+        if (!js) return;
+        if (js->retry) js->retry->cancel();
+        js->fail_all(std::make_error_code(std::errc::operation_canceled));  // their acks will not come
     });
 }
 

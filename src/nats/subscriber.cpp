@@ -354,12 +354,8 @@ asio::awaitable<bool> nats_subscriber::async_subscribed(std::vector<std::string>
         auto hp = std::make_shared<holder>(std::move(handler));
         auto w = std::make_shared<sub_waiter>();
         w->subjects = std::move(subj);
-        w->done = [hp](bool ok) {
-            auto ex = hp->work.get_executor();
-            asio::post(ex, [hp, ok] {
-                std::move(hp->h)(ok);
-                hp->work.reset();
-            });
+        w->done = [hp](bool ok) {  // once (sub_waiter::finish)
+            detail::post_back(std::move(hp->work), [hp, ok] { std::move(hp->h)(ok); });
         };
         asio::post(st->ex, [st, w, timeout] { st->add_waiter(w, timeout); });
     };
