@@ -122,6 +122,8 @@ public:
         if (subscriber_)
             sample("ssehubd_nats_reconnect_rounds_total", ",conn=\"subscriber\"", subscriber_->counters().reconnect_rounds.load());
         if (no_.jetstream.enabled) {
+            family("ssehubd_nats_stream_ready", "gauge", "1 while the publisher is connected and knows the JetStream stream (publishes are tried)");
+            sample("ssehubd_nats_stream_ready", "", publisher_->ready() ? 1 : 0);
             family("ssehubd_nats_stream_checks_total", "counter", "JetStream stream lookups (created when missing), one per connect");
             sample("ssehubd_nats_stream_checks_total", "", p.stream_checks.load());
         }

@@ -160,3 +160,61 @@ TEST_CASE("ssehubd --nats-jetstream: three nodes, publish on any, every subscrib
     CHECK(metric(b.port(), "ssehubd_nats_replays_total{node=\"B\",result=\"read\"}") == 1);
     CHECK(metric(b.port(), "ssehubd_nats_replays_total{node=\"B\",result=\"failed\"}") == 0);
 }
+
+TEST_CASE("ssehubd --nats-jetstream: the NATS server restarts on its store, publishes 503 meanwhile, nodes recover, "
+          "replay across the restart on another node",
+          "[nats][jetstream][daemon]") {
+    if (!nats_test::available()) {
+        WARN("nats-server is not installed (Debian: apt-get install nats-server): skipped");
+        return;
+    }
+    nats_test::nats_server nats;  // its own: it is killed
+    auto args = [&](std::string node) {
+        auto a = node_args(nats, node);
+        a.push_back("--nats-jetstream");
+        return a;
+    };
+    daemon_process a(args("A")), b(args("B"));
+    auto stream_ready = [&](unsigned short port, const std::string& node) {
+        return metric(port, "ssehubd_nats_stream_ready{node=\"" + node + "\"}") == 1;
+    };
+    subscriber on_a(a.port(), "/events?topics=orders");
+    REQUIRE(on_a.connected());
+    REQUIRE(test::poll_until([&] { return subscriptions(a.port(), "A") == 3 && stream_ready(b.port(), "B"); }, 20s));
+    auto publish = [&](unsigned short port, const std::string& data) {
+        const auto r = post(port, "/publish", R"({"topics":["orders"],"data":")" + data + "\"}");
+        REQUIRE(r.status == 202);
+        return nlohmann::json::parse(r.body)["id"].get<std::string>();
+    };
+    const auto first = publish(b.port(), "before1");
+    publish(b.port(), "before2");
+    REQUIRE(daemon_data_until_end(on_a, "before2") == std::vector<std::string>{"before1", "before2"});
+
+    nats.stop();
+    REQUIRE(test::poll_until([&] { return post(b.port(), "/publish", R"({"topics":["orders"],"data":"x"})").status == 503; }, 20s));
+    const auto down = post(b.port(), "/publish", R"({"topics":["orders"],"data":"x"})");
+    CHECK(down.status == 503);
+    CHECK_FALSE(down.header("Retry-After").empty());
+    CHECK(get(a.port(), "/healthz").status == 200);
+
+    CHECK(test::poll_until([&] { return !stream_ready(b.port(), "B"); }, 20s));
+    REQUIRE(nats.start());
+    REQUIRE(test::poll_until([&] { return stream_ready(b.port(), "B") && subscriptions(a.port(), "A") == 3; }, 20s));
+    REQUIRE(post(b.port(), "/publish", R"({"topics":["orders"],"data":"after"})").status == 202);
+    CHECK(daemon_data_until_end(on_a, "after") == std::vector<std::string>{"before1", "before2", "after"});
+    // B replays from the stream, across the restart: after the first event, the second and "after".
+    std::vector<std::string> replayed;
+    REQUIRE(test::poll_until(
+        [&] {  // the replayer's own connection may still be reconnecting: then `resync`, try again
+            subscriber resumed(b.port(), "/events?topics=orders", "Last-Event-ID: " + first + "\r\n");
+            if (!resumed.connected() || !resumed.c.read_until([&] { return resumed.c.events.size() >= 3; }, 5s)) return false;
+            if (resumed.c.events[1].type == "resync") return false;
+            replayed = {resumed.c.events[1].data, resumed.c.events[2].data};
+            return true;
+        },
+        20s));
+    CHECK(replayed == std::vector<std::string>{"before2", "after"});
+    CHECK(metric(a.port(), "ssehubd_nats_reconnects_total{node=\"A\",conn=\"subscriber\"}") >= 1);
+    // No busy loop while it was down: each reconnect round came after a backoff (100 ms, doubling, at most 2 s).
+    CHECK(metric(b.port(), "ssehubd_nats_reconnect_rounds_total{node=\"B\",conn=\"publisher\"}") < 50);
+}
