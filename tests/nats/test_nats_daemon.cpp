@@ -102,7 +102,7 @@ TEST_CASE("ssehubd --nats: two nodes deliver once each, NATS down gives 503 and 
     CHECK(metric(a.port(), "ssehubd_nats_reconnects_total{node=\"A\",conn=\"subscriber\"}") >= 1);
 }
 
-TEST_CASE("ssehubd --nats-jetstream: three nodes, publish on any, every subscriber once in order; a killed node's client "
+TEST_CASE("ssehubd --nats-jetstream: three nodes, publish on any, every subscriber once in order, a killed node's client "
           "resumes on another with Last-Event-ID",
           "[nats][jetstream][daemon]") {
     if (!nats_test::available()) {
