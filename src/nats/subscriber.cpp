@@ -44,9 +44,6 @@ struct gate {
     }
 };
 
-// A run's state. `ex` (the run's executor, a strand) owns everything not
-// atomic. The C client's threads see it through raw pointers only while the
-// run waits for them (live_subs), and post through `g`.
 // A caller of nats_subscriber::async_subscribed, waiting on the run's
 // executor until the server has every subscription of `subjects`.
 struct sub_waiter {
@@ -63,6 +60,9 @@ struct sub_waiter {
     }
 };
 
+// A run's state. `ex` (the run's executor, a strand) owns everything not
+// atomic. The C client's threads see it through raw pointers only while the
+// run waits for them (live_subs), and post through `g`.
 struct run_state : std::enable_shared_from_this<run_state> {
     run_state(asio::any_io_executor e, const nats_options& o, std::shared_ptr<nats_counters> c)
         : ex(std::move(e)), wake(ex), counters(std::move(c)), max_pending(o.max_pending), window(o.dedupe_window),
