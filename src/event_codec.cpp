@@ -9,6 +9,20 @@ std::int64_t unix_ms() noexcept {
         .count();
 }
 
+std::optional<replayed_event> replay_entry(std::string_view json, std::string_view entry_id, std::int64_t now_ms,
+                                           const std::vector<std::string>& patterns, const metadata& conn_meta,
+                                           const std::function<void(event&)>& transform) {
+    auto d = decode_event(json, now_ms);
+    if (!d || d->expired) return std::nullopt;
+    if (transform) transform(d->ev);
+    const event& ev = d->ev;
+    if (!replay_matches(ev.topics, ev.group, patterns, conn_meta)) return std::nullopt;
+    replayed_event out;
+    out.id = ev.id.empty() ? std::string(entry_id) : ev.id;  // a caller's id, as delivered live
+    if (wire::make_frame(ev, out.id, out.bytes)) return std::nullopt;
+    return out;
+}
+
 std::string encode_event(const event& ev, std::int64_t now_ms) {
     json::object o;
     json::array topics;

@@ -32,7 +32,14 @@ public:
         publisher_ = std::make_shared<ssehub::nats::nats_publisher>(no_, pc);
     }
 
-    void configure(ssehub::hub_config&) override {}  // replay stays node-local
+    void configure(ssehub::hub_config& cfg) override {
+        // Without JetStream replay stays node-local (the memory replayer).
+        if (!no_.jetstream.enabled || opts_.replay_size == 0) return;
+        ssehub::nats::jetstream_replayer_config rc;
+        rc.transform = transform_;
+        replayer_ = std::make_shared<ssehub::nats::nats_jetstream_replayer>(no_, rc);
+        cfg.replayer = ssehub::any_replayer(replayer_);
+    }
 
     ssehub::any_ticket_store tickets() override {
         ssehub::memory_ticket_store_config tc;
@@ -43,15 +50,20 @@ public:
     void start(ssehub::hub& hub) override {
         ssehub::nats::nats_subscriber sub(no_, hub);
         subscriber_ = std::make_shared<ssehub::nats::nats_subscriber>(sub);
+        if (replayer_) replayer_->follow(sub);  // replays wait for this node's live subscriptions
         auto cfg = ssehub::nats::nats_fan_out_config();
         cfg.backoff_initial = std::chrono::milliseconds(100);
         cfg.backoff_max = std::chrono::milliseconds(2000);
         bridge_ = ssehub::fan_out(hub, std::move(sub), std::move(cfg));
-        log_.info("nats", {{"node", node_}, {"url", no_.url}, {"prefix", no_.prefix}});
+        log_.info("nats", {{"node", node_},
+                           {"url", no_.url},
+                           {"prefix", no_.prefix},
+                           {"jetstream", no_.jetstream.enabled ? no_.jetstream.stream : std::string("off")}});
     }
 
     asio::awaitable<redis_publish_outcome> publish(ssehub::event ev) override {
-        const auto r = publisher_->publish(std::move(ev));  // never waits
+        // Core NATS: never waits. JetStream: waits for the server's ack (its sequence is the id), on no thread.
+        const auto r = co_await publisher_->async_publish(std::move(ev));
         co_return redis_publish_outcome{r.ec, r.id, r.messages};
     }
 
@@ -104,6 +116,23 @@ public:
         family("ssehubd_nats_published_total", "counter", "messages handed to NATS, and publishes refused (503)");
         sample("ssehubd_nats_published_total", ",result=\"sent\"", p.published.load());
         sample("ssehubd_nats_published_total", ",result=\"refused\"", p.publish_errors.load());
+        family("ssehubd_nats_reconnect_rounds_total", "counter",
+               "reconnect rounds of the C client while NATS is down (each after a backoff), by connection");
+        sample("ssehubd_nats_reconnect_rounds_total", ",conn=\"publisher\"", p.reconnect_rounds.load());
+        if (subscriber_)
+            sample("ssehubd_nats_reconnect_rounds_total", ",conn=\"subscriber\"", subscriber_->counters().reconnect_rounds.load());
+        if (no_.jetstream.enabled) {
+            family("ssehubd_nats_stream_ready", "gauge", "1 while the publisher is connected and knows the JetStream stream (publishes are tried)");
+            sample("ssehubd_nats_stream_ready", "", publisher_->ready() ? 1 : 0);
+            family("ssehubd_nats_stream_checks_total", "counter", "JetStream stream lookups (created when missing), one per connect");
+            sample("ssehubd_nats_stream_checks_total", "", p.stream_checks.load());
+        }
+        if (replayer_) {
+            const auto& r = replayer_->counters();
+            family("ssehubd_nats_replays_total", "counter", "Last-Event-ID replays read from the JetStream stream, and those that failed (resync)");
+            sample("ssehubd_nats_replays_total", ",result=\"read\"", r.replays.load());
+            sample("ssehubd_nats_replays_total", ",result=\"failed\"", r.replay_errors.load());
+        }
         return out;
     }
 
@@ -113,6 +142,7 @@ private:
     logger& log_;
     std::shared_ptr<ssehub::nats::nats_publisher> publisher_;
     std::shared_ptr<ssehub::nats::nats_subscriber> subscriber_;  // its counters (shared with the running copy)
+    std::shared_ptr<ssehub::nats::nats_jetstream_replayer> replayer_;  // --nats-jetstream with --replay-size > 0
     ssehub::fan_out_handle bridge_;
 };
 
@@ -128,6 +158,12 @@ std::unique_ptr<redis_bridge> make_nats_bridge(asio::any_io_executor ex, const o
     ssehub::nats::nats_options no;
     no.url = o.nats_url;
     no.prefix = o.nats_prefix;
+    if (o.nats_jetstream) {
+        no.jetstream.enabled = true;
+        no.jetstream.stream = o.nats_stream.empty() ? o.nats_prefix : o.nats_stream;
+        no.jetstream.max_msgs = static_cast<std::int64_t>(o.replay_size);  // 0: no count limit
+        no.jetstream.max_age = o.replay_max_age;
+    }
     no.reconnect_initial = std::chrono::milliseconds(100);
     no.reconnect_max = std::chrono::milliseconds(2000);
     no.log = ssehub::logger(ssehub::logger::level::error, [&log](ssehub::logger::level, std::string_view msg) {

@@ -427,10 +427,17 @@ const std::vector<spec>& table() {
          ms_in(&options::admin_reply_timeout, 1, 60000)},
         {"nats", "URL", "",
          "scale out on NATS (nats://[user:pass@]host[:port], comma-separated for a cluster): publishes reach every "
-         "node whose clients subscribe to the topic; replay and tickets stay per node",
+         "node whose clients subscribe to the topic; replay (without --nats-jetstream) and tickets stay per node",
          text(&options::nats_url)},
         {"nats-prefix", "PREFIX", "ssehub", "NATS subject prefix: topic T travels on subject PREFIX.T (\"\": T itself)",
          text(&options::nats_prefix)},
+        {"nats-jetstream", "", "",
+         "with --nats: store every event in a JetStream stream (created when missing; the server needs -js): ids are "
+         "its sequence on every node and any node replays a Last-Event-ID; --replay-size and --replay-max-age-ms "
+         "bound the stream",
+         flag(&options::nats_jetstream)},
+        {"nats-stream", "NAME", "", "with --nats-jetstream: the stream's name (default: the --nats-prefix)",
+         text(&options::nats_stream)},
     };
     return t;
 }
@@ -503,6 +510,17 @@ std::string check(const options& o) {
         if (o.max_topics < 2) return "--mercure needs --max-topics of at least 2 (two hub topics per selector)";
     }
     if (!o.nats_url.empty() && !o.redis_url.empty()) return "--nats and --redis exclude each other: one engine per node";
+    if (o.nats_jetstream) {
+        if (o.nats_url.empty()) return "--nats-jetstream needs --nats";
+        if (o.nats_prefix.empty()) return "--nats-jetstream needs a --nats-prefix (the stream cannot take every subject)";
+        const std::string& name = o.nats_stream.empty() ? o.nats_prefix : o.nats_stream;
+        if (name.find_first_of(".*> \t\r\n/\\") != std::string::npos)
+            return "--nats-stream: a stream name has no '.', '*', '>', '/', '\\' or whitespace (set --nats-stream when "
+                   "the prefix has them)";
+        if (!o.replay_db.empty()) return "--replay-db and --nats-jetstream exclude each other (the replay is the stream)";
+    } else if (!o.nats_stream.empty()) {
+        return "--nats-stream needs --nats-jetstream";
+    }
     if (!o.replay_db.empty()) {
 #ifndef SSEHUBD_HAS_SQLITE
         return "--replay-db: this ssehubd was built without SQLite3 (Debian: apt-get install libsqlite3-dev, then "

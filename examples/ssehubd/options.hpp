@@ -152,6 +152,8 @@ struct options {
     // Scale-out on NATS (examples/ssehubd/nats_bridge.hpp); empty URL: off.
     std::string nats_url;                 // nats://[user:pass@]host[:port][,...]
     std::string nats_prefix = "ssehub";   // topic T travels on subject PREFIX.T
+    bool nats_jetstream = false;          // events stored in a JetStream stream: ids = its sequence, shared replay
+    std::string nats_stream;              // the stream's name; empty: the prefix
 };
 
 struct parse_outcome {

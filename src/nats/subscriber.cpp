@@ -11,7 +11,10 @@
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -41,12 +44,29 @@ struct gate {
     }
 };
 
+// A caller of nats_subscriber::async_subscribed, waiting on the run's
+// executor until the server has every subscription of `subjects`.
+struct sub_waiter {
+    std::vector<std::string> subjects;
+    std::function<void(bool)> done;  // posts to the caller
+    std::unique_ptr<asio::steady_timer> timer;
+    bool finished = false;
+
+    void finish(bool ok) {
+        if (finished) return;
+        finished = true;
+        if (timer) timer->cancel();
+        done(ok);
+    }
+};
+
 // A run's state. `ex` (the run's executor, a strand) owns everything not
 // atomic. The C client's threads see it through raw pointers only while the
 // run waits for them (live_subs), and post through `g`.
 struct run_state : std::enable_shared_from_this<run_state> {
     run_state(asio::any_io_executor e, const nats_options& o, std::shared_ptr<nats_counters> c)
-        : ex(std::move(e)), wake(ex), counters(std::move(c)), max_pending(o.max_pending), window(o.dedupe_window) {
+        : ex(std::move(e)), wake(ex), counters(std::move(c)), max_pending(o.max_pending), window(o.dedupe_window),
+          js(o.jetstream.enabled), live_prefix(live_subject(o, "")) {
         l = std::make_shared<detail::link>();
         l->opts = o;
         l->counters = counters;
@@ -61,6 +81,8 @@ struct run_state : std::enable_shared_from_this<run_state> {
     std::shared_ptr<detail::link> l;
     std::size_t max_pending;
     std::size_t window;
+    const bool js;                  // JetStream: live subjects, ids from Nats-Sequence
+    const std::string live_prefix;  // "PREFIX_live."
     std::shared_ptr<gate> g;
     std::atomic<bool> open{true};        // false once the run ends: callbacks drop
     std::atomic<std::size_t> pending{0};  // messages posted to ex, not yet delivered
@@ -77,6 +99,33 @@ struct run_state : std::enable_shared_from_this<run_state> {
     std::deque<std::string> seen_order;
     bool flushing = false;
     bool again = false;  // confirm() was called while flushing
+    // What the server has: every SUB and every (dis)connect takes a new
+    // generation; a flush that returns confirms the generation it started at.
+    std::uint64_t gen = 0;
+    std::uint64_t confirmed = 0;
+    std::uint64_t link_gen = 0;  // the last (dis)connect: nothing older counts
+    std::unordered_map<std::string, std::uint64_t> sub_gen;  // subject → its SUB's generation
+    std::vector<std::shared_ptr<sub_waiter>> waiters;
+
+    bool has(const std::string& subject) const {
+        auto it = sub_gen.find(subject);
+        return it != sub_gen.end() && counters->connected.load() && confirmed >= std::max(it->second, link_gen);
+    }
+    void check_waiters() {
+        for (auto& w : waiters)
+            if (std::all_of(w->subjects.begin(), w->subjects.end(), [&](const std::string& s) { return has(s); }))
+                w->finish(true);
+        std::erase_if(waiters, [](const auto& w) { return w->finished; });
+    }
+    void add_waiter(std::shared_ptr<sub_waiter> w, std::chrono::milliseconds timeout) {
+        if (!open.load()) return w->finish(false);
+        w->timer = std::make_unique<asio::steady_timer>(ex, timeout);
+        w->timer->async_wait([w](std::error_code ec) {
+            if (!ec) w->finish(false);  // left in `waiters` until the next check: harmless
+        });
+        waiters.push_back(std::move(w));
+        check_waiters();
+    }
 
     void deliver(pubsub_message m) {
         if (!sink) return;
@@ -93,6 +142,7 @@ struct run_state : std::enable_shared_from_this<run_state> {
                 seen_order.pop_front();
             }
         }
+        if (js && m.channel.starts_with(live_prefix)) m.channel.erase(0, live_prefix.size());
         const std::string& prefix = l->opts.prefix;
         if (!prefix.empty() && m.channel.size() > prefix.size() && m.channel.starts_with(prefix) &&
             m.channel[prefix.size()] == '.')
@@ -113,7 +163,22 @@ struct run_state : std::enable_shared_from_this<run_state> {
         }
         pubsub_message m;
         m.channel = natsMsg_GetSubject(msg);
-        if (const char* d = natsMsg_GetData(msg)) m.payload.assign(d, static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+        const char* d = natsMsg_GetData(msg);
+        const auto n = static_cast<std::size_t>(natsMsg_GetDataLength(msg));
+        if (st->js) {
+            // The stream's republish: the id is the stream sequence ("<seq>\n<event JSON>", as core NATS carries it).
+            const char* seq = nullptr;
+            if (natsMsgHeader_Get(msg, "Nats-Sequence", &seq) != NATS_OK || !seq) {
+                st->pending.fetch_sub(1);
+                natsMsg_Destroy(msg);
+                return;  // not from the stream: dropped (the fan_out counts nothing)
+            }
+            const std::size_t sl = std::strlen(seq);
+            m.payload.reserve(sl + 1 + n);
+            m.payload.append(seq, sl);
+            m.payload += '\n';
+        }
+        if (d) m.payload.append(d, n);
         natsMsg_Destroy(msg);
         // The run is alive: it waits for this handler's on_complete.
         if (!st->g->post([s = st->shared_from_this(), m = std::move(m)]() mutable {
@@ -167,6 +232,7 @@ struct run_state : std::enable_shared_from_this<run_state> {
             return;
         }
         subs.emplace(subject, sub);
+        sub_gen[subject] = ++gen;
         confirm();
     }
 
@@ -179,6 +245,7 @@ struct run_state : std::enable_shared_from_this<run_state> {
         natsSubscription_Unsubscribe(it->second);  // on_complete follows once its handler has returned
         natsSubscription_Destroy(it->second);
         subs.erase(it);
+        sub_gen.erase(subject);
         confirm();
     }
 
@@ -193,13 +260,18 @@ struct run_state : std::enable_shared_from_this<run_state> {
         again = false;
         flushing = true;
         const std::size_t n = subs.size();
-        asio::post(detail::blocking_pool(), [s = shared_from_this(), n] {
+        const std::uint64_t at = gen;
+        asio::post(detail::blocking_pool(), [s = shared_from_this(), n, at] {
             natsConnection* nc = s->connection();
             const bool ok = nc && natsConnection_FlushTimeout(nc, s->l->opts.connect_timeout.count()) == NATS_OK;
-            s->g->post([s, n, ok] {
+            s->g->post([s, n, ok, at] {
                 s->flushing = false;
                 if (!s->open.load()) return;
                 if (ok && n == s->subs.size()) s->counters->subscriptions.store(n);
+                if (ok && at >= s->link_gen) {
+                    s->confirmed = std::max(s->confirmed, at);
+                    s->check_waiters();
+                }
                 // Only an event asks again (never a failure alone: no busy loop).
                 if (s->again) s->confirm();
             });
@@ -214,10 +286,12 @@ struct run_state : std::enable_shared_from_this<run_state> {
             switch (e) {
                 case detail::link_event::connected:
                 case detail::link_event::reconnected:
+                    s->link_gen = ++s->gen;  // the C client has resent every SUB
                     if (s->sink) s->sink->subscribed();
                     s->confirm();
                     break;
                 case detail::link_event::disconnected:
+                    s->link_gen = ++s->gen;
                     s->counters->subscriptions.store(0);
                     break;
                 case detail::link_event::closed:
@@ -229,13 +303,65 @@ struct run_state : std::enable_shared_from_this<run_state> {
     }
 };
 
+// Where a subscription (pattern) travels.
+std::string subscription_subject(const nats_options& o, std::string_view pattern) {
+    return o.jetstream.enabled ? live_subject(o, subject_of(o, pattern)) : subject_of(o, pattern);
+}
+
+// The subjects every run subscribes to, whatever the interest.
+std::vector<std::string> fixed_subjects(const nats_options& o) {
+    if (!o.jetstream.enabled) return {group_subject(o)};
+    return {live_subject(o, group_subject(o)), live_subject(o, multi_subject(o))};
+}
+
 }  // namespace
 
+namespace detail {
+// The running run of a subscriber and its copies (null between runs).
+struct run_slot {
+    std::mutex mu;
+    std::weak_ptr<void> run;  // a run_state
+};
+}  // namespace detail
+
 nats_subscriber::nats_subscriber(nats_options o, hub& interest)
-    : opts_(std::move(o)), interest_(&interest), counters_(std::make_shared<nats_counters>()) {}
+    : opts_(std::move(o)), interest_(&interest), counters_(std::make_shared<nats_counters>()),
+      slot_(std::make_shared<detail::run_slot>()) {}
 
 nats_subscriber::nats_subscriber(nats_options o, std::vector<std::string> patterns)
-    : opts_(std::move(o)), patterns_(std::move(patterns)), counters_(std::make_shared<nats_counters>()) {}
+    : opts_(std::move(o)), patterns_(std::move(patterns)), counters_(std::make_shared<nats_counters>()),
+      slot_(std::make_shared<detail::run_slot>()) {}
+
+asio::awaitable<bool> nats_subscriber::async_subscribed(std::vector<std::string> patterns,
+                                                        std::chrono::milliseconds timeout) const {
+    std::shared_ptr<run_state> st;
+    {
+        std::lock_guard lock(slot_->mu);
+        st = std::static_pointer_cast<run_state>(slot_->run.lock());
+    }
+    if (!st) co_return false;
+    // By interest: the patterns' own subscriptions. Fixed patterns: those
+    // (they cover what the hub's clients may ask, or nothing will).
+    std::vector<std::string> subjects = fixed_subjects(opts_);
+    for (const auto& p : interest_ ? patterns : patterns_) subjects.push_back(subscription_subject(opts_, p));
+    auto start = [st, timeout](auto handler, std::vector<std::string> subj) {
+        using handler_t = decltype(handler);
+        struct holder {
+            explicit holder(handler_t&& h) : h(std::move(h)), work(asio::make_work_guard(asio::get_associated_executor(this->h))) {}
+            handler_t h;
+            asio::executor_work_guard<asio::associated_executor_t<handler_t>> work;
+        };
+        auto hp = std::make_shared<holder>(std::move(handler));
+        auto w = std::make_shared<sub_waiter>();
+        w->subjects = std::move(subj);
+        w->done = [hp](bool ok) {  // once (sub_waiter::finish)
+            detail::post_back(std::move(hp->work), [hp, ok] { std::move(hp->h)(ok); });
+        };
+        asio::post(st->ex, [st, w, timeout] { st->add_waiter(w, timeout); });
+    };
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(std::move(start), asio::use_awaitable,
+                                                                                         std::move(subjects));
+}
 
 asio::awaitable<void> nats_subscriber::async_run(pubsub_sink& sink) {
     // The run cleans up after a cancellation: its own waits must still work.
@@ -259,13 +385,17 @@ asio::awaitable<void> nats_subscriber::async_run(pubsub_sink& sink) {
         std::rethrow_exception(failure);
     }
 
-    st->add(group_subject(opts_));
-    for (const auto& p : patterns_) st->add(subject_of(opts_, p));
+    {
+        std::lock_guard lock(slot_->mu);
+        slot_->run = st;
+    }
+    for (const auto& f : fixed_subjects(opts_)) st->add(f);
+    for (const auto& p : patterns_) st->add(subscription_subject(opts_, p));
     if (h)
         watch = h->watch_patterns([weak, o = opts_](const std::string& pattern, bool up) {
             auto s = weak.lock();
             if (!s) return;
-            asio::post(s->ex, [s, subject = subject_of(o, pattern), up] {
+            asio::post(s->ex, [s, subject = subscription_subject(o, pattern), up] {
                 if (up) s->add(subject);
                 else s->remove(subject);
             });
@@ -285,6 +415,8 @@ asio::awaitable<void> nats_subscriber::async_run(pubsub_sink& sink) {
     // The end: no callback reaches the sink or the hub from here on.
     if (h && watch) h->unwatch_interest(watch);
     st->open.store(false);
+    for (auto& w : st->waiters) w->finish(false);
+    st->waiters.clear();
     st->sink = nullptr;
     st->counters->subscriptions.store(0);
     for (auto& [subject, sub] : st->subs) natsSubscription_Destroy(sub);  // closed with the connection below

@@ -90,6 +90,10 @@ TEST_CASE("ssehubd: bad flags exit 2 with a message", "[daemon]") {
     CHECK(out.find("jwt-secret") != std::string::npos);
     CHECK(run_to_end("--auth tickets").first == 2);  // tickets need a publisher key
     CHECK(run_to_end("--presence-ttl-ms 1000 --presence-refresh-ms 1000").first == 2);  // would expire between renewals
+    // JetStream: needs --nats and a prefix; the stream name is checked at start.
+    CHECK(run_to_end("--nats-jetstream").first == 2);
+    CHECK(run_to_end("--nats-stream s").first == 2);
+    CHECK(run_to_end("--nats nats://127.0.0.1:1 --nats-jetstream --nats-stream a.b").first == 2);
     // Every bound is checked at start, the HTTP/2 and admin ones included.
     for (const char* bad : {"--h2-max-streams 0", "--h2-max-header-list 100", "--h2-reset-burst 0",
                             "--h2-reset-rate x", "--max-presence-page 0", "--admin-reply-timeout-ms 0",

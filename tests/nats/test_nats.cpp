@@ -3,6 +3,7 @@
 // interest-based nats_subscriber; exactly-once delivery across nodes,
 // wildcards and overlapping patterns, interest (a node receives only its
 // clients' subjects), and a NATS restart under connected clients.
+#include "nats_node.hpp"
 #include "nats_server.hpp"
 #include "support/harness.hpp"
 
@@ -15,68 +16,13 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace sn = ssehub::nats;
-
-#define SKIP_WITHOUT_NATS_SERVER()                                                          \
-    if (!nats_test::available()) {                                                          \
-        WARN("nats-server is not installed (Debian: apt-get install nats-server): skipped"); \
-        return;                                                                             \
-    }
-
-sn::nats_options options_for(const nats_test::nats_server& s, std::string prefix) {
-    sn::nats_options o;
-    o.url = s.url();
-    o.prefix = std::move(prefix);  // each case its own subjects on the shared server
-    o.reconnect_initial = 20ms;
-    o.reconnect_max = 200ms;
-    return o;
-}
-
-// A hub bridged to NATS by interest.
-struct node {
-    explicit node(const sn::nats_options& o) : sub(o, srv.hub()) {
-        bridge = ssehub::fan_out(srv.hub(), sub, sn::nats_fan_out_config());
-    }
-    ~node() { bridge.stop(); }
-    const sn::nats_counters& nats() const { return sub.counters(); }
-    // Waits until the server has confirmed `n` subscriptions (the group subject counts one).
-    bool subscribed(std::size_t n) {
-        const bool ok = test::poll_until([&] { return nats().subscriptions.load() == n; }, 20s);
-        if (!ok)
-            UNSCOPED_INFO("subscriptions " << nats().subscriptions.load() << " connected " << nats().connected.load()
-                                           << " disconnects " << nats().disconnects.load() << " reconnects "
-                                           << nats().reconnects.load() << " attempts " << nats().connect_attempts.load());
-        return ok;
-    }
-
-    test::server srv;
-    sn::nats_subscriber sub;  // a copy of the running one: the counters are shared
-    ssehub::fan_out_handle bridge;
-};
-
-// Data of the events after `connected`, up to and including `end`.
-std::vector<std::string> data_until_end(test::client& c, const std::string& end = "end") {
-    REQUIRE(c.read_until(
-        [&] {
-            for (const auto& e : c.events)
-                if (e.data == end) return true;
-            return false;
-        },
-        20s));
-    std::vector<std::string> out;
-    for (const auto& e : c.events) {
-        if (e.type == "connected") continue;
-        out.push_back(e.data);
-        if (e.data == end) break;
-    }
-    return out;
-}
+using nats_test::data_until_end;
+using nats_test::node;
+using nats_test::options_for;
+using nats_test::publisher_up;
 
 sn::nats_publish_result publish(sn::nats_publisher& p, std::vector<std::string> topics, std::string data) {
     return p.publish(test::event_on(std::move(topics), std::move(data)));
-}
-
-bool publisher_up(const sn::nats_publisher& p) {
-    return test::poll_until([&] { return p.counters().connected.load(); }, 20s);
 }
 
 }  // namespace

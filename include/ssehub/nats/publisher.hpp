@@ -5,6 +5,13 @@
 // that every node stamps the same one and drops the copies of a message
 // with several topics. Nodes bridge the subjects into their hub with
 // fan_out(nats_subscriber, nats_fan_out_config()).
+//
+// With nats_options::jetstream.enabled the event is one message stored in
+// the stream instead (on the subject of its topic, or "PREFIX_multi" for
+// several, "PREFIX_groups" for none), async_publish waits for the server's
+// ack, and the id is the stream sequence the ack carries (every node
+// receives the same from the stream's republish). The stream is looked up,
+// and created when missing, on every (re)connect.
 // Thread safety: safe from any thread.
 #pragma once
 
@@ -23,6 +30,7 @@ namespace ssehub::nats {
 
 namespace detail {
 struct link;
+struct js_state;
 }
 
 struct nats_publisher_config {
@@ -32,8 +40,8 @@ struct nats_publisher_config {
 struct nats_publish_result {
     std::error_code ec;        // ssehub::error (invalid_topic, no_target, invalid_event_field), or
                                // std::errc::connection_refused while NATS is down, io_error from the C client
-    std::string id;            // the event's id on every node
-    std::size_t messages = 0;  // messages sent (one per topic; NATS does not say how many nodes got them)
+    std::string id;            // the event's id on every node (JetStream: its stream sequence)
+    std::size_t messages = 0;  // messages sent (one per topic, JetStream: one; NATS does not say how many nodes got them)
 };
 
 class nats_publisher {
@@ -48,14 +56,24 @@ public:
     // Validates like hub::publish (ids are made here: a caller id is refused
     // with invalid_event_field), then hands the messages to the C client
     // (no wait for the server). Never throws for a NATS failure.
+    // JetStream: completes when the server has stored the event (its ack),
+    // without blocking a thread; refused at once (connection_refused) while
+    // the connection or the stream is not there or max_inflight publishes
+    // wait; timed_out after publish_timeout, io_error when the server refuses.
     asio::awaitable<nats_publish_result> async_publish(event ev);
-    // The same, as a plain call (it never waits).
+    // The same, as a plain call (it never waits). JetStream: refused
+    // (operation_not_supported): the id comes with the ack, use async_publish.
     nats_publish_result publish(event ev);
 
     const nats_counters& counters() const noexcept;
+    // Publishes would be tried now: connected, and (JetStream) the stream is known to exist.
+    bool ready() const noexcept;
 
 private:
+    std::error_code validate(const event& ev) const;
+
     std::shared_ptr<detail::link> link_;
+    std::shared_ptr<detail::js_state> js_;  // JetStream only
     nats_publisher_config cfg_;
     std::string id_prefix_;
     std::shared_ptr<std::atomic<std::uint64_t>> next_;

@@ -11,6 +11,11 @@
 // copies NATS delivers once per matching subscription (by id). One run is
 // one NATS connection, which reconnects on its own (and resubscribes) until
 // the run is cancelled.
+//
+// JetStream (nats_options::jetstream.enabled): it subscribes to the live
+// subjects the stream republishes to ("PREFIX_live.PREFIX.orders.*", and
+// the multi-topic and group subjects), and each event's id is its stream
+// sequence (the Nats-Sequence header).
 // Thread safety: Distinct objects: safe. Shared objects: unsafe (one
 // async_run at a time).
 #pragma once
@@ -18,6 +23,7 @@
 #include "ssehub/fan_out/pubsub_subscriber.hpp"
 #include "ssehub/nats/options.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +33,10 @@ class hub;
 }
 
 namespace ssehub::nats {
+
+namespace detail {
+struct run_slot;
+}
 
 class nats_subscriber {
 public:
@@ -44,11 +54,20 @@ public:
     // Shared by copies (fan_out keeps one, the caller may keep another).
     const nats_counters& counters() const noexcept { return *counters_; }
 
+    // True once the server has the subscriptions of the running run (of this
+    // subscriber or a copy) for each of `patterns` (with fixed patterns: for
+    // those, whatever `patterns` says) and the fixed subjects,
+    // confirmed by a round trip after their SUB; false after `timeout`, or
+    // when no run is connected. A replay that starts after it misses nothing
+    // the live subscription would not deliver (nats_jetstream_replayer).
+    asio::awaitable<bool> async_subscribed(std::vector<std::string> patterns, std::chrono::milliseconds timeout) const;
+
 private:
     nats_options opts_;
     hub* interest_ = nullptr;
     std::vector<std::string> patterns_;
     std::shared_ptr<nats_counters> counters_;
+    std::shared_ptr<detail::run_slot> slot_;  // shared by copies
 };
 
 static_assert(pubsub_subscriber<nats_subscriber>);
