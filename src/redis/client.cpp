@@ -188,6 +188,19 @@ asio::awaitable<asio::ip::tcp::socket> connect_and_hello(const redis_options& o,
     co_return sock;
 }
 
+// A failure is a result here, not an exception: `||` below waits for the
+// first *success*, so a refused connect would otherwise wait out the timer.
+asio::awaitable<std::pair<std::optional<asio::ip::tcp::socket>, std::exception_ptr>> try_connect_and_hello(
+    const redis_options& o, reply_reader& reader) {
+    std::pair<std::optional<asio::ip::tcp::socket>, std::exception_ptr> out;
+    try {
+        out.first.emplace(co_await connect_and_hello(o, reader));
+    } catch (...) {
+        out.second = std::current_exception();
+    }
+    co_return out;
+}
+
 }  // namespace
 
 asio::awaitable<asio::ip::tcp::socket> connect(const redis_options& o, reply_reader& reader) {
@@ -207,9 +220,11 @@ asio::awaitable<asio::ip::tcp::socket> connect(const redis_options& o, reply_rea
         std::rethrow_exception(last);
     }
     asio::steady_timer timer(co_await asio::this_coro::executor, o.connect_timeout);
-    auto r = co_await (connect_and_hello(o, reader) || timer.async_wait(asio::use_awaitable));
+    auto r = co_await (try_connect_and_hello(o, reader) || timer.async_wait(asio::use_awaitable));
     if (r.index() == 1) throw std::system_error(std::make_error_code(std::errc::timed_out), "redis connect");
-    co_return std::move(std::get<0>(r));
+    auto& [sock, failure] = std::get<0>(r);
+    if (failure) std::rethrow_exception(failure);
+    co_return std::move(*sock);
 }
 
 // ---- command_client ----

@@ -245,9 +245,20 @@ asio::awaitable<void> cluster_client::ensure_map() {
 }
 
 void cluster_client::request_refresh() {
-    if (refreshing_ || std::chrono::steady_clock::now() < next_refresh_) return;
-    asio::co_spawn(strand_, [self = shared_from_this()]() -> asio::awaitable<void> { co_await self->refresh(); },
-                   asio::detached);
+    if (refresh_scheduled_) return;
+    refresh_scheduled_ = true;
+    // At once, or when the last refresh's backoff is over (never more often).
+    asio::co_spawn(
+        strand_,
+        [self = shared_from_this()]() -> asio::awaitable<void> {
+            asio::steady_timer wait(self->strand_, self->next_refresh_);
+            std::error_code ec;
+            co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            while (self->refreshing_) co_await self->refreshed_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            self->refresh_scheduled_ = false;
+            if (std::chrono::steady_clock::now() >= self->next_refresh_) co_await self->refresh();
+        },
+        asio::detached);
 }
 
 asio::awaitable<void> cluster_client::refresh() {

@@ -78,6 +78,7 @@ private:
     std::optional<slot_map> map_;
     std::map<std::string, std::shared_ptr<node_client>> nodes_;  // by endpoint_name
     bool refreshing_ = false;
+    bool refresh_scheduled_ = false;  // request_refresh: one waits for its turn
     asio::steady_timer refreshed_signal_;
     std::chrono::steady_clock::time_point next_refresh_{};
     unsigned failures_ = 0;

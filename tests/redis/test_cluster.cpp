@@ -1,0 +1,209 @@
+// ssehub::redis on a real Redis Cluster of three masters, one for the whole
+// binary (redis_cluster::shared()): slots against CLUSTER KEYSLOT, MOVED and
+// ASK while a slot moves, and real ssehubd nodes with --redis-cluster:
+// exactly-once and ordered delivery across nodes, interest routing (a node
+// receives only its clients' topics), wildcards, replay on another node
+// after a node dies, a dropped shard connection, a cluster that is down.
+// Each test uses its own --redis-prefix, so their Streams never mix.
+#include "cluster.hpp"
+#include "node_helpers.hpp"
+#include "redis_cluster.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/use_future.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+using daemon_test::daemon_process;
+using daemon_test::get;
+using daemon_test::post;
+using daemon_test::subscriber;
+using redis_test::data_until_end;
+using redis_test::metric;
+using redis_test::publish;
+using redis_test::ready;
+namespace sr = ssehub::redis;
+
+std::vector<std::string> cluster_node(const std::string& prefix, std::string node, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{"--redis-cluster", redis_test::redis_cluster::shared().seeds(), "--redis-prefix", prefix,
+                               "--node-id", std::move(node), "--no-demo", "--redis-ready", "--heartbeat-ms", "200"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+}
+
+std::uint64_t channels(unsigned short port) { return metric(port, "ssehubd_redis_cluster_channels{"); }
+
+// The data of every event after `connected`, once `end` has come.
+std::vector<std::string> all_until_end(subscriber& s) { return data_until_end(s); }
+
+}  // namespace
+
+TEST_CASE("key_slot agrees with the cluster's CLUSTER KEYSLOT", "[redis][cluster]") {
+    auto& cl = redis_test::redis_cluster::shared();
+    const std::vector<std::string> keys{"",          "foo",          "123456789",       "{user1000}.following",
+                                        "foo{}{bar}", "foo{{bar}}zap", "foo{bar}{zap}",  "{ssehub}:stream",
+                                        "{ssehub:t:orders.eu}", "ssehub:ticket:abc", "{", "}{x}", std::string("\xff\x00\x80", 3)};
+    for (const auto& k : keys) {
+        const auto r = redis_test::command(cl.port(0), {"CLUSTER", "KEYSLOT", k});
+        INFO(k);
+        CHECK(sr::key_slot(k) == r.integer);
+    }
+    CHECK(sr::key_slot("123456789") == 0x31C3 % 16384);  // the spec's CRC16 check value
+}
+
+TEST_CASE("cluster_client follows MOVED and ASK while a slot moves between masters", "[redis][cluster]") {
+    auto& cl = redis_test::redis_cluster::shared();
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);
+    std::thread t([&] { io.run(); });
+    auto opts = *sr::parse_redis_cluster(cl.seeds());
+    auto c = std::make_shared<sr::detail::cluster_client>(io.get_executor(), opts);
+    auto exec = [&](std::vector<std::string> args) {
+        return asio::co_spawn(io, c->exec(std::move(args)), asio::use_future).get();
+    };
+    const std::string key = "{moved-test}:k", other_key = "{moved-test}:new";
+    const auto slot = sr::key_slot(key);
+    const int owner = redis_test::redis_cluster::owner_at_start(slot), to = (owner + 1) % 3;
+
+    CHECK(exec({"SET", key, "v1"}).str == "OK");
+    CHECK(c->refreshes() == 1);
+    CHECK(exec({"DEL", key}).integer == 1);  // an empty slot moves without migrating keys
+    cl.assign(slot, to);
+    // The client still maps the slot to `owner`: MOVED sends it to `to`.
+    CHECK(exec({"SET", key, "v2"}).str == "OK");
+    CHECK(redis_test::command(cl.port(to), {"GET", key}).str == "v2");
+    CHECK(test::poll_until([&] { return c->refreshes() >= 2; }, 5s));  // and the map is read again
+
+    // Migrating back: `to` still serves its keys, new keys are ASKed to `owner`.
+    CHECK(redis_test::command(cl.port(owner), {"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", cl.id(to)}).str == "OK");
+    CHECK(redis_test::command(cl.port(to), {"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", cl.id(owner)}).str == "OK");
+    CHECK(exec({"SET", other_key, "asked"}).str == "OK");
+    CHECK(exec({"GET", other_key}).str == "asked");
+    CHECK(exec({"GET", key}).str == "v2");
+    // exec_many groups by shard and redoes a redirected command alone.
+    const auto many = asio::co_spawn(io, c->exec_many({{"GET", other_key}, {"GET", key}, {"PING"}}), asio::use_future).get();
+    REQUIRE(many.size() == 3);
+    CHECK(many[0].str == "asked");
+    CHECK(many[1].str == "v2");
+    CHECK(many[2].str == "PONG");
+
+    CHECK(exec({"DEL", key}).integer == 1);
+    CHECK(exec({"DEL", other_key}).integer == 1);
+    cl.assign(slot, owner);
+    CHECK(test::poll_until([&] { return cl.all_ok(); }, 10s));
+    c->close();
+    work.reset();
+    t.join();
+}
+
+TEST_CASE("three ssehubd nodes on a Redis Cluster: published on any node, every subscriber receives each event once, "
+          "in order; wildcard clients across nodes",
+          "[redis][cluster][scale_out]") {
+    daemon_process a(cluster_node("ex1", "A")), b(cluster_node("ex1", "B")), c(cluster_node("ex1", "C"));
+    REQUIRE(test::poll_until([&] { return ready(a.port()) && ready(b.port()) && ready(c.port()); }, 20s));
+    subscriber on_a(a.port(), "/events?topics=orders");
+    subscriber on_b(b.port(), "/events?topics=orders.*");
+    subscriber on_c(c.port(), "/events?topics=orders,orders.*");
+    REQUIRE((on_a.connected() && on_b.connected() && on_c.connected()));
+    // {P}:groups, plus {P:t:orders} (A), {P}:all (B), both (C)
+    REQUIRE(test::poll_until([&] { return channels(a.port()) == 2 && channels(b.port()) == 2 && channels(c.port()) == 3; }, 20s));
+
+    const unsigned short ports[3] = {a.port(), b.port(), c.port()};
+    std::vector<std::string> exact, wild, both;
+    for (int i = 0; i < 12; ++i) {
+        const std::string topic = i % 2 ? "orders.eu" : "orders", data = "e" + std::to_string(i);
+        publish(ports[i % 3], R"({"topics":[")" + topic + R"("],"data":")" + data + "\"}");
+        (i % 2 ? wild : exact).push_back(data);
+        both.push_back(data);
+    }
+    publish(b.port(), R"({"topics":["orders","orders.eu"],"data":"end"})");  // on two channels and {P}:all
+    for (auto* v : {&exact, &wild, &both}) v->push_back("end");
+    CHECK(all_until_end(on_a) == exact);
+    CHECK(all_until_end(on_b) == wild);
+    CHECK(all_until_end(on_c) == both);
+    CHECK(metric(c.port(), "ssehubd_redis_cluster_messages_total{node=\"C\",result=\"duplicate\"}") >= 7);
+    CHECK(metric(c.port(), "ssehub_events_published_total") == metric(b.port(), "ssehub_events_published_total"));
+}
+
+TEST_CASE("interest routing: a node whose client wants 1 of 1,000 topics receives only that topic's traffic",
+          "[redis][cluster][scale_out]") {
+    daemon_process pub(cluster_node("ex2", "P")), one(cluster_node("ex2", "ONE")), wild(cluster_node("ex2", "WILD"));
+    REQUIRE(test::poll_until([&] { return ready(pub.port()) && ready(one.port()) && ready(wild.port()); }, 20s));
+    subscriber s1(one.port(), "/events?topics=t.500");
+    subscriber sw(wild.port(), "/events?topics=t.*");
+    REQUIRE((s1.connected() && sw.connected()));
+    REQUIRE(test::poll_until([&] { return channels(one.port()) == 2 && channels(wild.port()) == 2; }, 20s));
+
+    std::string batch = "[";
+    for (int i = 0; i < 1000; ++i)
+        batch += std::string(i ? "," : "") + R"({"topics":["t.)" + std::to_string(i) + R"("],"data":")" + std::to_string(i) + "\"}";
+    batch += "]";
+    REQUIRE(post(pub.port(), "/publish", batch).status == 202);
+    publish(pub.port(), R"({"topics":["t.500"],"data":"end"})");
+    CHECK(all_until_end(s1) == std::vector<std::string>{"500", "end"});
+    CHECK(all_until_end(sw).size() == 1001);
+    CHECK(metric(one.port(), "ssehubd_redis_cluster_messages_total{node=\"ONE\",result=\"received\"}") == 2);
+    CHECK(metric(wild.port(), "ssehubd_redis_cluster_messages_total{node=\"WILD\",result=\"received\"}") == 1001);
+    CHECK(metric(pub.port(), "ssehubd_redis_cluster_messages_total{node=\"P\",result=\"received\"}") == 0);
+    CHECK(metric(one.port(), "ssehubd_redis_cluster_bytes_total{") < 400);
+}
+
+TEST_CASE("on a Redis Cluster, node A dies and its client reconnects to B with Last-Event-ID: exactly what it missed",
+          "[redis][cluster][scale_out]") {
+    auto a = std::make_unique<daemon_process>(cluster_node("ex3", "A"));
+    daemon_process b(cluster_node("ex3", "B"));
+    REQUIRE(test::poll_until([&] { return ready(a->port()) && ready(b.port()); }, 20s));
+    std::string x;
+    {
+        subscriber s(a->port(), "/events?topics=orders.eu,invoices");
+        REQUIRE(s.connected());
+        REQUIRE(test::poll_until([&] { return channels(a->port()) == 3; }, 20s));
+        x = publish(b.port(), R"({"topics":["orders.eu"],"data":"X"})");
+        auto got = s.wait_for("message");
+        REQUIRE(got);
+        CHECK(got->id == x);
+        a->signal(SIGKILL);
+        REQUIRE(a->wait_exit(20s));
+    }
+    a.reset();
+    publish(b.port(), R"({"topics":["orders.eu"],"data":"m1"})");
+    publish(b.port(), R"({"topics":["other"],"data":"not subscribed"})");
+    publish(b.port(), R"({"topics":["invoices"],"data":"m2","group":{"tenant_id":"t2"}})");  // another tenant's
+    publish(b.port(), R"({"topics":["invoices"],"data":"m3"})");
+    subscriber again(b.port(), "/events?topics=orders.eu,invoices", "Last-Event-ID: " + x + "\r\n");
+    REQUIRE(again.connected());
+    publish(b.port(), R"({"topics":["orders.eu"],"data":"end"})");
+    CHECK(all_until_end(again) == std::vector<std::string>{"m1", "m3", "end"});
+}
+
+TEST_CASE("on a Redis Cluster, dropped shard connections are re-established from a fresh slot map; a cluster that is "
+          "down gives 503 and the node keeps serving",
+          "[redis][cluster][scale_out]") {
+    auto& cl = redis_test::redis_cluster::shared();
+    daemon_process a(cluster_node("ex4", "A"));
+    REQUIRE(test::poll_until([&] { return ready(a.port()); }, 20s));
+    subscriber s(a.port(), "/events?topics=orders,invoices");
+    REQUIRE(s.connected());
+    REQUIRE(test::poll_until([&] { return channels(a.port()) == 3; }, 20s));
+    for (int i = 0; i < 3; ++i) redis_test::command(cl.port(i), {"CLIENT", "KILL", "TYPE", "pubsub"});
+    REQUIRE(test::poll_until([&] { return metric(a.port(), "ssehubd_fanout_reconnects_total{") >= 1 && channels(a.port()) == 3; }, 20s));
+    publish(a.port(), R"({"topics":["invoices"],"data":"after"})");
+    publish(a.port(), R"({"topics":["orders"],"data":"end"})");
+    CHECK(all_until_end(s) == std::vector<std::string>{"after", "end"});
+
+    // Seeds where nothing listens: the node serves, refuses publishes with 503, is not ready.
+    daemon_process down({"--redis-cluster", "127.0.0.1:" + std::to_string(test::free_port()), "--redis-prefix", "ex4",
+                         "--node-id", "D", "--no-demo", "--redis-ready"});
+    subscriber local(down.port(), "/events?topics=orders");
+    CHECK(local.connected());
+    CHECK(get(down.port(), "/healthz").status == 200);
+    CHECK(get(down.port(), "/readyz").status == 503);
+    const auto r = post(down.port(), "/publish", R"({"topics":["orders"],"data":1})");
+    CHECK(r.status == 503);
+    CHECK(metric(down.port(), "ssehubd_redis_up{") == 0);
+}
