@@ -203,6 +203,17 @@ bool is_connection_failure(const std::exception_ptr& e) {
     }
 }
 
+// The connection could not be made (or is backing off): the command was not sent.
+bool never_sent(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::system_error& x) {
+        return x.code() == std::errc::connection_refused || x.code() == asio::error::connection_refused;
+    } catch (...) {
+    }
+    return false;
+}
+
 }  // namespace
 
 asio::awaitable<reply> cluster_client::exec(std::vector<std::string> args) {
@@ -307,7 +318,21 @@ asio::awaitable<reply> cluster_client::run_one(std::vector<std::string> args) {
             failure = std::current_exception();
         }
         if (failure) {
-            if (is_connection_failure(failure)) request_refresh();  // a failover moves the slot to a replica
+            if (!is_connection_failure(failure)) std::rethrow_exception(failure);
+            // A failover moves the slot to a replica: read the map (when the
+            // backoff allows) and, if the slot has a new owner, send the
+            // command there, but only when it was never sent (refused connect).
+            // The wait for the map is bounded: three refresh periods at most.
+            if (attempt < 3 && never_sent(failure)) {
+                asio::steady_timer turn(strand_, next_refresh_);
+                std::error_code ec;
+                co_await turn.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                if (refreshing_) co_await refreshed_signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                else if (std::chrono::steady_clock::now() >= next_refresh_) co_await refresh();
+                continue;
+            } else {
+                request_refresh();
+            }
             std::rethrow_exception(failure);
         }
         if (!r.is_error() || attempt >= 4) co_return r;

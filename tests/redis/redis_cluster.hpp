@@ -61,6 +61,7 @@ public:
     }
     ~redis_cluster() {
         for (pid_t p : pids_) {
+            if (p <= 0) continue;
             ::kill(p, SIGKILL);
             int st = 0;
             ::waitpid(p, &st, 0);
@@ -88,7 +89,9 @@ public:
     static int owner_at_start(std::uint16_t slot) { return slot <= slot_ends[0] ? 0 : slot <= slot_ends[1] ? 1 : 2; }
 
     bool all_ok() const {
-        for (auto p : ports_) {
+        for (std::size_t i = 0; i < ports_.size(); ++i) {
+            const auto p = ports_[i];
+            if (pids_[i] <= 0) continue;
             try {
                 if (command(p, {"CLUSTER", "INFO"}).str.find("cluster_state:ok") == std::string::npos) return false;
             } catch (const std::exception&) {
@@ -96,6 +99,32 @@ public:
             }
         }
         return true;
+    }
+
+    // Starts a replica of master `m` (index 3 on); returns its index once it
+    // is in sync (master_link_status:up).
+    int add_replica(int m) {
+        start_node();
+        const int r = static_cast<int>(ports_.size()) - 1;
+        expect_ok(command(port(r), {"CLUSTER", "MEET", "127.0.0.1", std::to_string(port(0))}));
+        ids_.push_back(command(port(r), {"CLUSTER", "MYID"}).str);
+        // REPLICATE works once the replica has heard of the master (gossip).
+        if (!test::poll_until([&] { return !command(port(r), {"CLUSTER", "REPLICATE", id(m)}).is_error(); }, 20s))
+            throw std::runtime_error("CLUSTER REPLICATE did not succeed");
+        if (!test::poll_until(
+                [&] { return command(port(r), {"INFO", "replication"}).str.find("master_link_status:up") != std::string::npos; },
+                20s))
+            throw std::runtime_error("the replica did not sync");
+        return r;
+    }
+
+    // SIGKILL (a crash): the cluster fails its slots over to a replica.
+    void kill(int i) {
+        auto& p = pids_[static_cast<std::size_t>(i)];
+        ::kill(p, SIGKILL);
+        int st = 0;
+        ::waitpid(p, &st, 0);
+        p = -1;
     }
 
     // Every node: `slot` now belongs to master `to` (an empty slot: no keys to migrate).
@@ -116,7 +145,7 @@ private:
             const std::string p = std::to_string(port);
             pid_t pid = test::spawn_process({SSEHUB_REDIS_SERVER, "--port", p, "--bind", "127.0.0.1", "--cluster-enabled",
                                              "yes", "--cluster-config-file", dir_ + "/nodes-" + p + ".conf",
-                                             "--cluster-node-timeout", "1000", "--save", "", "--appendonly", "no",
+                                             "--cluster-node-timeout", "1000", "--repl-diskless-sync-delay", "0", "--save", "", "--appendonly", "no",
                                              "--dir", dir_, "--logfile", dir_ + "/" + p + ".log", "--daemonize", "no"});
             if (pid <= 0) continue;
             const bool up = test::poll_until(
