@@ -6,6 +6,7 @@
 #include "cluster.hpp"
 #include "ssehub/redis/event_codec.hpp"
 
+#include "ssehub/fan_out/id_window.hpp"
 #include "ssehub/hub.hpp"
 #include "ssehub/topic.hpp"
 
@@ -19,9 +20,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <deque>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace ssehub::redis {
 
@@ -49,13 +48,12 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> stream_order(std::string_
 struct cluster_run : std::enable_shared_from_this<cluster_run> {
     cluster_run(asio::any_io_executor e, redis_options o, const cluster_subscriber_config& cfg,
                 std::shared_ptr<cluster_subscriber_counters> c, detail::slot_map m)
-        : ex(std::move(e)), opts(std::move(o)), names{cfg.prefix}, window(cfg.dedupe_window), counters(std::move(c)),
-          map(std::move(m)), wake(ex) {}
+        : ex(std::move(e)), opts(std::move(o)), names{cfg.prefix}, counters(std::move(c)),
+          map(std::move(m)), wake(ex), seen(cfg.dedupe_window) {}
 
     asio::any_io_executor ex;
     redis_options opts;
     sharded_channels names;
-    std::size_t window;
     std::shared_ptr<cluster_subscriber_counters> counters;
     detail::slot_map map;
     asio::steady_timer wake;  // the run waits on it: cancelled on a failure
@@ -69,8 +67,7 @@ struct cluster_run : std::enable_shared_from_this<cluster_run> {
     bool announced = false;
     std::vector<pubsub_message> batch;  // read, not yet delivered
     bool flush_posted = false;
-    std::unordered_set<std::string> seen;
-    std::deque<std::string> seen_order;
+    id_window seen;
 
     std::string channel_of(const std::string& pattern) const {
         return topic::has_wildcard(pattern) ? names.all() : names.topic(pattern);
@@ -234,17 +231,9 @@ struct cluster_run : std::enable_shared_from_this<cluster_run> {
         }
         for (auto& m : ready) {
             const auto nl = m.payload.find('\n');
-            if (nl != std::string::npos && window > 0) {
-                std::string id = m.payload.substr(0, nl);
-                if (!seen.insert(id).second) {
-                    counters->duplicates.fetch_add(1, std::memory_order_relaxed);
-                    continue;
-                }
-                seen_order.push_back(std::move(id));
-                if (seen_order.size() > window) {
-                    seen.erase(seen_order.front());
-                    seen_order.pop_front();
-                }
+            if (nl != std::string::npos && !seen.first(std::string_view(m.payload).substr(0, nl))) {
+                counters->duplicates.fetch_add(1, std::memory_order_relaxed);
+                continue;
             }
             if (!sink) return;
             sink->message(std::move(m));
