@@ -8,6 +8,7 @@
 #include "cluster.hpp"
 #include "node_helpers.hpp"
 #include "redis_cluster.hpp"
+#include "redis_server.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/use_future.hpp>
@@ -226,6 +227,25 @@ TEST_CASE("on a Redis Cluster, a topic's slot moves to another master: the node 
     publish(b.port(), R"({"topics":["moving"],"data":"end"})");
     CHECK(all_until_end(s) == std::vector<std::string>{"moved", "end"});
     cl.assign(slot, owner);
+}
+
+TEST_CASE("--redis-cluster on a single Redis 7 (no cluster support): one shard of every slot, still interest-routed",
+          "[redis][cluster][scale_out]") {
+    redis_test::redis_server redis;
+    const std::string seed = "127.0.0.1:" + std::to_string(redis.port());
+    daemon_process a({"--redis-cluster", seed, "--node-id", "A", "--no-demo", "--redis-ready"});
+    daemon_process b({"--redis-cluster", seed, "--node-id", "B", "--no-demo", "--redis-ready"});
+    REQUIRE(test::poll_until([&] { return ready(a.port()) && ready(b.port()); }, 20s));
+    subscriber s(b.port(), "/events?topics=orders");
+    REQUIRE(s.connected());
+    REQUIRE(test::poll_until([&] { return channels(b.port()) == 2; }, 20s));
+    const std::string first = publish(a.port(), R"({"topics":["orders"],"data":"one"})");
+    publish(a.port(), R"({"topics":["other"],"data":"not for B"})");
+    publish(a.port(), R"({"topics":["orders"],"data":"end"})");
+    CHECK(all_until_end(s) == std::vector<std::string>{"one", "end"});
+    CHECK(metric(b.port(), "ssehubd_redis_cluster_messages_total{node=\"B\",result=\"received\"}") == 2);
+    subscriber again(a.port(), "/events?topics=orders", "Last-Event-ID: " + first + "\r\n");
+    CHECK(all_until_end(again) == std::vector<std::string>{"end"});
 }
 
 // Last: it kills a master (the cluster then runs on its replica).
