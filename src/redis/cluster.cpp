@@ -359,19 +359,23 @@ asio::awaitable<reply> cluster_client::run_one(std::vector<std::string> args) {
 asio::awaitable<std::vector<reply>> cluster_client::run_many(std::vector<std::vector<std::string>> cmds) {
     auto self = shared_from_this();
     co_await ensure_map();
-    // One pipeline per shard.
-    std::map<std::uint16_t, std::vector<std::size_t>> by_shard;
+    // One pipeline per shard (by endpoint: the map may be replaced while we wait).
+    std::map<std::string, std::pair<redis_endpoint, std::vector<std::size_t>>> by_shard;
     for (std::size_t i = 0; i < cmds.size(); ++i) {
         const auto key = command_key(cmds[i]);
-        by_shard[map_->owner[key ? key_slot(*key) : 0]].push_back(i);
+        const redis_endpoint& at = map_->at(key ? key_slot(*key) : 0);
+        auto& group = by_shard[endpoint_name(at)];
+        group.first = at;
+        group.second.push_back(i);
     }
     std::vector<reply> out(cmds.size());
     std::vector<std::size_t> again;
-    for (auto& [shard, idx] : by_shard) {
+    for (auto& [name, group] : by_shard) {
+        const auto& idx = group.second;
         std::vector<std::vector<std::string>> batch;
         batch.reserve(idx.size());
         for (auto i : idx) batch.push_back(cmds[i]);
-        auto node = client_for(map_->shards[shard]);
+        auto node = client_for(group.first);
         std::vector<reply> rs;
         std::exception_ptr failure;
         try {
