@@ -44,7 +44,7 @@ inline ssehub::redis::detail::reply command(unsigned short port, const std::vect
 
 class redis_cluster {
 public:
-    static constexpr std::uint16_t slot_ends[3] = {5460, 10922, 16383};
+    static constexpr std::uint16_t slot_ends[3] = {5460, 10922, 16383};  // masters 0, 1, 2 at start
 
     redis_cluster() {
         char dir[] = "/tmp/ssehub_redis_cluster_XXXXXX";
@@ -78,6 +78,8 @@ public:
     }
 
     unsigned short port(int i) const { return ports_[static_cast<std::size_t>(i)]; }
+    int size() const { return static_cast<int>(ports_.size()); }  // masters and replicas, killed ones included
+    bool alive(int i) const { return pids_[static_cast<std::size_t>(i)] > 0; }
     const std::string& id(int i) const { return ids_[static_cast<std::size_t>(i)]; }
     // "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"
     std::string seeds() const {
@@ -85,8 +87,29 @@ public:
         for (auto p : ports_) s += (s.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(p);
         return s;
     }
-    // The master that owns `slot` (0..2), as assigned at start.
-    static int owner_at_start(std::uint16_t slot) { return slot <= slot_ends[0] ? 0 : slot <= slot_ends[1] ? 1 : 2; }
+    // The node (index) that serves `slot` now, from CLUSTER SLOTS on a live node.
+    int owner(std::uint16_t slot) const {
+        for (std::size_t i = 0; i < ports_.size(); ++i) {
+            if (pids_[i] <= 0) continue;
+            const auto r = command(ports_[i], {"CLUSTER", "SLOTS"});
+            for (const auto& range : r.elements) {
+                if (range.elements.size() < 3 || slot < range.elements[0].integer || slot > range.elements[1].integer)
+                    continue;
+                const auto port = range.elements[2].elements.at(1).integer;
+                for (std::size_t k = 0; k < ports_.size(); ++k)
+                    if (ports_[k] == port) return static_cast<int>(k);
+            }
+        }
+        throw std::runtime_error("no owner for a slot");
+    }
+    // Another live master than `m`.
+    int other_master(int m) const {
+        for (std::size_t i = 0; i < ports_.size(); ++i) {
+            if (static_cast<int>(i) == m || pids_[i] <= 0) continue;
+            if (command(ports_[i], {"ROLE"}).elements.at(0).str == "master") return static_cast<int>(i);
+        }
+        throw std::runtime_error("no other master");
+    }
 
     bool all_ok() const {
         for (std::size_t i = 0; i < ports_.size(); ++i) {
@@ -127,10 +150,12 @@ public:
         p = -1;
     }
 
-    // Every node: `slot` now belongs to master `to` (an empty slot: no keys to migrate).
+    // Every live master: `slot` now belongs to master `to` (an empty slot: no keys to migrate).
     void assign(std::uint16_t slot, int to) {
-        for (int i = 0; i < 3; ++i)
-            expect_ok(command(ports_[static_cast<std::size_t>(i)], {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", id(to)}));
+        for (std::size_t i = 0; i < ports_.size(); ++i) {
+            if (pids_[i] <= 0 || command(ports_[i], {"ROLE"}).elements.at(0).str != "master") continue;
+            expect_ok(command(ports_[i], {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", id(static_cast<int>(to))}));
+        }
     }
 
 private:
