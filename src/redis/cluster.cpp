@@ -322,8 +322,11 @@ asio::awaitable<reply> cluster_client::run_one(std::vector<std::string> args) {
             // A failover moves the slot to a replica: read the map (when the
             // backoff allows) and, if the slot has a new owner, send the
             // command there, but only when it was never sent (refused connect).
-            // The wait for the map is bounded: three refresh periods at most.
-            if (attempt < 3 && never_sent(failure)) {
+            // The wait for the map is bounded: three short refresh periods
+            // at most; while map reads keep failing (their backoff has
+            // grown), the command fails at once.
+            const auto wait = next_refresh_ - std::chrono::steady_clock::now();
+            if (attempt < 3 && never_sent(failure) && wait <= 2 * opts_.reconnect_initial) {
                 asio::steady_timer turn(strand_, next_refresh_);
                 std::error_code ec;
                 co_await turn.async_wait(asio::redirect_error(asio::use_awaitable, ec));
