@@ -75,7 +75,7 @@ daemon::daemon(std::vector<asio::io_context*> loops, options opts, logger& log)
       admin_timer_(acceptor_.get_executor()) {
     counters_.start_time_seconds =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    if (!opts_.redis_url.empty()) {
+    if (!opts_.redis_url.empty() || !opts_.redis_cluster.empty()) {
         std::string why;
         redis_ = redis_bridge::create(ioc_.get_executor(), opts_, log_, &why);
         if (!redis_) throw std::runtime_error("--redis: " + why);

@@ -368,6 +368,11 @@ const std::vector<spec>& table() {
          "scale out on Redis (redis://[[user]:pass@]host[:port][/db]): publishes reach every node, replay and "
          "tickets are shared; --replay-size bounds the Stream",
          text(&options::redis_url)},
+        {"redis-cluster", "HOST:PORT,...", "",
+         "scale out on a Redis Cluster (7.0+, any of its servers; a single Redis 7 works too): sharded pub/sub by "
+         "interest, a node receives only its clients' topics (all events while it has a wildcard client); replay "
+         "and tickets shared as with --redis",
+         text(&options::redis_cluster)},
         {"node-id", "NAME", "",
          "this node's name in logs and metrics, and with --redis its presence entries' (unique per node; default: "
          "host name and pid)",
@@ -501,6 +506,8 @@ std::string check(const options& o) {
         return "--mercure: this ssehubd was built without ssehub::mercure (Debian: apt-get install libre2-dev, then "
                "rebuild)";
 #endif
+        if (!o.redis_cluster.empty())
+            return "--mercure with --redis-cluster is not supported yet (--redis is: every node receives every update)";
         if (!o.nats_url.empty())
             return "--mercure with --nats is not supported yet (--redis is: every node routes the updates it receives)";
         if (o.mercure_publisher_key.empty() && o.mercure_publisher_public_key.empty())
@@ -510,6 +517,8 @@ std::string check(const options& o) {
         if (o.max_topics < 2) return "--mercure needs --max-topics of at least 2 (two hub topics per selector)";
     }
     if (!o.nats_url.empty() && !o.redis_url.empty()) return "--nats and --redis exclude each other: one engine per node";
+    if (!o.redis_cluster.empty() && (!o.redis_url.empty() || !o.nats_url.empty()))
+        return "--redis-cluster excludes --redis and --nats: one engine per node";
     if (o.nats_jetstream) {
         if (o.nats_url.empty()) return "--nats-jetstream needs --nats";
         if (o.nats_prefix.empty()) return "--nats-jetstream needs a --nats-prefix (the stream cannot take every subject)";
@@ -527,7 +536,7 @@ std::string check(const options& o) {
                "rebuild)";
 #endif
         if (o.replay_size == 0) return "--replay-db needs --replay-size > 0";
-        if (!o.redis_url.empty())
+        if (!o.redis_url.empty() || !o.redis_cluster.empty())
             return "--replay-db and --redis exclude each other (with --redis the replay is the Redis Stream)";
     }
     return {};

@@ -113,6 +113,7 @@ struct options {
 
     // Scale-out on Redis (examples/ssehubd/redis_bridge.hpp); empty URL: off.
     std::string redis_url;              // redis://[[user]:pass@]host[:port][/db]
+    std::string redis_cluster;          // host:port,...: a Redis Cluster, interest-based routing (instead of --redis)
     std::string node_id;                // names this node in logs and metrics; empty: host name + pid
     std::string redis_prefix = "ssehub";  // keys and channel: PREFIX:events, PREFIX:stream, PREFIX:ticket:*
     bool redis_ready = false;           // /readyz answers 503 while Redis is unreachable

@@ -31,17 +31,22 @@ public:
     redis_bridge_impl(asio::any_io_executor ex, const options& o, ssehub::redis::redis_options ro, logger& log)
         : ex_(ex), opts_(o), ro_(std::move(ro)), log_(log) {
         node_ = o.node_id.empty() ? default_node_id() : o.node_id;
+        // On a cluster, the Stream, the caller-id keys and presence live in
+        // the sequencer slot {PREFIX} (the publish script's keys share a slot).
+        const bool cluster = !ro_.cluster.empty();
+        key_prefix_ = cluster ? "{" + o.redis_prefix + "}" : o.redis_prefix;
         ssehub::redis::redis_publisher_config pc;
         pc.channel = o.redis_prefix + ":events";
-        pc.stream = o.replay_size > 0 ? o.redis_prefix + ":stream" : "";
+        if (cluster) pc.sharded_prefix = o.redis_prefix;
+        pc.stream = o.replay_size > 0 ? key_prefix_ + ":stream" : "";
         pc.stream_max_len = o.replay_size;
         pc.max_topic_length = o.max_topic_length;
         // A caller's id resumes a replay for as long as its events may be replayed.
-        pc.id_key_prefix = o.redis_prefix + ":id:";
+        pc.id_key_prefix = key_prefix_ + ":id:";
         pc.id_ttl = o.replay_max_age.count() > 0 ? o.replay_max_age : std::chrono::hours(24);
         publisher_ = std::make_shared<ssehub::redis::redis_publisher>(ex, ro_, pc);
         ssehub::redis::redis_presence_config prc;
-        prc.prefix = o.redis_prefix;
+        prc.prefix = key_prefix_;
         prc.node = node_;
         prc.refresh = o.presence_refresh;
         prc.ttl = o.presence_ttl;
@@ -59,9 +64,9 @@ public:
     void configure(ssehub::hub_config& cfg) override {
         if (opts_.replay_size > 0) {
             ssehub::redis::streams_replayer_config rc;
-            rc.stream = opts_.redis_prefix + ":stream";
+            rc.stream = key_prefix_ + ":stream";
             rc.max_age = opts_.replay_max_age;
-            rc.id_key_prefix = opts_.redis_prefix + ":id:";
+            rc.id_key_prefix = key_prefix_ + ":id:";
             if (opts_.mercure) rc.earliest_id = "earliest";  // Mercure's "everything you have"
             rc.transform = transform_;
             auto r = std::make_shared<ssehub::redis::redis_streams_replayer>(ex_, ro_, rc);
@@ -73,8 +78,6 @@ public:
     ssehub::any_ticket_store tickets() override { return tickets_; }
 
     void start(ssehub::hub& hub) override {
-        ssehub::redis::redis_subscriber sub(ro_, {opts_.redis_prefix + ":events"});
-        subscriber_ = std::make_shared<ssehub::redis::redis_subscriber>(sub);
         auto cfg = ssehub::redis::redis_fan_out_config();
         cfg.backoff_initial = std::chrono::milliseconds(100);
         cfg.backoff_max = std::chrono::milliseconds(2000);
@@ -86,9 +89,20 @@ public:
                 return out;
             };
         }
-        bridge_ = ssehub::fan_out(hub, std::move(sub), std::move(cfg));
+        if (ro_.cluster.empty()) {
+            ssehub::redis::redis_subscriber sub(ro_, {opts_.redis_prefix + ":events"});
+            subscriber_ = std::make_shared<ssehub::redis::redis_subscriber>(sub);
+            bridge_ = ssehub::fan_out(hub, std::move(sub), std::move(cfg));
+            log_.info("redis", {{"node", node_}, {"host", ro_.host}, {"port", ro_.port}, {"channel", opts_.redis_prefix + ":events"}});
+        } else {
+            ssehub::redis::cluster_subscriber_config sc;
+            sc.prefix = opts_.redis_prefix;
+            ssehub::redis::redis_cluster_subscriber sub(ro_, hub, sc);
+            cluster_subscriber_ = std::make_shared<ssehub::redis::redis_cluster_subscriber>(sub);
+            bridge_ = ssehub::fan_out(hub, std::move(sub), std::move(cfg));
+            log_.info("redis_cluster", {{"node", node_}, {"seeds", opts_.redis_cluster}, {"prefix", opts_.redis_prefix}});
+        }
         presence_->start(hub);
-        log_.info("redis", {{"node", node_}, {"host", ro_.host}, {"port", ro_.port}, {"channel", opts_.redis_prefix + ":events"}});
         asio::co_spawn(ex_, watch(), [this](std::exception_ptr e) {
             if (!e) return;
             try {
@@ -157,6 +171,21 @@ public:
         sample("ssehubd_fanout_messages_total{" + node + ",result=\"published\"}", f.published.load());
         sample("ssehubd_fanout_messages_total{" + node + ",result=\"dropped\"}", f.dropped.load());
         sample("ssehubd_fanout_messages_total{" + node + ",result=\"expired\"}", f.expired.load());
+        if (cluster_subscriber_) {
+            const auto& c = cluster_subscriber_->counters();
+            family("ssehubd_redis_cluster_messages_total", "counter",
+                   "sharded pub/sub messages read from the cluster (received, copies included; duplicate: dropped by id)");
+            sample("ssehubd_redis_cluster_messages_total{" + node + ",result=\"received\"}", c.messages.load());
+            sample("ssehubd_redis_cluster_messages_total{" + node + ",result=\"duplicate\"}", c.duplicates.load());
+            family("ssehubd_redis_cluster_bytes_total", "counter", "payload bytes of the messages read from the cluster");
+            sample("ssehubd_redis_cluster_bytes_total{" + node + "}", c.bytes.load());
+            family("ssehubd_redis_cluster_channels", "gauge", "sharded channels subscribed now");
+            sample("ssehubd_redis_cluster_channels{" + node + "}", c.channels.load());
+            family("ssehubd_redis_cluster_shards", "gauge", "shard connections of the subscriber now");
+            sample("ssehubd_redis_cluster_shards{" + node + "}", c.shards.load());
+            family("ssehubd_redis_cluster_slot_moves_total", "counter", "MOVED replies and slots that moved away under a subscription");
+            sample("ssehubd_redis_cluster_slot_moves_total{" + node + "}", c.slot_moves.load());
+        }
         family("ssehubd_fanout_errors_total", "counter", "subscriber runs that failed and publishes the hub refused");
         sample("ssehubd_fanout_errors_total{" + node + "}", f.errors.load());
         family("ssehubd_fanout_reconnects_total", "counter", "subscriber reconnect attempts (after backoff)");
@@ -172,6 +201,7 @@ public:
             errors += "ssehubd_redis_command_errors_total" + l + std::to_string(c.command_errors.load()) + "\n";
         };
         if (subscriber_) conn("subscriber", subscriber_->counters());
+        if (cluster_subscriber_) conn("subscriber", cluster_subscriber_->counters().conn);
         conn("publisher", publisher_->counters());
         if (replayer_) conn("replay", replayer_->counters());
         if (tickets_store_) conn("tickets", tickets_store_->counters());
@@ -194,7 +224,9 @@ private:
     ssehub::redis::redis_options ro_;
     logger& log_;
     std::shared_ptr<ssehub::redis::redis_publisher> publisher_;
+    std::string key_prefix_;  // PREFIX, or {PREFIX} on a cluster
     std::shared_ptr<ssehub::redis::redis_subscriber> subscriber_;  // its counters (shared with the running copy)
+    std::shared_ptr<ssehub::redis::redis_cluster_subscriber> cluster_subscriber_;
     std::shared_ptr<ssehub::redis::redis_streams_replayer> replayer_;
     std::shared_ptr<ssehub::redis::redis_ticket_store> tickets_store_;
     std::unique_ptr<ssehub::redis::redis_presence> presence_;
@@ -224,7 +256,8 @@ asio::awaitable<ssehub::redis::cluster_disconnect_result> redis_bridge::disconne
 std::unique_ptr<redis_bridge> redis_bridge::create(asio::any_io_executor ex, const options& o, logger& log,
                                                    std::string* error) {
 #ifdef SSEHUBD_HAS_REDIS
-    auto ro = ssehub::redis::parse_redis_url(o.redis_url, error);
+    auto ro = o.redis_cluster.empty() ? ssehub::redis::parse_redis_url(o.redis_url, error)
+                                      : ssehub::redis::parse_redis_cluster(o.redis_cluster, error);
     if (!ro) return nullptr;
     // The Redis client's errors go into the JSON log too.
     ro->log = ssehub::logger(ssehub::logger::level::error, [&log](ssehub::logger::level, std::string_view msg) {

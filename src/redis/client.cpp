@@ -68,6 +68,26 @@ std::optional<redis_options> parse_redis_url(std::string_view url, std::string* 
     return o;
 }
 
+std::optional<redis_options> parse_redis_cluster(std::string_view list, std::string* error) {
+    std::optional<redis_options> out;
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        const auto item = list.substr(0, comma);
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        if (item.empty()) continue;
+        auto o = parse_redis_url(item, error);
+        if (!o) return std::nullopt;
+        if (o->db != 0) {
+            if (error) *error = "a Redis Cluster has no databases (no /db)";
+            return std::nullopt;
+        }
+        if (!out) out = *o;
+        out->cluster.push_back(redis_endpoint{o->host, o->port});
+    }
+    if (!out && error) *error = "no host:port";
+    return out;
+}
+
 namespace detail {
 
 using namespace asio::experimental::awaitable_operators;
@@ -168,25 +188,58 @@ asio::awaitable<asio::ip::tcp::socket> connect_and_hello(const redis_options& o,
     co_return sock;
 }
 
+// A failure is a result here, not an exception: `||` below waits for the
+// first *success*, so a refused connect would otherwise wait out the timer.
+asio::awaitable<std::pair<std::optional<asio::ip::tcp::socket>, std::exception_ptr>> try_connect_and_hello(
+    const redis_options& o, reply_reader& reader) {
+    std::pair<std::optional<asio::ip::tcp::socket>, std::exception_ptr> out;
+    try {
+        out.first.emplace(co_await connect_and_hello(o, reader));
+    } catch (...) {
+        out.second = std::current_exception();
+    }
+    co_return out;
+}
+
 }  // namespace
 
 asio::awaitable<asio::ip::tcp::socket> connect(const redis_options& o, reply_reader& reader) {
+    if (!o.cluster.empty()) {  // any of the cluster's servers (pub/sub reaches them all)
+        std::exception_ptr last;
+        for (const auto& e : o.cluster) {
+            redis_options one = o;
+            one.cluster.clear();
+            one.host = e.host;
+            one.port = e.port;
+            try {
+                co_return co_await connect(one, reader);
+            } catch (...) {
+                last = std::current_exception();
+            }
+        }
+        std::rethrow_exception(last);
+    }
     asio::steady_timer timer(co_await asio::this_coro::executor, o.connect_timeout);
-    auto r = co_await (connect_and_hello(o, reader) || timer.async_wait(asio::use_awaitable));
+    auto r = co_await (try_connect_and_hello(o, reader) || timer.async_wait(asio::use_awaitable));
     if (r.index() == 1) throw std::system_error(std::make_error_code(std::errc::timed_out), "redis connect");
-    co_return std::move(std::get<0>(r));
+    auto& [sock, failure] = std::get<0>(r);
+    if (failure) std::rethrow_exception(failure);
+    co_return std::move(*sock);
 }
 
 // ---- command_client ----
 
-command_client::command_client(asio::any_io_executor ex, redis_options o)
-    : opts_(std::move(o)), strand_(asio::make_strand(ex)), connected_signal_(strand_) {}
+node_client::node_client(asio::any_io_executor ex, redis_options o, std::shared_ptr<connection_counters> counters)
+    : opts_(std::move(o)),
+      strand_(asio::make_strand(ex)),
+      counters_(counters ? std::move(counters) : std::make_shared<connection_counters>()),
+      connected_signal_(strand_) {}
 
 namespace {
 
-asio::awaitable<reply> exec_op(std::shared_ptr<command_client> self, std::string bytes,
-                               asio::awaitable<reply> (command_client::*fn)(std::string)) {
-    co_return co_await (self.get()->*fn)(std::move(bytes));
+asio::awaitable<std::vector<reply>> exec_op(std::shared_ptr<node_client> self, std::string bytes, std::size_t count,
+                                            asio::awaitable<std::vector<reply>> (node_client::*fn)(std::string, std::size_t)) {
+    co_return co_await (self.get()->*fn)(std::move(bytes), count);
 }
 
 void log_exception(const ssehub::logger& log, const char* what, std::exception_ptr e) {
@@ -201,52 +254,72 @@ void log_exception(const ssehub::logger& log, const char* what, std::exception_p
 
 }  // namespace
 
-asio::awaitable<reply> command_client::exec(std::vector<std::string> args) {
+asio::awaitable<reply> node_client::exec(std::vector<std::string> args) {
     std::string bytes = format_command(args);
-    co_return co_await asio::co_spawn(strand_, exec_op(shared_from_this(), std::move(bytes), &command_client::exec_on_strand),
+    auto r = co_await asio::co_spawn(strand_, exec_op(shared_from_this(), std::move(bytes), 1, &node_client::exec_on_strand),
+                                     asio::use_awaitable);
+    co_return std::move(r.front());
+}
+
+asio::awaitable<std::vector<reply>> node_client::exec_many(std::vector<std::vector<std::string>> cmds) {
+    if (cmds.empty()) co_return std::vector<reply>{};
+    std::string bytes;
+    for (const auto& c : cmds) bytes += format_command(c);
+    co_return co_await asio::co_spawn(strand_, exec_op(shared_from_this(), std::move(bytes), cmds.size(), &node_client::exec_on_strand),
                                       asio::use_awaitable);
 }
 
-void command_client::close() {
+void node_client::close() {
     asio::post(strand_, [self = shared_from_this()] {
         self->fail_all(std::make_error_code(std::errc::operation_canceled));
         self->next_attempt_ = std::chrono::steady_clock::now();
     });
 }
 
-asio::awaitable<reply> command_client::exec_on_strand(std::string bytes) {
+asio::awaitable<std::vector<reply>> node_client::exec_on_strand(std::string bytes, std::size_t count) {
     try {
         co_await ensure_connected();
     } catch (...) {
-        counters_.command_errors.fetch_add(1, std::memory_order_relaxed);
+        counters_->command_errors.fetch_add(count, std::memory_order_relaxed);
         throw;
     }
-    if (in_flight_.size() >= opts_.max_pending) {
-        counters_.command_errors.fetch_add(1, std::memory_order_relaxed);
+    if (in_flight_.size() + count > opts_.max_pending) {
+        counters_->command_errors.fetch_add(count, std::memory_order_relaxed);
         throw std::system_error(std::make_error_code(std::errc::no_buffer_space), "redis: too many pending commands");
     }
-    auto p = std::make_shared<pending>(strand_);
-    in_flight_.push_back(p);
+    std::vector<std::shared_ptr<pending>> mine;
+    mine.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        mine.push_back(std::make_shared<pending>(strand_));
+        in_flight_.push_back(mine.back());
+    }
     outbox_ += bytes;
     if (!writing_) {
         writing_ = true;
         asio::co_spawn(strand_, writer(generation_), [log = opts_.log](std::exception_ptr e) { log_exception(log, "writer", e); });
     }
-    p->signal.expires_after(opts_.command_timeout);
-    std::error_code ec;
-    co_await p->signal.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (!p->done) {  // no reply in time: the connection is unusable (replies would be matched wrongly)
-        fail_all(std::make_error_code(std::errc::timed_out));
+    std::vector<reply> out;
+    out.reserve(count);
+    for (auto& p : mine) {  // replies come in order: when one is late, the connection is failed and so are the rest
+        if (!p->done) {
+            p->signal.expires_after(opts_.command_timeout);
+            std::error_code ec;
+            co_await p->signal.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (!p->done) {  // no reply in time: the connection is unusable (replies would be matched wrongly)
+            fail_all(std::make_error_code(std::errc::timed_out));
+        }
+        if (p->ec) {
+            counters_->command_errors.fetch_add(1, std::memory_order_relaxed);
+            throw std::system_error(p->ec, "redis command");
+        }
+        if (p->result.is_error()) counters_->command_errors.fetch_add(1, std::memory_order_relaxed);
+        out.push_back(std::move(p->result));
     }
-    if (p->ec) {
-        counters_.command_errors.fetch_add(1, std::memory_order_relaxed);
-        throw std::system_error(p->ec, "redis command");
-    }
-    if (p->result.is_error()) counters_.command_errors.fetch_add(1, std::memory_order_relaxed);
-    co_return std::move(p->result);
+    co_return out;
 }
 
-asio::awaitable<void> command_client::ensure_connected() {
+asio::awaitable<void> node_client::ensure_connected() {
     for (;;) {
         if (state_ == state::up) co_return;
         if (state_ == state::connecting) {
@@ -259,7 +332,7 @@ asio::awaitable<void> command_client::ensure_connected() {
             throw std::system_error(std::make_error_code(std::errc::connection_refused), "redis unavailable (backing off)");
         state_ = state::connecting;
         connected_signal_.expires_at(std::chrono::steady_clock::time_point::max());
-        counters_.connect_attempts.fetch_add(1, std::memory_order_relaxed);
+        counters_->connect_attempts.fetch_add(1, std::memory_order_relaxed);
         auto rd = std::make_shared<reply_reader>();
         std::exception_ptr failure;
         asio::ip::tcp::socket sock(strand_);
@@ -270,7 +343,7 @@ asio::awaitable<void> command_client::ensure_connected() {
         }
         if (failure) {
             state_ = state::down;
-            counters_.connect_failures.fetch_add(1, std::memory_order_relaxed);
+            counters_->connect_failures.fetch_add(1, std::memory_order_relaxed);
             const auto backoff = std::min<std::chrono::milliseconds::rep>(
                 opts_.reconnect_max.count(), opts_.reconnect_initial.count() << std::min(failures_, 20u));
             ++failures_;
@@ -283,13 +356,13 @@ asio::awaitable<void> command_client::ensure_connected() {
         ++generation_;
         failures_ = 0;
         state_ = state::up;
-        counters_.connected.store(true);
+        counters_->connected.store(true);
         asio::co_spawn(strand_, reader(generation_), [log = opts_.log](std::exception_ptr e) { log_exception(log, "reader", e); });
         connected_signal_.cancel();
     }
 }
 
-asio::awaitable<void> command_client::writer(std::uint64_t gen) {
+asio::awaitable<void> node_client::writer(std::uint64_t gen) {
     auto self = shared_from_this();
     auto sock = sock_;
     while (gen == generation_ && !outbox_.empty()) {
@@ -305,7 +378,7 @@ asio::awaitable<void> command_client::writer(std::uint64_t gen) {
     if (gen == generation_) writing_ = false;
 }
 
-asio::awaitable<void> command_client::reader(std::uint64_t gen) {
+asio::awaitable<void> node_client::reader(std::uint64_t gen) {
     auto self = shared_from_this();
     auto sock = sock_;
     auto rd = reader_;
@@ -335,10 +408,10 @@ asio::awaitable<void> command_client::reader(std::uint64_t gen) {
     }
 }
 
-void command_client::fail_all(std::error_code ec) {
+void node_client::fail_all(std::error_code ec) {
     ++generation_;
     if (state_ == state::up) state_ = state::down;
-    counters_.connected.store(false);
+    counters_->connected.store(false);
     if (sock_) {
         std::error_code ignored;
         sock_->close(ignored);

@@ -60,26 +60,45 @@ asio::awaitable<asio::ip::tcp::socket> connect(const redis_options& o, reply_rea
 // Reads from `sock` until one reply is complete.
 asio::awaitable<reply> read_reply(asio::ip::tcp::socket& sock, reply_reader& reader);
 
-// A pipelined command connection: commands from any coroutine are written in
-// order (several per write when they queue up) and their replies matched in
-// order. Connects on first use; after a failure, commands fail at once until
-// the next connect attempt is due (backoff), so a Redis outage never blocks a
-// caller for long or makes a busy loop. A command without a reply within
-// command_timeout closes the connection (every command in flight fails).
-// Thread safety: exec is safe from any thread.
-class command_client : public std::enable_shared_from_this<command_client> {
+// What every Redis type sends its commands through: one server
+// (node_client) or a Redis Cluster (cluster_client, cluster.hpp), chosen by
+// make_client from redis_options::cluster.
+// Thread safety: safe from any thread.
+class command_client {
 public:
-    command_client(asio::any_io_executor ex, redis_options o);
-
+    virtual ~command_client() = default;
     // The reply (an error reply is returned, not thrown). Throws
     // std::system_error when Redis is unreachable, the connection drops or
     // the command times out.
-    asio::awaitable<reply> exec(std::vector<std::string> args);
+    virtual asio::awaitable<reply> exec(std::vector<std::string> args) = 0;
+    // Several commands, pipelined (on a cluster: one pipeline per shard),
+    // their replies in order. Throws as exec.
+    virtual asio::awaitable<std::vector<reply>> exec_many(std::vector<std::vector<std::string>> cmds) = 0;
+    // Closes the connection(s); commands in flight fail.
+    virtual void close() = 0;
+    virtual connection_counters& counters() noexcept = 0;
+};
 
-    // Closes the connection; commands in flight fail.
-    void close();
+// A Redis Cluster when o.cluster is not empty, else one server.
+std::shared_ptr<command_client> make_client(asio::any_io_executor ex, redis_options o);
 
-    connection_counters& counters() noexcept { return counters_; }
+// A pipelined command connection to one server: commands from any coroutine
+// are written in order (several per write when they queue up) and their
+// replies matched in order. Connects on first use; after a failure, commands
+// fail at once until the next connect attempt is due (backoff), so a Redis
+// outage never blocks a caller for long or makes a busy loop. A command
+// without a reply within command_timeout closes the connection (every
+// command in flight fails).
+// Thread safety: exec is safe from any thread.
+class node_client final : public command_client, public std::enable_shared_from_this<node_client> {
+public:
+    // `counters`: shared with other connections (a cluster's shards); null: its own.
+    node_client(asio::any_io_executor ex, redis_options o, std::shared_ptr<connection_counters> counters = nullptr);
+
+    asio::awaitable<reply> exec(std::vector<std::string> args) override;
+    asio::awaitable<std::vector<reply>> exec_many(std::vector<std::vector<std::string>> cmds) override;
+    void close() override;
+    connection_counters& counters() noexcept override { return *counters_; }
     const redis_options& options() const noexcept { return opts_; }
 
 private:
@@ -91,7 +110,7 @@ private:
         reply result;
     };
 
-    asio::awaitable<reply> exec_on_strand(std::string bytes);
+    asio::awaitable<std::vector<reply>> exec_on_strand(std::string bytes, std::size_t count);
     asio::awaitable<void> ensure_connected();
     asio::awaitable<void> writer(std::uint64_t generation);
     asio::awaitable<void> reader(std::uint64_t generation);
@@ -99,7 +118,7 @@ private:
 
     redis_options opts_;
     asio::strand<asio::any_io_executor> strand_;
-    connection_counters counters_;
+    std::shared_ptr<connection_counters> counters_;
     std::shared_ptr<asio::ip::tcp::socket> sock_;  // strand only (as is everything below)
     std::shared_ptr<reply_reader> reader_;
     enum class state { down, connecting, up } state_ = state::down;

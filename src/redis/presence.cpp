@@ -163,7 +163,7 @@ struct redis_presence::state : std::enable_shared_from_this<state> {
     state(asio::any_io_executor ex, redis_options o, redis_presence_config c)
         : cfg(std::move(c)),
           ro(o),
-          client(std::make_shared<command_client>(ex, std::move(o))),
+          client(detail::make_client(ex, std::move(o))),
           strand(asio::make_strand(ex)),
           wake(strand),
           hash_key(cfg.prefix + ":presence:" + cfg.node),

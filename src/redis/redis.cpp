@@ -4,6 +4,7 @@
 #include "ssehub/redis/subscriber.hpp"
 #include "ssehub/redis/ticket_store.hpp"
 
+#include "ssehub/redis/cluster.hpp"
 #include "ssehub/redis/event_codec.hpp"
 
 #include "client.hpp"
@@ -91,7 +92,8 @@ namespace {
 
 // KEYS[1] stream, KEYS[2] the caller id's key (when ARGV[4] is not empty);
 // ARGV[1] max len, ARGV[2] event JSON, ARGV[3] channel, ARGV[4] the caller's
-// id, ARGV[5] how long its key maps it to the entry (ms).
+// id, ARGV[5] how long its key maps it to the entry (ms), ARGV[6] PUBLISH,
+// or SPUBLISH on a cluster (the channel is then in the keys' slot).
 constexpr const char* publish_script = R"lua(
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
 local shown = id
@@ -99,7 +101,7 @@ if ARGV[4] ~= '' then
   redis.call('SET', KEYS[2], id, 'PX', ARGV[5], 'NX')  -- a reused id resumes from its first entry
   shown = ARGV[4]
 end
-local n = redis.call('PUBLISH', ARGV[3], shown .. '\n' .. ARGV[2])
+local n = redis.call(ARGV[6], ARGV[3], shown .. '\n' .. ARGV[2])
 return {shown, n}
 )lua";
 
@@ -110,7 +112,7 @@ local t = redis.call('TIME')
 local seq = redis.call('INCR', KEYS[1])
 local id = t[1] .. string.format('%03d', math.floor(t[2] / 1000)) .. '-' .. seq
 if ARGV[4] ~= '' then id = ARGV[4] end
-local n = redis.call('PUBLISH', ARGV[3], id .. '\n' .. ARGV[2])
+local n = redis.call(ARGV[6], ARGV[3], id .. '\n' .. ARGV[2])
 return {id, n}
 )lua";
 
@@ -122,7 +124,7 @@ std::error_code redis_error_code(const std::exception& e) {
 }  // namespace
 
 redis_publisher::redis_publisher(asio::any_io_executor ex, redis_options o, redis_publisher_config cfg)
-    : client_(std::make_shared<command_client>(std::move(ex), std::move(o))), cfg_(std::move(cfg)) {}
+    : client_(detail::make_client(std::move(ex), std::move(o))), cfg_(std::move(cfg)) {}
 
 redis_publisher::~redis_publisher() {
     if (client_) client_->close();
@@ -140,16 +142,21 @@ asio::awaitable<redis_publish_result> redis_publisher::async_publish(event ev) {
     if (!out.ec) out.ec = wire::validate_type(ev.type);
     if (out.ec) co_return out;
     const bool stream = !cfg_.stream.empty();
+    const bool sharded = !cfg_.sharded_prefix.empty();
+    const sharded_channels names{cfg_.sharded_prefix};
+    const std::string channel = sharded ? names.all() : cfg_.channel;
+    std::string json = encode_event(ev, unix_ms());
     std::vector<std::string> args{"EVAL",
                                   stream ? publish_script : publish_script_no_stream,
                                   "2",
-                                  stream ? cfg_.stream : cfg_.channel + ":seq",
+                                  stream ? cfg_.stream : channel + ":seq",
                                   cfg_.id_key_prefix + ev.id,
                                   std::to_string(cfg_.stream_max_len),
-                                  encode_event(ev, unix_ms()),
-                                  cfg_.channel,
+                                  json,
+                                  channel,
                                   ev.id,
-                                  std::to_string(std::max<std::int64_t>(1, cfg_.id_ttl.count()))};
+                                  std::to_string(std::max<std::int64_t>(1, cfg_.id_ttl.count())),
+                                  sharded ? "SPUBLISH" : "PUBLISH"};
     auto client = client_;
     try {
         const reply r = co_await client->exec(std::move(args));
@@ -161,6 +168,19 @@ asio::awaitable<redis_publish_result> redis_publisher::async_publish(event ev) {
         }
     } catch (const std::exception& e) {
         out.ec = redis_error_code(e);
+    }
+    if (out.ec || !sharded) co_return out;
+    // The interest fan-out: the same message on each topic's channel (on the
+    // shards owning them, one pipeline each). The event is in the Stream
+    // already: a failure here loses its live delivery only (replay has it).
+    const std::string message = out.id + "\n" + json;
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& t : ev.topics) cmds.push_back({"SPUBLISH", names.topic(t), message});
+    if (ev.topics.empty()) cmds.push_back({"SPUBLISH", names.groups(), message});
+    try {
+        for (const reply& r : co_await client->exec_many(std::move(cmds)))
+            if (r.type == reply::kind::integer) out.nodes += static_cast<std::size_t>(std::max<long long>(0, r.integer));
+    } catch (const std::exception&) {  // counted in counters().command_errors
     }
     co_return out;
 }
@@ -192,7 +212,7 @@ const std::string* field(const reply& fields, std::string_view name) {
 }  // namespace
 
 redis_streams_replayer::redis_streams_replayer(asio::any_io_executor ex, redis_options o, streams_replayer_config cfg)
-    : client_(std::make_shared<command_client>(std::move(ex), std::move(o))), cfg_(std::move(cfg)) {}
+    : client_(detail::make_client(std::move(ex), std::move(o))), cfg_(std::move(cfg)) {}
 
 redis_streams_replayer::~redis_streams_replayer() {
     if (client_) client_->close();
@@ -280,7 +300,7 @@ asio::awaitable<replay_result> redis_streams_replayer::async_replay(std::string_
 // ---- redis_ticket_store ----
 
 redis_ticket_store::redis_ticket_store(asio::any_io_executor ex, redis_options o, std::string key_prefix)
-    : client_(std::make_shared<command_client>(std::move(ex), std::move(o))), prefix_(std::move(key_prefix)) {}
+    : client_(detail::make_client(std::move(ex), std::move(o))), prefix_(std::move(key_prefix)) {}
 
 redis_ticket_store::~redis_ticket_store() {
     if (client_) client_->close();

@@ -5,6 +5,7 @@
 #include "admin_client.hpp"
 #include "daemon_process.hpp"
 #include "mercure_client.hpp"
+#include "node_helpers.hpp"
 #include "redis_server.hpp"
 
 #include <catch2/catch.hpp>
@@ -22,6 +23,10 @@ using daemon_test::daemon_process;
 using daemon_test::get;
 using daemon_test::post;
 using daemon_test::subscriber;
+using redis_test::data_until_end;
+using redis_test::metric;
+using redis_test::publish;
+using redis_test::ready;
 
 std::vector<std::string> node_args(const redis_test::redis_server& r, std::string node,
                                    std::vector<std::string> extra = {}) {
@@ -29,43 +34,6 @@ std::vector<std::string> node_args(const redis_test::redis_server& r, std::strin
                                "--heartbeat-ms", "200"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
-}
-
-bool ready(unsigned short port) { return get(port, "/readyz").status == 200; }
-
-// A counter from /metrics (the first sample whose name+labels start with `prefix`).
-std::uint64_t metric(unsigned short port, const std::string& prefix) {
-    const auto body = get(port, "/metrics").body;
-    const auto at = body.find("\n" + prefix);
-    if (at == std::string::npos) return 0;
-    const auto sp = body.find(' ', at + 1 + prefix.size());
-    return std::strtoull(body.c_str() + sp + 1, nullptr, 10);
-}
-
-std::string publish(unsigned short port, const std::string& body) {
-    const auto r = post(port, "/publish", body);
-    REQUIRE(r.status == 202);
-    std::smatch m;
-    REQUIRE(std::regex_search(r.body, m, std::regex("\"id\":\"([0-9]+-[0-9]+)\"")));
-    return m[1];
-}
-
-// Data of the events after `connected`, up to and including `end`.
-std::vector<std::string> data_until_end(subscriber& s, const std::string& end = "end") {
-    REQUIRE(s.c.read_until(
-        [&] {
-            for (const auto& e : s.c.events)
-                if (e.data == end) return true;
-            return false;
-        },
-        20s));
-    std::vector<std::string> out;
-    for (const auto& e : s.c.events) {
-        if (e.type == "connected") continue;
-        out.push_back(e.data);
-        if (e.data == end) break;
-    }
-    return out;
 }
 
 }  // namespace

@@ -11,8 +11,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ssehub::redis {
+
+// One server of a Redis Cluster.
+struct redis_endpoint {
+    std::string host;
+    unsigned short port = 0;
+};
 
 struct redis_options {
     using ms = std::chrono::milliseconds;
@@ -22,6 +29,11 @@ struct redis_options {
     std::string username;  // ACL user (AUTH user pass); empty: AUTH pass, or no AUTH without a password
     std::string password;
     int db = 0;            // SELECT db (when not 0)
+    // Not empty: a Redis Cluster, reached through any of these servers (the
+    // slot map comes from CLUSTER SHARDS, Redis 7.0+); host and port above
+    // are then unused. Commands go to the shard owning their key's slot.
+    // A server without cluster support is taken as the one shard of all slots.
+    std::vector<redis_endpoint> cluster;
 
     ms connect_timeout{2000};  // TCP connect + AUTH/SELECT
     ms command_timeout{2000};  // a command without a reply this long closes the connection
@@ -38,6 +50,10 @@ struct redis_options {
 // redis://[[user]:password@]host[:port][/db] (also "host:port" and "host").
 // nullopt on a malformed URL, with the reason in *error.
 std::optional<redis_options> parse_redis_url(std::string_view url, std::string* error = nullptr);
+
+// "host:port,host:port,..." (each item as parse_redis_url takes it; the
+// credentials of the first apply to all, no database): the cluster's seeds.
+std::optional<redis_options> parse_redis_cluster(std::string_view list, std::string* error = nullptr);
 
 // Connection health, for metrics and readiness. Atomics: safe from any thread.
 struct connection_counters {

@@ -37,12 +37,20 @@ struct redis_publisher_config {
     // (streams_replayer_config::id_key_prefix, the same).
     std::string id_key_prefix = "ssehub:id:";
     std::chrono::milliseconds id_ttl{std::chrono::minutes(5)};
+    // Not empty: sharded pub/sub by interest (Redis 7; a Redis Cluster, see
+    // <ssehub/redis/cluster.hpp>) with sharded_channels{sharded_prefix}: the
+    // script SPUBLISHes on {P}:all instead of `channel`, then the publisher
+    // SPUBLISHes on each topic's channel {P:t:<topic>} (an event without
+    // topics: {P}:groups). `stream` and `id_key_prefix` must then carry the
+    // {P} hash tag (sharded_channels::key("stream"), key("id:")): the
+    // script's keys and channel must share one slot.
+    std::string sharded_prefix;
 };
 
 struct redis_publish_result {
     std::error_code ec;       // ssehub::error (invalid_topic, no_target, invalid_event_field), or a Redis failure
     std::string id;           // the event's id on every node: the caller's, else the Stream entry id
-    std::size_t nodes = 0;    // subscribers that received it (one per node)
+    std::size_t nodes = 0;    // subscribers that received it (one per node; sharded: summed over its channels)
 };
 
 class redis_publisher {

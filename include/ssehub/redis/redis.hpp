@@ -2,6 +2,7 @@
 // tickets, cluster-wide presence). Link ssehub::redis.
 #pragma once
 
+#include "ssehub/redis/cluster.hpp"
 #include "ssehub/redis/event_codec.hpp"
 #include "ssehub/redis/options.hpp"
 #include "ssehub/redis/presence.hpp"
