@@ -380,6 +380,12 @@ const std::vector<spec>& table() {
         {"redis-prefix", "PREFIX", "ssehub",
          "Redis key and channel prefix (PREFIX:events, PREFIX:stream, PREFIX:ticket:*, PREFIX:presence:*, PREFIX:admin)",
          text(&options::redis_prefix)},
+        {"redis-wait-replicas", "N", "0",
+         "with --redis or --redis-cluster: answer a publish only once N replicas have it (Redis WAIT), so a failover "
+         "does not lose it; fewer within --redis-wait-timeout-ms: 503 (the event is on the master and may be delivered)",
+         size_in(&options::redis_wait_replicas, 0, 100)},
+        {"redis-wait-timeout-ms", "MS", "1000", "with --redis-wait-replicas: how long a publish waits for its replicas",
+         ms_in(&options::redis_wait_timeout, 1, 60000)},
         {"redis-ready", "", "", "with --redis: /readyz answers 503 while Redis is unreachable",
          [](options& o, std::string_view) -> std::string {
              o.redis_ready = true;
@@ -517,6 +523,8 @@ std::string check(const options& o) {
         if (o.max_topics < 2) return "--mercure needs --max-topics of at least 2 (two hub topics per selector)";
     }
     if (!o.nats_url.empty() && !o.redis_url.empty()) return "--nats and --redis exclude each other: one engine per node";
+    if (o.redis_wait_replicas > 0 && o.redis_url.empty() && o.redis_cluster.empty())
+        return "--redis-wait-replicas needs --redis or --redis-cluster";
     if (!o.redis_cluster.empty() && (!o.redis_url.empty() || !o.nats_url.empty()))
         return "--redis-cluster excludes --redis and --nats: one engine per node";
     if (o.nats_jetstream) {

@@ -117,6 +117,8 @@ struct options {
     std::string node_id;                // names this node in logs and metrics; empty: host name + pid
     std::string redis_prefix = "ssehub";  // keys and channel: PREFIX:events, PREFIX:stream, PREFIX:ticket:*
     bool redis_ready = false;           // /readyz answers 503 while Redis is unreachable
+    std::size_t redis_wait_replicas = 0;  // WAIT for this many replicas after each publish (0: no WAIT)
+    ms redis_wait_timeout{1000};          // ... at most this long, else 503
     ms presence_refresh{1000};          // --redis: how often a node renews its presence entries' TTL
     ms presence_ttl{5000};              // --redis: a dead node's entries vanish this long after its last renewal
     ms admin_reply_timeout{1000};       // --redis: an admin disconnect waits this long for every node's count

@@ -44,6 +44,8 @@ public:
         // A caller's id resumes a replay for as long as its events may be replayed.
         pc.id_key_prefix = key_prefix_ + ":id:";
         pc.id_ttl = o.replay_max_age.count() > 0 ? o.replay_max_age : std::chrono::hours(24);
+        pc.wait_replicas = o.redis_wait_replicas;
+        pc.wait_timeout = o.redis_wait_timeout;
         publisher_ = std::make_shared<ssehub::redis::redis_publisher>(ex, ro_, pc);
         ssehub::redis::redis_presence_config prc;
         prc.prefix = key_prefix_;
@@ -132,7 +134,7 @@ public:
     asio::awaitable<redis_publish_outcome> publish(ssehub::event ev) override {
         auto p = publisher_;
         const auto r = co_await p->async_publish(std::move(ev));
-        co_return redis_publish_outcome{r.ec, r.id, r.nodes};
+        co_return redis_publish_outcome{r.ec, r.id, r.nodes, r.replicas};
     }
 
     bool up() const override { return bridge_.counters().connected.load() > 0; }

@@ -29,6 +29,7 @@ struct redis_publish_outcome {
     std::error_code ec;
     std::string id;
     std::size_t nodes = 0;
+    long long replicas = -1;  // --redis-wait-replicas: replicas that confirmed it (-1: not asked)
 };
 
 class redis_bridge {

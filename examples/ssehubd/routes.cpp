@@ -169,6 +169,13 @@ asio::awaitable<daemon::response> daemon::publish(request_context& ctx, std::str
             co_return error_response(400, opts_.nats_url.empty() ? "id: at most 256 bytes; id, type: no CR, LF or NUL"
                                                                   : "id: not accepted with --nats (ids are made by the node); type: no CR, LF or NUL",
                                      "id");
+        if (rr.ec && !rr.id.empty() && rr.replicas >= 0) {  // --redis-wait-replicas: published, not confirmed
+            log_.warn("redis_publish_unconfirmed", {{"node", redis_->node()}, {"id", rr.id}, {"replicas", rr.replicas}});
+            co_return unavailable("published as " + rr.id + " on the master, but only " + std::to_string(rr.replicas) +
+                                  " of " + std::to_string(opts_.redis_wait_replicas) +
+                                  " replicas confirmed it within --redis-wait-timeout-ms: a failover may lose it, a "
+                                  "retry may deliver it twice");
+        }
         if (rr.ec) {
             log_.warn("redis_publish_failed", {{"node", redis_->node()}, {"error", rr.ec.message()}});
             co_return unavailable(std::string(opts_.nats_url.empty() ? "redis" : "nats") + " unavailable, retry later");

@@ -364,9 +364,17 @@ asio::awaitable<std::vector<reply>> cluster_client::run_many(std::vector<std::ve
     co_await ensure_map();
     // One pipeline per shard (by endpoint: the map may be replaced while we wait).
     std::map<std::string, std::pair<redis_endpoint, std::vector<std::size_t>>> by_shard;
+    std::string previous;  // the shard of the command before: a WAIT goes with it
     for (std::size_t i = 0; i < cmds.size(); ++i) {
         const auto key = command_key(cmds[i]);
+        std::string name = cmds[i].empty() ? std::string() : cmds[i][0];
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+        if (name == "WAIT" && !previous.empty()) {
+            by_shard[previous].second.push_back(i);
+            continue;
+        }
         const redis_endpoint& at = map_->at(key ? key_slot(*key) : 0);
+        previous = endpoint_name(at);
         auto& group = by_shard[endpoint_name(at)];
         group.first = at;
         group.second.push_back(i);

@@ -159,7 +159,18 @@ asio::awaitable<redis_publish_result> redis_publisher::async_publish(event ev) {
                                   sharded ? "SPUBLISH" : "PUBLISH"};
     auto client = client_;
     try {
-        const reply r = co_await client->exec(std::move(args));
+        reply r;
+        if (cfg_.wait_replicas == 0) {
+            r = co_await client->exec(std::move(args));
+        } else {  // WAIT on the script's connection (a cluster sends it to the script's shard)
+            std::vector<std::vector<std::string>> cmds;
+            cmds.push_back(std::move(args));
+            cmds.push_back({"WAIT", std::to_string(cfg_.wait_replicas),
+                            std::to_string(std::max<std::int64_t>(1, cfg_.wait_timeout.count()))});
+            auto rs = co_await client->exec_many(std::move(cmds));
+            if (rs.size() == 2 && rs[1].type == reply::kind::integer) out.replicas = rs[1].integer;
+            r = std::move(rs.front());
+        }
         if (r.type == reply::kind::array && r.elements.size() == 2) {
             out.id = r.elements[0].str;
             out.nodes = static_cast<std::size_t>(std::max<long long>(0, r.elements[1].integer));
@@ -169,7 +180,9 @@ asio::awaitable<redis_publish_result> redis_publisher::async_publish(event ev) {
     } catch (const std::exception& e) {
         out.ec = redis_error_code(e);
     }
-    if (out.ec || !sharded) co_return out;
+    if (!out.ec && cfg_.wait_replicas > 0 && out.replicas < static_cast<long long>(cfg_.wait_replicas))
+        out.ec = std::make_error_code(std::errc::timed_out);  // published, not confirmed: still fanned out below
+    if (out.id.empty() || !sharded) co_return out;
     // The interest fan-out: the same message on each topic's channel (on the
     // shards owning them, one pipeline each). The event is in the Stream
     // already: a failure here loses its live delivery only (replay has it).

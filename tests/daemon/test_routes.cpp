@@ -94,6 +94,8 @@ TEST_CASE("ssehubd: bad flags exit 2 with a message", "[daemon]") {
     CHECK(run_to_end("--nats-jetstream").first == 2);
     CHECK(run_to_end("--nats-stream s").first == 2);
     CHECK(run_to_end("--nats nats://127.0.0.1:1 --nats-jetstream --nats-stream a.b").first == 2);
+    CHECK(run_to_end("--redis-wait-replicas 1").first == 2);  // needs --redis or --redis-cluster
+    CHECK(run_to_end("--redis redis://127.0.0.1:1 --redis-wait-timeout-ms 0").first == 2);
     // Every bound is checked at start, the HTTP/2 and admin ones included.
     for (const char* bad : {"--h2-max-streams 0", "--h2-max-header-list 100", "--h2-reset-burst 0",
                             "--h2-reset-rate x", "--max-presence-page 0", "--admin-reply-timeout-ms 0",

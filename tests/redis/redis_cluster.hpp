@@ -141,6 +141,10 @@ public:
         return r;
     }
 
+    // SIGSTOP / SIGCONT: a server that stops answering for a while (keep it
+    // under cluster-node-timeout, 1 s, or the cluster marks it failing).
+    void freeze(int i, bool stop) { ::kill(pids_[static_cast<std::size_t>(i)], stop ? SIGSTOP : SIGCONT); }
+
     // SIGKILL (a crash): the cluster fails its slots over to a replica.
     void kill(int i) {
         auto& p = pids_[static_cast<std::size_t>(i)];

@@ -45,12 +45,21 @@ struct redis_publisher_config {
     // {P} hash tag (sharded_channels::key("stream"), key("id:")): the
     // script's keys and channel must share one slot.
     std::string sharded_prefix;
+    // Not 0: after the script, WAIT until this many replicas have the
+    // Stream entry (at most wait_timeout), so a publish the caller is told
+    // succeeded survives its master's failover. Fewer in time: ec is
+    // std::errc::timed_out and `id`/`replicas` say what happened: the event
+    // IS on the master (delivered, replayable) but may be lost by a
+    // failover; a retry may deliver it twice. Redis's WAIT has no rollback.
+    std::size_t wait_replicas = 0;
+    std::chrono::milliseconds wait_timeout{1000};
 };
 
 struct redis_publish_result {
     std::error_code ec;       // ssehub::error (invalid_topic, no_target, invalid_event_field), or a Redis failure
     std::string id;           // the event's id on every node: the caller's, else the Stream entry id
     std::size_t nodes = 0;    // subscribers that received it (one per node; sharded: summed over its channels)
+    long long replicas = -1;  // with wait_replicas: the replicas that confirmed the write (-1: not asked)
 };
 
 class redis_publisher {
