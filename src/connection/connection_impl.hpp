@@ -58,11 +58,14 @@ public:
     conn_slot slot = 0;
     connection_state state;   // every per-connection decision (src/connection/)
 
-    std::unique_ptr<any_stream> stream;  // touched only on `strand`
+    std::unique_ptr<any_stream> stream;  // touched only on `strand` (and by the shard's direct writes: same thread)
     asio::any_io_executor strand;        // the connection's strand: its coroutines run there
     // Connection strand: the EOF reader has ended; run_connection waits on
     // reader_waiter (when set) for that before unregistering.
     bool reader_done = false;
+    // Set before registration: the shard may write to this stream itself
+    // (hub_config::single_thread_contexts, a plain socket on its io_context).
+    bool direct_writes = false;
     // Shard strand: registration time, Unix seconds (presence); beside
     // reader_done, in what would be padding.
     std::uint32_t connected_s = 0;

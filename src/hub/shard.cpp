@@ -165,7 +165,40 @@ void shard::count_drop(connection_impl& c, drop_reason why, std::size_t n) {
     }
 }
 
+bool shard::write_directly(connection_impl& c, queued_frame& f) {
+    // Only while this thread is the only one on the stream's io_context
+    // (hub_config::single_thread_contexts) and its writer waits on an empty
+    // queue: nothing written is overtaken, nothing is in flight.
+    const std::string& bytes = *f.bytes;
+    const asio::const_buffer buf = asio::buffer(bytes);
+    std::error_code ec;
+    const std::size_t n = c.stream->try_write(std::span<const asio::const_buffer>(&buf, 1), ec);
+    if (ec || n == 0) return false;  // the writer writes it (and meets the error itself)
+    const std::int64_t done = now_ns();
+    c.last_write_ns.store(done, std::memory_order_relaxed);
+    if (n < bytes.size()) {  // the writer writes the rest (a new frame: rare, a full socket buffer)
+        f.bytes = std::make_shared<const std::string>(bytes.substr(n));
+        return false;
+    }
+    if (f.published_ns != 0) {
+        observe_latency(done - f.published_ns);
+        delivered.fetch_add(1, std::memory_order_relaxed);
+    }
+    c.count_sent(1);
+    return true;
+}
+
 void shard::push_frame(connection_impl& c, queued_frame f) {
+    if (c.direct_writes) {
+        using result = decltype(c.queue)::send_result;
+        switch (c.queue.try_send_unless_waiting(f, cfg.send_queue)) {
+        case result::sent: return;
+        case result::receiver_waiting:
+            if (write_directly(c, f)) return;
+            break;  // to the writer, which waits for it
+        case result::refused: break;  // counted below
+        }
+    }
     // One slot past send_queue is reserved for heartbeats, so they never take
     // a data event's place.
     // A connection whose writer has ended (queue closed) is on its way out:
