@@ -55,6 +55,10 @@ public:
     // records what its connection_state decided, the writer and the EOF watch
     // what they saw (client left, cancelled). Any strand.)
     std::atomic<bool> paused_shown{false};  // state.paused(), mirrored for stats() on any thread
+    // Set before registration: the shard may write to this stream itself
+    // (hub_config::single_thread_contexts, a plain socket on its io_context).
+    // Beside the routing fields, in what was padding.
+    bool direct_writes = false;
     conn_slot slot = 0;
     connection_state state;   // every per-connection decision (src/connection/)
 
@@ -63,9 +67,6 @@ public:
     // Connection strand: the EOF reader has ended; run_connection waits on
     // reader_waiter (when set) for that before unregistering.
     bool reader_done = false;
-    // Set before registration: the shard may write to this stream itself
-    // (hub_config::single_thread_contexts, a plain socket on its io_context).
-    bool direct_writes = false;
     // Shard strand: registration time, Unix seconds (presence); beside
     // reader_done, in what would be padding.
     std::uint32_t connected_s = 0;
