@@ -188,17 +188,19 @@ bool shard::write_directly(connection_impl& c, queued_frame& f) {
     return true;
 }
 
-void shard::push_frame(connection_impl& c, queued_frame f) {
-    if (c.direct_writes) {
-        using result = decltype(c.queue)::send_result;
-        switch (c.queue.try_send_unless_waiting(f, cfg.send_queue)) {
-        case result::sent: return;
-        case result::receiver_waiting:
-            if (write_directly(c, f)) return;
-            break;  // to the writer, which waits for it
-        case result::refused: break;  // counted below
-        }
+void shard::push_direct(connection_impl& c, queued_frame f) {
+    using result = decltype(c.queue)::send_result;
+    switch (c.queue.try_send_unless_waiting(f, cfg.send_queue)) {
+    case result::sent: return;
+    case result::receiver_waiting:
+        if (write_directly(c, f)) return;
+        break;  // to the writer, which waits for it
+    case result::refused: break;  // push_frame counts it
     }
+    push_frame(c, std::move(f));
+}
+
+void shard::push_frame(connection_impl& c, queued_frame f) {
     // One slot past send_queue is reserved for heartbeats, so they never take
     // a data event's place.
     // A connection whose writer has ended (queue closed) is on its way out:
@@ -257,7 +259,11 @@ void shard::deliver(connection_impl& c, const queued_frame& q, const routed_even
     case route_action::kept: break;
     case route_action::hold: c.replay->held.emplace_back(ev.id, q); break;  // after the replay, in order, without duplicates
     case route_action::flush_then_push: flush_connection(c, now); [[fallthrough]];
-    case route_action::push: push_frame(c, q); break;
+    case route_action::push:
+        // The flag first: without it, no extra load per delivery.
+        if (cfg.single_thread_contexts && c.direct_writes) push_direct(c, q);
+        else push_frame(c, q);
+        break;
     case route_action::scheduled: schedule_flush(c); break;
     case route_action::dropped: count_drop(c, d.why); break;
     }
