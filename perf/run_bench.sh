@@ -6,7 +6,8 @@
 # every measurement as JSON lines.
 #
 #   perf/run_bench.sh                # all scenarios
-#   perf/run_bench.sh idle fanout1k  # some of: idle, fanout1k, fanout10k, topics
+#   perf/run_bench.sh idle fanout1k  # some of: idle, fanout1k, fanout10k, topics, p99
+#   perf/run_bench.sh p99 p99 p99    # 10k subscribers x 10 msg/s only, three fresh servers
 #   TARGET=nchan perf/run_bench.sh   # the same against Nchan (nginx-light +
 #                                    # libnginx-mod-nchan, perf/nchan/nginx.conf.in)
 #
@@ -14,7 +15,8 @@
 # $BUILD_DIR/bench-results[-nchan].jsonl, replaced), DURATION (seconds per
 # rate, 10), SERVER_CPU (0), BENCH_CPU (1), NICE (-20 when allowed: both
 # processes get their cores ahead of other work on a shared machine; "" for
-# none), SSEHUBD_ARGS (extra ssehubd flags), BENCH_ARGS (extra ssehub_bench flags).
+# none), SSEHUBD_ARGS (extra ssehubd flags), BENCH_ARGS (extra ssehub_bench flags),
+# SSEHUBD (the ssehubd binary, default $BUILD_DIR/examples/ssehubd/ssehubd).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,7 +60,7 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
         -DSSEHUB_BUILD_EXAMPLES=ON -DSSEHUB_BUILD_PERF=ON >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j"$(nproc)" --target ssehubd ssehub_bench >/dev/null
-SSEHUBD=$BUILD_DIR/examples/ssehubd/ssehubd
+SSEHUBD=${SSEHUBD:-$BUILD_DIR/examples/ssehubd/ssehubd}
 BENCH=$BUILD_DIR/perf/loadgen/ssehub_bench
 
 # Both processes hold 10k+ sockets.
@@ -69,6 +71,7 @@ if [ "$TARGET" = nchan ]; then
 else
   rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
   if [ -n "$(git -C "$ROOT" status --porcelain -- src include examples coro 2>/dev/null)" ]; then rev="$rev+changes"; fi
+  if [ "$SSEHUBD" != "$BUILD_DIR/examples/ssehubd/ssehubd" ]; then rev="$SSEHUBD"; fi
   LABEL="ssehub $rev, $(date -u +%Y-%m-%dT%H:%MZ)"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -151,7 +154,8 @@ for s in "${SCENARIOS[@]}"; do
     fanout1k)  bench --scenario fanout --subs 1000 --rates 100,300,1000,max ;;
     fanout10k) bench --scenario fanout --subs 10000 --rates 10,30,100,max ;;
     topics)    bench --scenario topics --subs 10000 --topics 1000 --rates 3000 ;;
-    *) echo "run_bench.sh: unknown scenario $s (idle, fanout1k, fanout10k, topics)" >&2; exit 2 ;;
+    p99)       bench --scenario fanout --subs 10000 --rates 10 ;;
+    *) echo "run_bench.sh: unknown scenario $s (idle, fanout1k, fanout10k, topics, p99)" >&2; exit 2 ;;
   esac
 done
 

@@ -158,6 +158,7 @@ ssehub::hub_config daemon::hub_config() {
     cfg.send_queue = opts_.send_queue;
     cfg.batch_delay = opts_.batch_delay;
     cfg.batch_above_deliveries = opts_.batch_above_deliveries;
+    cfg.single_thread_contexts = true;  // main.cpp runs each event loop on one thread of its own
     cfg.publish_intake = opts_.publish_intake;
     cfg.flush_interval = opts_.flush;
     cfg.flush_min = opts_.flush_min;

@@ -41,6 +41,14 @@ struct hub_config {
     // batch_delay 0 turns it off.
     ms batch_delay{25};
     std::size_t batch_above_deliveries = 200000;
+    // Direct writes: set it when each io_context the hub and its connections
+    // use is run by exactly one thread (ssehubd: one per --threads). A shard
+    // then writes an event straight to the socket of an idle connection on
+    // its own io_context (plain TCP; nothing queued, its writer waiting),
+    // instead of waking the writer coroutine; what the socket does not take
+    // goes through the writer as before. With io_contexts run by several
+    // threads it would race: leave it false.
+    bool single_thread_contexts = false;
     std::size_t send_queue = 256;     // frames queued per connection before drops
     std::size_t publish_intake = 65536;  // events waiting for the hub strand before publish() fails
 

@@ -396,6 +396,8 @@ asio::awaitable<void> prepare_connection(const std::shared_ptr<shard>& hub, std:
     auto conn = std::make_shared<connection_impl>(random_connection_id(), std::move(stream),
                                                   co_await asio::this_coro::executor, cfg.send_queue + 1);
     conn->log = &cfg.log;
+    conn->direct_writes = cfg.single_thread_contexts && conn->stream->plain_try_write() &&
+                          &conn->stream->get_executor().context() == &hub->strand.context();
     args.outcome.connection_id = conn->id();
     const bool has_context = !args.options.context.remote.empty() || args.options.context.user.has_value();
     if (has_context) conn->set_context(std::move(args.options.context));

@@ -55,10 +55,14 @@ public:
     // records what its connection_state decided, the writer and the EOF watch
     // what they saw (client left, cancelled). Any strand.)
     std::atomic<bool> paused_shown{false};  // state.paused(), mirrored for stats() on any thread
+    // Set before registration: the shard may write to this stream itself
+    // (hub_config::single_thread_contexts, a plain socket on its io_context).
+    // Beside the routing fields, in what was padding.
+    bool direct_writes = false;
     conn_slot slot = 0;
     connection_state state;   // every per-connection decision (src/connection/)
 
-    std::unique_ptr<any_stream> stream;  // touched only on `strand`
+    std::unique_ptr<any_stream> stream;  // touched only on `strand` (and by the shard's direct writes: same thread)
     asio::any_io_executor strand;        // the connection's strand: its coroutines run there
     // Connection strand: the EOF reader has ended; run_connection waits on
     // reader_waiter (when set) for that before unregistering.

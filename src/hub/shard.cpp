@@ -165,6 +165,41 @@ void shard::count_drop(connection_impl& c, drop_reason why, std::size_t n) {
     }
 }
 
+bool shard::write_directly(connection_impl& c, queued_frame& f) {
+    // Only while this thread is the only one on the stream's io_context
+    // (hub_config::single_thread_contexts) and its writer waits on an empty
+    // queue: nothing written is overtaken, nothing is in flight.
+    const std::string& bytes = *f.bytes;
+    const asio::const_buffer buf = asio::buffer(bytes);
+    std::error_code ec;
+    const std::size_t n = c.stream->try_write(std::span<const asio::const_buffer>(&buf, 1), ec);
+    if (ec || n == 0) return false;  // the writer writes it (and meets the error itself)
+    const std::int64_t done = now_ns();
+    c.last_write_ns.store(done, std::memory_order_relaxed);
+    if (n < bytes.size()) {  // the writer writes the rest (a new frame: rare, a full socket buffer)
+        f.bytes = std::make_shared<const std::string>(bytes.substr(n));
+        return false;
+    }
+    if (f.published_ns != 0) {
+        observe_latency(done - f.published_ns);
+        delivered.fetch_add(1, std::memory_order_relaxed);
+    }
+    c.count_sent(1);
+    return true;
+}
+
+void shard::push_direct(connection_impl& c, queued_frame f) {
+    using result = decltype(c.queue)::send_result;
+    switch (c.queue.try_send_unless_waiting(f, cfg.send_queue)) {
+    case result::sent: return;
+    case result::receiver_waiting:
+        if (write_directly(c, f)) return;
+        break;  // to the writer, which waits for it
+    case result::refused: break;  // push_frame counts it
+    }
+    push_frame(c, std::move(f));
+}
+
 void shard::push_frame(connection_impl& c, queued_frame f) {
     // One slot past send_queue is reserved for heartbeats, so they never take
     // a data event's place.
@@ -224,7 +259,11 @@ void shard::deliver(connection_impl& c, const queued_frame& q, const routed_even
     case route_action::kept: break;
     case route_action::hold: c.replay->held.emplace_back(ev.id, q); break;  // after the replay, in order, without duplicates
     case route_action::flush_then_push: flush_connection(c, now); [[fallthrough]];
-    case route_action::push: push_frame(c, q); break;
+    case route_action::push:
+        // The flag first: without it, no extra load per delivery.
+        if (cfg.single_thread_contexts && c.direct_writes) push_direct(c, q);
+        else push_frame(c, q);
+        break;
     case route_action::scheduled: schedule_flush(c); break;
     case route_action::dropped: count_drop(c, d.why); break;
     }

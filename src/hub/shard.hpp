@@ -63,6 +63,11 @@ public:
     // Routes one event to this shard's matching connections; returns how many.
     std::size_t route(const routed_event& ev, clock::time_point now);
     void push_frame(connection_impl& c, queued_frame f);
+    // hub_config::single_thread_contexts: writes `f` to an idle connection's
+    // socket; false when the writer must take it (then `f` is what is left).
+    bool write_directly(connection_impl& c, queued_frame& f);
+    // push_frame, but written directly when the connection's writer is idle.
+    void push_direct(connection_impl& c, queued_frame f);
     void count_drop(connection_impl& c, drop_reason why, std::size_t n = 1);
     void deliver(connection_impl& c, const queued_frame& q, const routed_event& ev, clock::time_point now);
     void schedule_flush(connection_impl& c);

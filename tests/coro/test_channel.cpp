@@ -185,6 +185,35 @@ TEST_CASE("channel: try_send fails when full and async_send waits for space", "[
     CHECK(v == 3);
 }
 
+TEST_CASE("channel: try_send_unless_waiting leaves an idle receiver waiting", "[channel]") {
+    using result = channel<int>::send_result;
+    asio::io_context io;
+    channel<int> ch(4);
+    std::vector<int> got;
+    outcome received;
+    asio::co_spawn(io, receive_all(ch, got), record(received));
+    drain(io);
+    REQUIRE_FALSE(received.done);
+
+    int v = 7;
+    CHECK(ch.try_send_unless_waiting(v, 4) == result::receiver_waiting);  // the caller hands it over itself
+    CHECK(v == 7);
+    CHECK(ch.size() == 0);
+    drain(io);
+    CHECK_FALSE(received.done);  // still waiting, for the next value
+
+    REQUIRE(ch.try_send(8));  // handed to the receiver: no longer waiting
+    CHECK(ch.try_send_unless_waiting(v, 4) == result::sent);  // queued behind it, in order
+    CHECK(ch.size() == 1);
+    int w = 9;
+    CHECK(ch.try_send_unless_waiting(w, 1) == result::refused);  // at the limit
+    ch.close();
+    CHECK(ch.try_send_unless_waiting(w, 4) == result::refused);
+    drain(io);
+    REQUIRE(received.done);
+    CHECK(got == std::vector<int>{8, 7});
+}
+
 TEST_CASE("channel: receive waits, then gets a value handed over directly", "[channel]") {
     asio::io_context io;
     channel<int> ch(4);

@@ -380,3 +380,32 @@ TEST_CASE("stats: delivered events, latency histogram, topic counts", "[loopback
     CHECK(st.topic_connections[1] == std::pair<std::string, std::size_t>{"y", 1});
     CHECK(s.hub().stats(false, 1).topic_connections.size() == 1);
 }
+
+TEST_CASE("direct writes: each event once and in order, also past a full socket buffer", "[loopback]") {
+    ssehub::hub_config cfg;
+    cfg.single_thread_contexts = true;  // server runs its io_context on one thread
+    cfg.write_timeout = 1h;
+    server s(cfg);
+    client slow, fast;
+    slow.get(s.port(), "/events?topics=feed");
+    fast.get(s.port(), "/events?topics=feed");
+    REQUIRE(slow.wait_events(1));
+    REQUIRE(fast.wait_events(1));
+    REQUIRE(wait_active(s, 2));
+    // `slow` reads nothing until all are published: 200 × 60 KB is more than
+    // the loopback socket buffers take, so writes stop part-way through a
+    // frame and its rest goes through the writer, with the frames behind it.
+    const std::string payload(60000, 'x');
+    constexpr int total = 200;
+    for (int k = 0; k < total; ++k) {
+        REQUIRE(!s.hub().publish(test::event_on({"feed"}, std::to_string(k) + payload)));
+        if (k % 8 == 7) REQUIRE(fast.wait_events(static_cast<std::size_t>(k + 2)));
+    }
+    REQUIRE(fast.wait_events(total + 1));
+    REQUIRE(slow.wait_events(total + 1));
+    for (auto* c : {&slow, &fast}) {
+        for (int k = 0; k < total; ++k) REQUIRE(c->events[static_cast<std::size_t>(k + 1)].data == std::to_string(k) + payload);
+    }
+    REQUIRE(test::poll_until([&] { return s.hub().stats().events_delivered == 2 * total; }));
+    CHECK(s.hub().stats().events_dropped == 0);
+}

@@ -105,6 +105,26 @@ public:
         return true;
     }
 
+    // For a producer that can hand a value over itself when the consumer is
+    // idle: queues `value` (moved from) as try_send(value, limit) would,
+    // unless nothing is queued and a receiver waits; then leaves both as they
+    // are and returns receiver_waiting (the receiver goes on waiting).
+    enum class send_result { sent, receiver_waiting, refused };
+    send_result try_send_unless_waiting(T& value, std::size_t limit) {
+        std::lock_guard lock(mutex_);
+        if (closed_) {
+            return send_result::refused;
+        }
+        if (count_ == 0 && !waiters_.empty()) {
+            return send_result::receiver_waiting;
+        }
+        if (count_ >= std::min<std::size_t>(limit, capacity_)) {
+            return send_result::refused;
+        }
+        push(std::move(value));
+        return send_result::sent;
+    }
+
     // Takes the oldest queued value. False when nothing is queued (also once
     // closed and drained).
     bool try_receive(T& out) {

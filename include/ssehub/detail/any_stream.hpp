@@ -90,6 +90,10 @@ public:
     // returns how many bytes (0, ec unset: none now, or a stream with no such
     // path, e.g. asio::ssl::stream; ssehub::tls_stream has one). ec set on failure.
     virtual std::size_t try_write(std::span<const asio::const_buffer> bufs, std::error_code& ec) = 0;
+    // try_write is a plain non-blocking write_some (a socket) that leaves no
+    // state behind: what it did not take can be written later by anyone on
+    // the stream's thread (a TLS stream's rest must follow at once).
+    virtual bool plain_try_write() const noexcept { return false; }
     virtual asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf, std::error_code& ec) = 0;
     // Callback form of read_some: `done` runs on `ex` (the connection's strand).
     virtual void async_read_some(asio::mutable_buffer buf, const asio::any_io_executor& ex, read_callback done) = 0;
@@ -148,6 +152,11 @@ public:
             (void)ec;
             return 0;
         }
+    }
+
+    bool plain_try_write() const noexcept override {
+        if constexpr (has_try_write && !has_try_write_some) return nonblocking_;
+        else return false;
     }
 
     asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf, std::error_code& ec) override {
