@@ -138,6 +138,21 @@ public:
                 [&] { return command(port(r), {"INFO", "replication"}).str.find("master_link_status:up") != std::string::npos; },
                 20s))
             throw std::runtime_error("the replica did not sync");
+        // Every other live master knows it as m's replica (gossip): only then
+        // does it vote for it in a failover.
+        const std::string rid = id(r);
+        auto known = [&] {
+            for (std::size_t i = 0; i < ports_.size(); ++i) {
+                if (static_cast<int>(i) == r || pids_[i] <= 0) continue;
+                const std::string nodes = command(ports_[i], {"CLUSTER", "NODES"}).str;
+                const auto at = nodes.find(rid);
+                if (at == std::string::npos) return false;
+                const std::string line = nodes.substr(at, nodes.find('\n', at) - at);
+                if (line.find("slave " + id(m)) == std::string::npos) return false;
+            }
+            return true;
+        };
+        if (!test::poll_until(known, 20s)) throw std::runtime_error("the masters did not learn of the replica");
         return r;
     }
 
