@@ -261,4 +261,23 @@ struct subscriber {
     }
 };
 
+// The data of the events after `connected` (and no empty ones), up to and
+// including `end`, once it came (else what came in 20 s: a comparison fails).
+inline std::vector<std::string> data_until_end(subscriber& s, const std::string& end = "end") {
+    s.c.read_until(
+        [&] {
+            for (const auto& e : s.c.events)
+                if (e.data == end) return true;
+            return false;
+        },
+        std::chrono::seconds(20));
+    std::vector<std::string> out;
+    for (const auto& e : s.c.events) {
+        if (e.type == "connected" || (e.type.empty() && e.data.empty())) continue;
+        out.push_back(e.data);
+        if (e.data == end) break;
+    }
+    return out;
+}
+
 }  // namespace daemon_test

@@ -36,22 +36,6 @@ std::uint64_t subscriptions(unsigned short port, const std::string& node) {
     return metric(port, "ssehubd_nats_subscriptions{node=\"" + node + "\"}");
 }
 
-std::vector<std::string> daemon_data_until_end(subscriber& s, const std::string& end = "end") {
-    REQUIRE(s.c.read_until(
-        [&] {
-            for (const auto& e : s.c.events)
-                if (e.data == end) return true;
-            return false;
-        },
-        20s));
-    std::vector<std::string> out;
-    for (const auto& e : s.c.events) {
-        if (e.type == "connected" || e.type.empty() && e.data.empty()) continue;
-        out.push_back(e.data);
-        if (e.data == end) break;
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -78,8 +62,8 @@ TEST_CASE("ssehubd --nats: two nodes deliver once each, NATS down gives 503 and 
     // From A too: NATS keeps the order of one connection, not across nodes.
     REQUIRE(post(a.port(), "/publish", R"({"topics":["orders.eu"],"data":"end"})").status == 202);
     const std::vector<std::string> want{"0", "1", "2", "end"};
-    CHECK(daemon_data_until_end(on_a) == want);
-    CHECK(daemon_data_until_end(on_b) == want);
+    CHECK(daemon_test::data_until_end(on_a) == want);
+    CHECK(daemon_test::data_until_end(on_b) == want);
     // Interest: node B never received "invoices" from NATS.
     CHECK(metric(b.port(), "ssehubd_nats_messages_total{node=\"B\",result=\"received\"}") == 4);
 
@@ -98,7 +82,7 @@ TEST_CASE("ssehubd --nats: two nodes deliver once each, NATS down gives 503 and 
     REQUIRE(test::poll_until([&] { return subscriptions(a.port(), "A") == 3 && subscriptions(b.port(), "B") == 2; }, 20s));
     REQUIRE(test::poll_until([&] { return post(b.port(), "/publish", R"({"topics":["orders.eu"],"data":"again"})").status == 202; }, 20s));
     REQUIRE(post(b.port(), "/publish", R"({"topics":["orders.eu"],"data":"end2"})").status == 202);
-    CHECK(daemon_data_until_end(late, "end2").back() == "end2");
+    CHECK(daemon_test::data_until_end(late, "end2").back() == "end2");
     CHECK(metric(a.port(), "ssehubd_nats_reconnects_total{node=\"A\",conn=\"subscriber\"}") >= 1);
 }
 
@@ -140,9 +124,9 @@ TEST_CASE("ssehubd --nats-jetstream: three nodes, publish on any, every subscrib
     for (int i = 0; i < 3; ++i) publish(via[i], R"({"topics":["orders.eu"],"data":")" + std::to_string(i) + "\"}");
     publish(b.port(), R"({"topics":["invoices.x","orders.us"],"data":"two"})");
     publish(c->port(), R"({"topics":["orders.eu"],"data":"end"})");
-    CHECK(daemon_data_until_end(on_a) == std::vector<std::string>{"0", "1", "2", "two", "end"});
-    CHECK(daemon_data_until_end(on_b) == std::vector<std::string>{"0", "1", "2", "end"});
-    CHECK(daemon_data_until_end(on_c) == std::vector<std::string>{"0", "1", "2", "two", "end"});
+    CHECK(daemon_test::data_until_end(on_a) == std::vector<std::string>{"0", "1", "2", "two", "end"});
+    CHECK(daemon_test::data_until_end(on_b) == std::vector<std::string>{"0", "1", "2", "end"});
+    CHECK(daemon_test::data_until_end(on_c) == std::vector<std::string>{"0", "1", "2", "two", "end"});
     CHECK(on_b.c.events.back().id == ids.back());
     // A caller's id stays refused (the stream's sequence is the id).
     CHECK(post(a.port(), "/publish", R"({"topics":["orders.eu"],"data":"x","id":"mine"})").status == 400);
@@ -156,7 +140,7 @@ TEST_CASE("ssehubd --nats-jetstream: three nodes, publish on any, every subscrib
     subscriber resumed(b.port(), "/events?topics=orders.eu,invoices.x", "Last-Event-ID: " + last + "\r\n");
     REQUIRE(resumed.connected());
     publish(a.port(), R"({"topics":["orders.eu"],"data":"end2"})");
-    CHECK(daemon_data_until_end(resumed, "end2") == std::vector<std::string>{"missed1", "missed2", "end2"});
+    CHECK(daemon_test::data_until_end(resumed, "end2") == std::vector<std::string>{"missed1", "missed2", "end2"});
     CHECK(metric(b.port(), "ssehubd_nats_replays_total{node=\"B\",result=\"read\"}") == 1);
     CHECK(metric(b.port(), "ssehubd_nats_replays_total{node=\"B\",result=\"failed\"}") == 0);
 }
@@ -188,7 +172,7 @@ TEST_CASE("ssehubd --nats-jetstream: the NATS server restarts on its store, publ
     };
     const auto first = publish(b.port(), "before1");
     publish(b.port(), "before2");
-    REQUIRE(daemon_data_until_end(on_a, "before2") == std::vector<std::string>{"before1", "before2"});
+    REQUIRE(daemon_test::data_until_end(on_a, "before2") == std::vector<std::string>{"before1", "before2"});
 
     nats.stop();
     REQUIRE(test::poll_until([&] { return post(b.port(), "/publish", R"({"topics":["orders"],"data":"x"})").status == 503; }, 20s));
@@ -201,7 +185,7 @@ TEST_CASE("ssehubd --nats-jetstream: the NATS server restarts on its store, publ
     REQUIRE(nats.start());
     REQUIRE(test::poll_until([&] { return stream_ready(b.port(), "B") && subscriptions(a.port(), "A") == 3; }, 20s));
     REQUIRE(post(b.port(), "/publish", R"({"topics":["orders"],"data":"after"})").status == 202);
-    CHECK(daemon_data_until_end(on_a, "after") == std::vector<std::string>{"before1", "before2", "after"});
+    CHECK(daemon_test::data_until_end(on_a, "after") == std::vector<std::string>{"before1", "before2", "after"});
     // B replays from the stream, across the restart: after the first event, the second and "after".
     std::vector<std::string> replayed;
     REQUIRE(test::poll_until(

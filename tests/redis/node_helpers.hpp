@@ -38,22 +38,6 @@ inline std::string publish(unsigned short port, const std::string& body) {
     return m[1];
 }
 
-// Data of the events after `connected`, up to and including `end`.
-inline std::vector<std::string> data_until_end(subscriber& s, const std::string& end = "end") {
-    REQUIRE(s.c.read_until(
-        [&] {
-            for (const auto& e : s.c.events)
-                if (e.data == end) return true;
-            return false;
-        },
-        20s));
-    std::vector<std::string> out;
-    for (const auto& e : s.c.events) {
-        if (e.type == "connected") continue;
-        out.push_back(e.data);
-        if (e.data == end) break;
-    }
-    return out;
-}
+using daemon_test::data_until_end;  // (shared with the NATS daemon tests)
 
 }  // namespace redis_test
