@@ -435,12 +435,12 @@ asio::awaitable<void> daemon::h2_session(Stream sock) {
 }
 
 asio::awaitable<void> daemon::h2_request(ssehub::h2::stream st) {
-    // Moved out: an event stream keeps no second copy of its head.
+    // Moved out (the body first): an event stream keeps no copy of its head.
+    std::string body = std::move(st.body());
     http::request req = st.take_request();
     const std::string remote = req.remote;
     read_outcome got;
     got.head_done = true;
-    std::string body = std::move(st.body());
     co_await answer(st, got, req, std::move(body), remote, false);
 }
 

@@ -31,13 +31,17 @@ struct stream_state {
     asio::ip::tcp::endpoint remote;
     std::atomic<std::uint64_t> serials{0};
 
-    // The request.
-    http::request req;
-    std::string body;
-    std::string authority;
+    // The request, until the handler takes it (take_request): an event
+    // stream then keeps only what its response needs.
+    struct request_part {
+        http::request req;
+        std::string body;
+        std::string authority;
+        std::size_t header_bytes = 0;
+        bool head_too_large = false;
+    };
+    std::unique_ptr<request_part> in = std::make_unique<request_part>();
     std::chrono::steady_clock::time_point opened_at = std::chrono::steady_clock::now();
-    std::size_t header_bytes = 0;
-    bool head_too_large = false;
     bool dispatched = false;
     bool abort_request = false;  // answered before the request ended: RST_STREAM (NO_ERROR) after the answer
 
@@ -175,19 +179,20 @@ struct callbacks {
                          const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user_data) {
         if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
         stream_state* st = stream_of(ng, frame->hd.stream_id);
-        if (!st || st->head_too_large) return 0;
-        st->header_bytes += namelen + valuelen + 32;
-        if (st->header_bytes > of(user_data).cfg_.max_header_list_size) {
-            st->head_too_large = true;  // answered with 431 once the head is over
-            st->req.headers.clear();
+        if (!st || !st->in || st->in->head_too_large) return 0;
+        auto& in = *st->in;
+        in.header_bytes += namelen + valuelen + 32;
+        if (in.header_bytes > of(user_data).cfg_.max_header_list_size) {
+            in.head_too_large = true;  // answered with 431 once the head is over
+            in.req.headers.clear();
             return 0;
         }
         const std::string_view n(reinterpret_cast<const char*>(name), namelen);
         std::string v(reinterpret_cast<const char*>(value), valuelen);
-        if (n == ":method") st->req.method = std::move(v);
-        else if (n == ":path") st->req.target = std::move(v);
-        else if (n == ":authority") st->authority = std::move(v);
-        else if (!n.empty() && n[0] != ':') st->req.headers.push_back({std::string(n), std::move(v)});
+        if (n == ":method") in.req.method = std::move(v);
+        else if (n == ":path") in.req.target = std::move(v);
+        else if (n == ":authority") in.authority = std::move(v);
+        else if (!n.empty() && n[0] != ':') in.req.headers.push_back({std::string(n), std::move(v)});
         return 0;
     }
 
@@ -197,14 +202,15 @@ struct callbacks {
         const auto it = s.impl_->streams.find(id);
         if (it == s.impl_->streams.end()) return 0;
         stream_state& st = *it->second;
-        if (st.dispatched) return 0;  // answered already (413)
-        if (st.body.size() + len > s.cfg_.max_request_body) {
+        if (st.dispatched || !st.in) return 0;  // answered already (413), or handed over
+        std::string& body = st.in->body;
+        if (body.size() + len > s.cfg_.max_request_body) {
             st.dispatched = true;
-            st.body.clear();
+            body.clear();
             s.respond(st, 413, "request body over " + std::to_string(s.cfg_.max_request_body) + " bytes");
             return 0;
         }
-        st.body.append(reinterpret_cast<const char*>(data), len);
+        body.append(reinterpret_cast<const char*>(data), len);
         return 0;
     }
 
@@ -406,14 +412,15 @@ void session::dispatch(const std::shared_ptr<stream_state>& st) {
     if (st->dispatched) return;
     st->dispatched = true;
     opened_.fetch_add(1, std::memory_order_relaxed);
-    if (st->head_too_large) {
+    if (!st->in || st->in->head_too_large) {
         respond(*st, 431, "request header fields too large");
         return;
     }
-    http::request& req = st->req;
+    http::request& req = st->in->req;
     req.version_minor = 1;
     req.remote = endpoint_text(remote_);
-    if (!st->authority.empty() && !req.find("host")) req.headers.insert(req.headers.begin(), {"host", st->authority});
+    const std::string& authority = st->in->authority;
+    if (!authority.empty() && !req.find("host")) req.headers.insert(req.headers.begin(), {"host", authority});
     if (req.method.empty() || req.target.empty() || req.target[0] != '/') {
         respond(*st, 400, "bad request");  // CONNECT, or an absolute/asterisk target we do not serve
         return;
@@ -550,12 +557,19 @@ stream::~stream() {
 
 stream::executor_type stream::get_executor() const noexcept { return s_->strand; }
 std::int32_t stream::id() const noexcept { return s_->id; }
-const http::request& stream::request() const noexcept { return s_->req; }
-std::string& stream::body() noexcept { return s_->body; }
+const http::request& stream::request() const noexcept {
+    static const http::request taken;
+    return s_->in ? s_->in->req : taken;
+}
+std::string& stream::body() noexcept {
+    static thread_local std::string taken;
+    taken.clear();
+    return s_->in ? s_->in->body : taken;
+}
 http::request stream::take_request() noexcept {
-    http::request r = std::move(s_->req);
-    s_->req = http::request{};
-    s_->authority = std::string();  // (read at dispatch only)
+    if (!s_->in) return {};
+    http::request r = std::move(s_->in->req);
+    s_->in.reset();  // the body goes too: take it first
     return r;
 }
 

@@ -108,8 +108,9 @@ public:
     const http::request& request() const noexcept;
     // The whole request body (at most server_config::max_request_body bytes).
     std::string& body() noexcept;
-    // Moves the request out (request() is empty after it): a stream that
-    // lives on as an event stream then keeps no copy of its head.
+    // Moves the request out and frees the rest of it, body included (take
+    // the body first): request() and body() are empty after it, and a stream
+    // that lives on as an event stream keeps no copy of its head.
     http::request take_request() noexcept;
 
     // The response head: :status and `headers` in one HEADERS frame (sent
