@@ -269,7 +269,11 @@ void cluster_client::request_refresh() {
             self->refresh_scheduled_ = false;
             if (std::chrono::steady_clock::now() >= self->next_refresh_) co_await self->refresh();
         },
-        asio::detached);
+        // A failure leaves the next request free to schedule a read (and the
+        // command that asked reports its own error): nothing is lost silently.
+        [self = shared_from_this()](std::exception_ptr e) {
+            if (e) self->refresh_scheduled_ = false;
+        });
 }
 
 asio::awaitable<void> cluster_client::refresh() {

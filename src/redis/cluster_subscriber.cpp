@@ -96,13 +96,21 @@ struct cluster_run : std::enable_shared_from_this<cluster_run> {
         send(channel, {"SUNSUBSCRIBE", channel});
     }
 
+    // An exception that escapes a connection's coroutine ends the run (as its
+    // own failures do) instead of vanishing.
+    auto ended_by() {
+        return [self = shared_from_this()](std::exception_ptr e) {
+            if (e) self->fail(std::move(e));
+        };
+    }
+
     void send(const std::string& channel, const std::vector<std::string>& args) {
         const redis_endpoint& at = map.at(key_slot(channel));
         auto& c = conns[detail::endpoint_name(at)];
         if (!c) {
             c = std::make_shared<shard_conn>();
             c->at = at;
-            asio::co_spawn(ex, connection(c), asio::detached);
+            asio::co_spawn(ex, connection(c), ended_by());
         }
         c->outbox += detail::format_command(args);
         write(c);
@@ -111,8 +119,9 @@ struct cluster_run : std::enable_shared_from_this<cluster_run> {
     void write(const std::shared_ptr<shard_conn>& c) {
         if (!c->sock || c->writing || c->outbox.empty()) return;
         c->writing = true;
-        asio::co_spawn(ex, writer(c), asio::detached);
+        asio::co_spawn(ex, writer(c), ended_by());
     }
+
 
     asio::awaitable<void> writer(std::shared_ptr<shard_conn> c) {
         auto self = shared_from_this();
